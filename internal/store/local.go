@@ -1,0 +1,264 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Reserved directories of a local store; they are never listed.
+const (
+	localTmpDir  = ".archiver-tmp"
+	localMetaDir = ".archiver-meta"
+)
+
+// Local is a Store in a local directory with the same key layout as S3.
+// Objects are written to a temporary file, synced, and linked into place,
+// so a crash never leaves a partial object visible. Metadata lives in a
+// sidecar JSON file under .archiver-meta/.
+type Local struct {
+	root string
+	now  func() time.Time
+}
+
+type localMeta struct {
+	Meta   Meta   `json:"meta"`
+	CRC32C string `json:"crc32c"`
+}
+
+// NewLocal returns a store rooted at dir, creating dir if needed.
+func NewLocal(dir string) (*Local, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{abs, filepath.Join(abs, localTmpDir), filepath.Join(abs, localMetaDir)} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("create destination %s: %w", d, err)
+		}
+	}
+	return &Local{root: abs, now: time.Now}, nil
+}
+
+// URL implements Store.
+func (l *Local) URL() string { return "file://" + filepath.ToSlash(l.root) }
+
+func (l *Local) path(key string) string { return filepath.Join(l.root, filepath.FromSlash(key)) }
+func (l *Local) metaPath(key string) string {
+	return filepath.Join(l.root, localMetaDir, filepath.FromSlash(key)+".json")
+}
+
+// Check implements Store.
+func (l *Local) Check(ctx context.Context) error {
+	st, err := os.Stat(l.root)
+	if err != nil {
+		return fmt.Errorf("check destination: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("check destination: %s is not a directory", l.root)
+	}
+	return nil
+}
+
+// Put implements Store.
+func (l *Local) Put(ctx context.Context, key string, p Payload, m Meta) (Object, error) {
+	if err := CheckKey(key); err != nil {
+		return Object{}, err
+	}
+	if strings.HasPrefix(key, localTmpDir) || strings.HasPrefix(key, localMetaDir) {
+		return Object{}, fmt.Errorf("invalid object key %q: reserved", key)
+	}
+	final := l.path(key)
+	if _, err := os.Lstat(final); err == nil {
+		return Object{}, fmt.Errorf("put %s: %w", key, ErrExists)
+	}
+	tmp, err := os.CreateTemp(filepath.Join(l.root, localTmpDir), "put-*")
+	if err != nil {
+		return Object{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	var src io.Reader = p.Stream
+	if p.At != nil {
+		src = io.NewSectionReader(p.At, 0, p.Size)
+	}
+	h := crc32.New(castagnoli)
+	n, err := io.Copy(io.MultiWriter(tmp, h), readerCtx{ctx, src})
+	if err != nil {
+		return Object{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	if p.At != nil && (n != p.Size || h.Sum32() != p.CRC32C) {
+		return Object{}, fmt.Errorf("put %s: %w", key, ErrChanged)
+	}
+	if err := tmp.Sync(); err != nil {
+		return Object{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	if p.BeforeCommit != nil {
+		if err := p.BeforeCommit(); err != nil {
+			return Object{}, err
+		}
+	}
+	lm := localMeta{Meta: m, CRC32C: crcB64(h.Sum32())}
+	if err := l.writeMeta(key, lm); err != nil {
+		return Object{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
+		return Object{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	if err := os.Link(tmp.Name(), final); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return Object{}, fmt.Errorf("put %s: %w", key, ErrExists)
+		}
+		return Object{}, fmt.Errorf("put %s: %w", key, err)
+	}
+	syncDir(filepath.Dir(final))
+	return Object{Key: key, Size: n, Meta: m, CRC32C: lm.CRC32C, LastModified: l.now()}, nil
+}
+
+func (l *Local) writeMeta(key string, lm localMeta) error {
+	mp := l.metaPath(key)
+	if err := os.MkdirAll(filepath.Dir(mp), 0o750); err != nil {
+		return err
+	}
+	b, err := json.Marshal(lm)
+	if err != nil {
+		return err
+	}
+	t := mp + ".tmp"
+	if err := os.WriteFile(t, b, 0o640); err != nil {
+		return err
+	}
+	return os.Rename(t, mp)
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// Head implements Store.
+func (l *Local) Head(ctx context.Context, key string) (Object, error) {
+	if err := CheckKey(key); err != nil {
+		return Object{}, err
+	}
+	st, err := os.Lstat(l.path(key))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Object{}, fmt.Errorf("head %s: %w", key, ErrNotFound)
+		}
+		return Object{}, fmt.Errorf("head %s: %w", key, err)
+	}
+	if !st.Mode().IsRegular() {
+		return Object{}, fmt.Errorf("head %s: not a regular file", key)
+	}
+	o := Object{Key: key, Size: st.Size(), LastModified: st.ModTime()}
+	if b, err := os.ReadFile(l.metaPath(key)); err == nil {
+		var lm localMeta
+		if json.Unmarshal(b, &lm) == nil {
+			o.Meta, o.CRC32C = lm.Meta, lm.CRC32C
+		}
+	}
+	return o, nil
+}
+
+// Get implements Store.
+func (l *Local) Get(ctx context.Context, key string) (io.ReadCloser, Object, error) {
+	o, err := l.Head(ctx, key)
+	if err != nil {
+		return nil, o, err
+	}
+	f, err := os.Open(l.path(key))
+	if err != nil {
+		return nil, o, fmt.Errorf("get %s: %w", key, err)
+	}
+	return f, o, nil
+}
+
+// List implements Store.
+func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) error {
+	var objs []Object
+	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(l.root, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if rel == localTmpDir || rel == localMetaDir {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || !strings.HasPrefix(rel, prefix) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		objs = append(objs, Object{Key: rel, Size: info.Size(), LastModified: info.ModTime()})
+		return ctx.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("list %s: %w", prefix, err)
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
+	for _, o := range objs {
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AbortIncomplete implements Store: it removes temporary files left by
+// interrupted writes (their keys are unknown, so keep is not consulted).
+func (l *Local) AbortIncomplete(ctx context.Context, prefix string, keep func(string) bool) (int, error) {
+	ents, err := os.ReadDir(filepath.Join(l.root, localTmpDir))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range ents {
+		if err := os.Remove(filepath.Join(l.root, localTmpDir, e.Name())); err == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Delete implements Store.
+func (l *Local) Delete(ctx context.Context, key string) error {
+	if err := CheckKey(key); err != nil {
+		return err
+	}
+	if err := os.Remove(l.path(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	os.Remove(l.metaPath(key))
+	return nil
+}
+
+// readerCtx stops a copy when ctx is cancelled.
+type readerCtx struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r readerCtx) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}

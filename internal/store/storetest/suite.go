@@ -1,0 +1,219 @@
+// Package storetest is the conformance suite every store.Store must pass:
+// the local directory and S3 (MinIO) run the same tests.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/xroad-archiver/archiver/internal/store"
+)
+
+// Payload returns an At payload for data with its checksums.
+func Payload(data []byte) store.Payload {
+	sum := sha256.Sum256(data)
+	return store.Payload{At: bytes.NewReader(data), Size: int64(len(data)),
+		CRC32C: crc32.Checksum(data, crc32.MakeTable(crc32.Castagnoli)), SHA256: hex.EncodeToString(sum[:])}
+}
+
+// Random returns n deterministic pseudo-random bytes.
+func Random(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func meta(data []byte, path string) store.Meta {
+	sum := sha256.Sum256(data)
+	return store.Meta{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data)), MTime: time.Date(2026, 11, 20, 3, 15, 0, 123456789, time.UTC), Path: path, RunID: "run-1"}
+}
+
+func read(t *testing.T, s store.Store, key string) []byte {
+	t.Helper()
+	rc, _, err := s.Get(context.Background(), key)
+	if err != nil {
+		t.Fatalf("Get(%s): %v", key, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("read %s: %v", key, err)
+	}
+	return b
+}
+
+// Run runs the suite. newStore returns an empty store; large says how big a
+// payload must be to take the multipart path (0: no such path).
+func Run(t *testing.T, newStore func(t *testing.T) store.Store, large int) {
+	ctx := context.Background()
+
+	t.Run("PutHeadGetRoundTrip", func(t *testing.T) {
+		s := newStore(t)
+		for _, tc := range []struct {
+			key  string
+			data []byte
+		}{
+			{"mlog-20261120000000-20261120000100-0123456789abcdef.zip", Random(1000, 1)},
+			{"backup/ss-automatic-backup-2026_11_20_031500.gpg", Random(70_000, 2)},
+			{"dir with space/ünï.zip", []byte("x")},
+			{"empty", nil},
+		} {
+			m := meta(tc.data, tc.key)
+			obj, err := s.Put(ctx, tc.key, Payload(tc.data), m)
+			if err != nil {
+				t.Fatalf("Put(%s): %v", tc.key, err)
+			}
+			if obj.Size != int64(len(tc.data)) {
+				t.Errorf("Put(%s) size = %d, want %d", tc.key, obj.Size, len(tc.data))
+			}
+			h, err := s.Head(ctx, tc.key)
+			if err != nil {
+				t.Fatalf("Head(%s): %v", tc.key, err)
+			}
+			if !h.Meta.MTime.Equal(m.MTime) || h.Meta.SHA256 != m.SHA256 || h.Meta.Size != m.Size || h.Meta.Path != m.Path || h.Meta.RunID != m.RunID {
+				t.Errorf("Head(%s) meta = %+v, want %+v", tc.key, h.Meta, m)
+			}
+			if h.CRC32C == "" {
+				t.Errorf("Head(%s): no CRC32C reported", tc.key)
+			}
+			if got := read(t, s, tc.key); !bytes.Equal(got, tc.data) {
+				t.Errorf("Get(%s) returned %d bytes that differ from the %d put", tc.key, len(got), len(tc.data))
+			}
+		}
+	})
+
+	t.Run("NeverOverwrites", func(t *testing.T) {
+		s := newStore(t)
+		first := Random(2000, 3)
+		if _, err := s.Put(ctx, "k.zip", Payload(first), meta(first, "k.zip")); err != nil {
+			t.Fatal(err)
+		}
+		second := Random(2000, 4)
+		_, err := s.Put(ctx, "k.zip", Payload(second), meta(second, "k.zip"))
+		if !errors.Is(err, store.ErrExists) {
+			t.Fatalf("second Put error = %v, want ErrExists", err)
+		}
+		if got := read(t, s, "k.zip"); !bytes.Equal(got, first) {
+			t.Fatal("second Put changed the object")
+		}
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.Head(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Head(missing) = %v, want ErrNotFound", err)
+		}
+		if _, _, err := s.Get(ctx, "missing"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Get(missing) = %v, want ErrNotFound", err)
+		}
+		if err := s.Delete(ctx, "missing"); err != nil {
+			t.Errorf("Delete(missing) = %v, want nil", err)
+		}
+	})
+
+	t.Run("ChangedContentIsRejected", func(t *testing.T) {
+		s := newStore(t)
+		data := Random(4000, 5)
+		p := Payload(data)
+		p.CRC32C ^= 1 // the caller hashed other bytes than the store reads
+		p.SHA256 = ""
+		if _, err := s.Put(ctx, "changed.zip", p, meta(data, "changed.zip")); err == nil {
+			t.Fatal("Put with a wrong CRC32C succeeded")
+		}
+		if _, err := s.Head(ctx, "changed.zip"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("after a rejected Put, Head = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("BeforeCommitErrorLeavesNothing", func(t *testing.T) {
+		s := newStore(t)
+		data := Random(3000, 6)
+		p := Payload(data)
+		boom := errors.New("source changed")
+		p.BeforeCommit = func() error { return boom }
+		if _, err := s.Put(ctx, "bc.zip", p, meta(data, "bc.zip")); !errors.Is(err, boom) {
+			t.Fatalf("Put = %v, want the BeforeCommit error", err)
+		}
+		if _, err := s.Head(ctx, "bc.zip"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Head = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("Stream", func(t *testing.T) {
+		s := newStore(t)
+		sizes := []int{0, 10, 100_000}
+		if large > 0 {
+			sizes = append(sizes, large+12345)
+		}
+		for i, n := range sizes {
+			data := Random(n, uint64(10+i))
+			key := "stream/" + string(rune('a'+i))
+			m := meta(data, key)
+			m.Encoding = "zstd"
+			if _, err := s.Put(ctx, key, store.Payload{Stream: bytes.NewReader(data), Size: int64(n)}, m); err != nil {
+				t.Fatalf("Put stream of %d bytes: %v", n, err)
+			}
+			h, err := s.Head(ctx, key)
+			if err != nil || h.Size != int64(n) || h.Meta.Encoding != "zstd" {
+				t.Fatalf("Head after stream of %d: %+v, %v", n, h, err)
+			}
+			if got := read(t, s, key); !bytes.Equal(got, data) {
+				t.Fatalf("stream of %d bytes did not round-trip", n)
+			}
+		}
+	})
+
+	if large > 0 {
+		t.Run("LargeAt", func(t *testing.T) {
+			s := newStore(t)
+			data := Random(large+777, 20)
+			if _, err := s.Put(ctx, "large.bin", Payload(data), meta(data, "large.bin")); err != nil {
+				t.Fatal(err)
+			}
+			if got := read(t, s, "large.bin"); !bytes.Equal(got, data) {
+				t.Fatal("large object did not round-trip")
+			}
+		})
+	}
+
+	t.Run("ListIsSortedAndFiltered", func(t *testing.T) {
+		s := newStore(t)
+		for _, k := range []string{"b/2", "a", "b/1", "c/3", ".archiver/manifests/r1.json"} {
+			if _, err := s.Put(ctx, k, Payload([]byte(k)), meta([]byte(k), k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var got []string
+		if err := s.List(ctx, "b/", func(o store.Object) error { got = append(got, o.Key); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0] != "b/1" || got[1] != "b/2" {
+			t.Errorf("List(b/) = %v, want [b/1 b/2]", got)
+		}
+		got = nil
+		s.List(ctx, "", func(o store.Object) error { got = append(got, o.Key); return nil })
+		if len(got) != 5 || got[0] != ".archiver/manifests/r1.json" || got[4] != "c/3" {
+			t.Errorf("List() = %v", got)
+		}
+	})
+
+	t.Run("RejectsBadKeys", func(t *testing.T) {
+		s := newStore(t)
+		for _, k := range []string{"", "/abs", "../up", "a/../../b", "a//b", "a/./b", "./a", "a\\b"} {
+			if _, err := s.Put(ctx, k, Payload([]byte("x")), meta([]byte("x"), k)); err == nil {
+				t.Errorf("Put(%q) succeeded, want an invalid-key error", k)
+			}
+		}
+	})
+}

@@ -1,0 +1,84 @@
+package xroad
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// Vectors computed independently with Python's hashlib:
+// d1 = sha512hex("" + sha512hex(b"container-one")), d2 = sha512hex(d1 + sha512hex(b"container-two")).
+const (
+	vecD1 = "555446b9646b16bbd6207a756ca79fc8773540892e74d9c66ed2402962ee0ad22e58ce85178ec940309c05c1d88df5200dc562fc68a735ce8c8d87a1d58b1f49"
+	vecD2 = "ca9078316e3f53cc949dd0ccee1dc565672c5deefb7d58c4b60ef0c12afa9369239090844a17cfabc7a3b9dd542028acc8c1d1c0b932435ed61acb1172256dec"
+)
+
+func TestChainKnownAnswer(t *testing.T) {
+	c, err := NewChain("SHA-512", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, _ := c.Add(strings.NewReader("container-one"))
+	d2, _ := c.Add(strings.NewReader("container-two"))
+	if d1 != vecD1 || d2 != vecD2 || c.Last() != vecD2 {
+		t.Fatalf("chain = %s, %s; want %s, %s", d1, d2, vecD1, vecD2)
+	}
+}
+
+func TestLinkingInfoRoundTrip(t *testing.T) {
+	li := LinkingInfo{PrevDigest: vecD1, PrevArchive: "mlog-20231023121255-20231023121255-9011ab557706b505.zip.gpg", Algorithm: "SHA-512",
+		Entries: []LinkEntry{{Digest: vecD2, Name: "q 1-request-a.asice"}}}
+	got, err := ParseLinkingInfo(bytes.NewReader(li.Format()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(li, got); d != "" {
+		t.Errorf("round trip (-want +got):\n%s", d)
+	}
+	if got.LastDigest() != vecD2 {
+		t.Errorf("LastDigest = %s", got.LastDigest())
+	}
+	first, err := ParseLinkingInfo(strings.NewReader("- - SHA-256\n"))
+	if err != nil || first.PrevDigest != "" || first.PrevArchive != "" || first.Algorithm != "SHA-256" {
+		t.Errorf("first archive header: %+v, %v", first, err)
+	}
+}
+
+func TestParseLinkingInfoErrors(t *testing.T) {
+	for _, in := range []string{
+		"",
+		"- - MD5\n",
+		"- SHA-512\n",
+		"abc - SHA-512\n",
+		"- name.zip SHA-512\n",
+		"ABCD name.zip SHA-512\n",
+		"- - SHA-512\nnothex name\n",
+		"- - SHA-512\nabcd\n",
+		"- - SHA-512\n" + strings.Repeat("a", 5000) + " x\n",
+	} {
+		if _, err := ParseLinkingInfo(strings.NewReader(in)); !errors.Is(err, ErrLinkingInfo) {
+			t.Errorf("ParseLinkingInfo(%.40q) error = %v, want ErrLinkingInfo", in, err)
+		}
+	}
+}
+
+func FuzzParseLinkingInfo(f *testing.F) {
+	f.Add([]byte("- - SHA-512\n" + vecD1 + " a.asice\n"))
+	f.Add([]byte(vecD1 + " mlog-x.zip SHA-256\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		li, err := ParseLinkingInfo(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		again, err := ParseLinkingInfo(bytes.NewReader(li.Format()))
+		if err != nil {
+			t.Fatalf("reparse of formatted %q: %v", li.Format(), err)
+		}
+		if d := cmp.Diff(li, again, cmp.Comparer(func(a, b []LinkEntry) bool { return len(a) == len(b) && (len(a) == 0 || cmp.Equal(a, b)) })); d != "" {
+			t.Fatalf("round trip (-first +second):\n%s", d)
+		}
+	})
+}
