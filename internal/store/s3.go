@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
 )
 
 // S3API is the part of the S3 client this package uses; *s3.Client
@@ -61,7 +62,10 @@ type S3Options struct {
 	// Concurrency bounds requests in flight across all Puts, and with
 	// PartSize the memory used for streamed payloads. Default 8.
 	Concurrency int
-	Now         func() time.Time
+	// Limiter, when set, caps the bytes per second sent in request bodies
+	// across all uploads, so the Security Server is not starved.
+	Limiter *rate.Limiter
+	Now     func() time.Time
 }
 
 // S3 limits (docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html).
@@ -219,7 +223,7 @@ func (s *S3) putSingle(ctx context.Context, key string, body io.ReadSeeker, size
 	}
 	mode, until := s.lock()
 	out, err := s.api.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: &s.o.Bucket, Key: aws.String(s.full(key)), Body: body, ContentLength: aws.Int64(size),
+		Bucket: &s.o.Bucket, Key: aws.String(s.full(key)), Body: limit(ctx, body, s.o.Limiter), ContentLength: aws.Int64(size),
 		ChecksumCRC32C:       aws.String(crcB64(crc)),
 		ServerSideEncryption: types.ServerSideEncryptionAwsKms, SSEKMSKeyId: &s.o.KMSKeyID,
 		BucketKeyEnabled: s.bucketKey(), Metadata: m.toMap(), IfNoneMatch: aws.String("*"),
@@ -285,29 +289,22 @@ type upload struct {
 }
 
 func (s *S3) findUpload(ctx context.Context, full string, after time.Time) (*upload, error) {
-	in := &s3.ListMultipartUploadsInput{Bucket: &s.o.Bucket, Prefix: &full}
+	ups, err := s.listUploads(ctx, full)
+	if err != nil {
+		return nil, err
+	}
 	var best *types.MultipartUpload
-	for {
-		out, err := s.api.ListMultipartUploads(ctx, in)
-		if err != nil {
-			return nil, s.mapErr(err)
+	for i := range ups {
+		u := ups[i]
+		if aws.ToString(u.Key) != full || u.Initiated == nil || !u.Initiated.After(after) {
+			continue
 		}
-		for i := range out.Uploads {
-			u := out.Uploads[i]
-			if aws.ToString(u.Key) != full || u.Initiated == nil || !u.Initiated.After(after) {
-				continue
-			}
-			if u.ChecksumAlgorithm != "" && u.ChecksumAlgorithm != types.ChecksumAlgorithmCrc32c {
-				continue
-			}
-			if best == nil || u.Initiated.After(*best.Initiated) {
-				best = &u
-			}
+		if u.ChecksumAlgorithm != "" && u.ChecksumAlgorithm != types.ChecksumAlgorithmCrc32c {
+			continue
 		}
-		if !aws.ToBool(out.IsTruncated) {
-			break
+		if best == nil || u.Initiated.After(*best.Initiated) {
+			best = &u
 		}
-		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
 	}
 	if best == nil {
 		return nil, nil
@@ -365,7 +362,7 @@ func (s *S3) abort(key, id string) {
 func (s *S3) uploadPart(ctx context.Context, key, id string, n int32, body io.ReadSeeker, size int64, crc uint32) (types.CompletedPart, error) {
 	out, err := s.api.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket: &s.o.Bucket, Key: aws.String(s.full(key)), UploadId: &id, PartNumber: aws.Int32(n),
-		Body: body, ContentLength: aws.Int64(size), ChecksumCRC32C: aws.String(crcB64(crc)),
+		Body: limit(ctx, body, s.o.Limiter), ContentLength: aws.Int64(size), ChecksumCRC32C: aws.String(crcB64(crc)),
 	})
 	if err != nil {
 		return types.CompletedPart{}, fmt.Errorf("upload part %d of %s: %w", n, key, s.mapErr(err))
@@ -670,25 +667,47 @@ func (s *S3) AbortIncomplete(ctx context.Context, prefix string, keep func(strin
 	if prefix == "" && s.o.Prefix != "" {
 		p = s.o.Prefix + "/"
 	}
-	in := &s3.ListMultipartUploadsInput{Bucket: &s.o.Bucket, Prefix: &p}
+	ups, err := s.listUploads(ctx, p)
+	if err != nil {
+		return 0, fmt.Errorf("list multipart uploads: %w", err)
+	}
+	if len(ups) == 0 && p != "" {
+		// MinIO lists uploads only for an exact key or the whole bucket.
+		all, err := s.listUploads(ctx, "")
+		if err != nil {
+			return 0, fmt.Errorf("list multipart uploads: %w", err)
+		}
+		for _, u := range all {
+			if strings.HasPrefix(aws.ToString(u.Key), p) {
+				ups = append(ups, u)
+			}
+		}
+	}
 	n := 0
+	for _, u := range ups {
+		k := s.rel(aws.ToString(u.Key))
+		if keep != nil && keep(k) {
+			continue
+		}
+		if _, err := s.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.o.Bucket, Key: u.Key, UploadId: u.UploadId}); err != nil && !isCode(err, "NoSuchUpload") {
+			return n, fmt.Errorf("abort upload of %s: %w", k, s.mapErr(err))
+		}
+		n++
+	}
+	return n, nil
+}
+
+func (s *S3) listUploads(ctx context.Context, prefix string) ([]types.MultipartUpload, error) {
+	in := &s3.ListMultipartUploadsInput{Bucket: &s.o.Bucket, Prefix: &prefix}
+	var ups []types.MultipartUpload
 	for {
 		out, err := s.api.ListMultipartUploads(ctx, in)
 		if err != nil {
-			return n, fmt.Errorf("list multipart uploads: %w", s.mapErr(err))
+			return nil, s.mapErr(err)
 		}
-		for _, u := range out.Uploads {
-			k := s.rel(aws.ToString(u.Key))
-			if keep != nil && keep(k) {
-				continue
-			}
-			if _, err := s.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.o.Bucket, Key: u.Key, UploadId: u.UploadId}); err != nil && !isCode(err, "NoSuchUpload") {
-				return n, fmt.Errorf("abort upload of %s: %w", k, s.mapErr(err))
-			}
-			n++
-		}
+		ups = append(ups, out.Uploads...)
 		if !aws.ToBool(out.IsTruncated) {
-			return n, nil
+			return ups, nil
 		}
 		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
 	}

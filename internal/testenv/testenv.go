@@ -111,12 +111,19 @@ func (e S3Env) Bucket(t testing.TB, lock bool) string {
 	return name
 }
 
-// Uploads lists the multipart uploads in progress below prefix.
+// Uploads lists the multipart uploads in progress below prefix. (MinIO
+// filters uploads only by exact key, so this lists the bucket and filters.)
 func (e S3Env) Uploads(t testing.TB, bucket, prefix string) []types.MultipartUpload {
 	t.Helper()
-	out, err := e.Client(t).ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &bucket, Prefix: &prefix})
+	out, err := e.Client(t).ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: &bucket})
 	if err != nil {
 		t.Fatalf("list uploads: %v", err)
 	}
-	return out.Uploads
+	var ups []types.MultipartUpload
+	for _, u := range out.Uploads {
+		if strings.HasPrefix(aws.ToString(u.Key), prefix) {
+			ups = append(ups, u)
+		}
+	}
+	return ups
 }

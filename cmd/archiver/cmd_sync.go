@@ -1,0 +1,281 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/xroad-archiver/archiver/internal/progress"
+	"github.com/xroad-archiver/archiver/internal/s3sync"
+	"github.com/xroad-archiver/archiver/internal/units"
+)
+
+type syncOptions struct {
+	destOptions
+	source      string
+	compress    string
+	concurrency int
+	partSize    string
+	threshold   string
+	bandwidth   string
+	quiet       string
+	pruneAge    string
+	pruneFree   float64
+	lockMode    string
+	lockRetain  string
+	dryRun      bool
+	output      string
+	noProgress  bool
+	runID       string
+}
+
+func (o *syncOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.source, "source", "/var/lib/xroad", "X-Road archive directory (archive-path); backups are read from its backup/ directory [$ARCHIVER_SOURCE]")
+	fs.StringVar(&o.dest, "dest", "", "destination: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
+	fs.StringVar(&o.kmsKeyID, "kms-key-id", "", "KMS key (id, ARN or alias) for SSE-KMS; required for s3:// [$ARCHIVER_KMS_KEY_ID]")
+	fs.BoolVar(&o.bucketKey, "bucket-key", false, "enable an S3 Bucket Key on uploaded objects (fewer KMS requests)")
+	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)")
+	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
+	fs.StringVar(&o.compress, "compress", "none", "zstd compression of stored objects: auto (only what shrinks; never .gpg), zstd, none")
+	fs.IntVar(&o.concurrency, "concurrency", 4, "files and requests in flight; with --part-size it bounds memory")
+	fs.StringVar(&o.partSize, "part-size", "16MiB", "minimum multipart part size (grown so 10,000 parts always suffice)")
+	fs.StringVar(&o.threshold, "multipart-threshold", "64MiB", "files larger than this use multipart uploads, which resume after a crash")
+	fs.StringVar(&o.bandwidth, "bandwidth-limit", "0", "cap on bytes sent per second, e.g. 20MiB (0: none)")
+	fs.StringVar(&o.quiet, "backup-quiet-period", "2m", "ship a backup only once unmodified this long (backups are written in place)")
+	fs.StringVar(&o.pruneAge, "prune-local", "", "delete local files older than this (e.g. 30d) once their S3 copy is proven")
+	fs.Float64Var(&o.pruneFree, "prune-free-space", 0, "delete the oldest proven files while the volume has less free space than this percentage")
+	fs.StringVar(&o.lockMode, "object-lock-mode", "", "Object Lock retention for every object: GOVERNANCE or COMPLIANCE")
+	fs.StringVar(&o.lockRetain, "object-lock-retention", "", "Object Lock retention period, e.g. 7y or 400d")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "show what would be shipped and pruned; change nothing")
+	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
+	fs.StringVar(&o.runID, "run-id", "", "run id (default: generated, sortable by time)")
+}
+
+// envDefaults applies ARCHIVER_* variables to flags not set explicitly.
+func envDefaults(fs *pflag.FlagSet, pairs map[string]string) error {
+	for flag, env := range pairs {
+		if v, ok := os.LookupEnv(env); ok && !fs.Changed(flag) {
+			if err := fs.Set(flag, v); err != nil {
+				return usageErrorf("$%s: %v", env, err)
+			}
+		}
+	}
+	return nil
+}
+
+func newSyncCommand(g *globalOptions) *cobra.Command {
+	o := &syncOptions{}
+	c := &cobra.Command{
+		Use:   "sync",
+		Short: "Ship finished archives and backups to S3 (or a local directory)",
+		Long: `Ship finished message-log archives (mlog-*.zip, mlog-*.zip.gpg) and configuration
+backups (backup/*.gpg, backup/*.tar) from the X-Road archive directory to the destination.
+
+Every upload carries SSE-KMS with --kms-key-id and a full-object CRC32C; the SHA-256 of each
+file is stored with its object and in the run's manifest (.archiver/manifests/RUN.json),
+written after the data. Unchanged files are recognised from the manifest without reading them.
+An archived object is never overwritten: a rewritten archive is kept as a second version
+(KEY~SHA16). Local files are pruned only after a HEAD proves an object with the same SHA-256.
+
+` + exitCodesHelp,
+		Example: `  archiver sync --source /var/lib/xroad --dest s3://my-bucket/xroad/ss1 --kms-key-id alias/xroad-archive
+  archiver sync --dest s3://my-bucket/xroad/ss1 --kms-key-id KEY --prune-local 30d --output json
+  archiver sync --source ./sample --dest file:///tmp/archive --dry-run`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envDefaults(cmd.Flags(), map[string]string{"source": "ARCHIVER_SOURCE", "dest": "ARCHIVER_DEST", "kms-key-id": "ARCHIVER_KMS_KEY_ID"}); err != nil {
+				return err
+			}
+			return runSync(cmd, g, o)
+		},
+	}
+	o.AddFlags(c.Flags())
+	return c
+}
+
+func parseDurationFlag(name, v string) (time.Duration, error) {
+	d, err := units.ParseDuration(v)
+	if err != nil {
+		return 0, usageErrorf("%s: %v", name, err)
+	}
+	return d, nil
+}
+
+func parseSizeFlag(name, v string) (int64, error) {
+	n, err := units.ParseSize(v)
+	if err != nil {
+		return 0, usageErrorf("%s: %v", name, err)
+	}
+	return n, nil
+}
+
+func newRunID(now time.Time) string {
+	var b [3]byte
+	rand.Read(b[:])
+	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
+	ctx := cmd.Context()
+	if o.dest == "" {
+		return usageErrorf("--dest is required (s3://BUCKET/PREFIX or file:///path)")
+	}
+	if o.output != "text" && o.output != "json" {
+		return usageErrorf("--output %q: want text or json", o.output)
+	}
+	compress, err := s3sync.ParseCompress(o.compress)
+	if err != nil {
+		return usageErrorf("--compress: %v", err)
+	}
+	if o.concurrency < 1 || o.concurrency > 64 {
+		return usageErrorf("--concurrency %d: want 1 to 64", o.concurrency)
+	}
+	var t s3Tuning
+	t.concurrency, t.lockMode, t.lockRetention = o.concurrency, o.lockMode, o.lockRetain
+	if t.partSize, err = parseSizeFlag("--part-size", o.partSize); err != nil {
+		return err
+	}
+	if t.threshold, err = parseSizeFlag("--multipart-threshold", o.threshold); err != nil {
+		return err
+	}
+	if t.bandwidth, err = parseSizeFlag("--bandwidth-limit", o.bandwidth); err != nil {
+		return err
+	}
+	quiet, err := parseDurationFlag("--backup-quiet-period", o.quiet)
+	if err != nil {
+		return err
+	}
+	var prune s3sync.PruneOptions
+	if o.pruneAge != "" {
+		if prune.MinAge, err = parseDurationFlag("--prune-local", o.pruneAge); err != nil {
+			return err
+		}
+		if prune.MinAge <= 0 {
+			return usageErrorf("--prune-local must be a positive age such as 30d")
+		}
+	}
+	if o.pruneFree < 0 || o.pruneFree >= 100 {
+		return usageErrorf("--prune-free-space %.1f: want a percentage between 0 and 100", o.pruneFree)
+	}
+	prune.FreePercent = o.pruneFree
+	if (o.lockMode == "") != (o.lockRetain == "") {
+		return usageErrorf("--object-lock-mode and --object-lock-retention go together")
+	}
+	if o.lockMode != "" && o.lockMode != "GOVERNANCE" && o.lockMode != "COMPLIANCE" {
+		return usageErrorf("--object-lock-mode %q: want GOVERNANCE or COMPLIANCE", o.lockMode)
+	}
+	scheme, _, _, err := parseDest(o.dest)
+	if err != nil {
+		return err
+	}
+	if scheme == "s3" {
+		prune.Encrypted = true
+		prune.LockMode = o.lockMode
+	} else if o.lockMode != "" {
+		return usageErrorf("--object-lock-mode needs an s3:// destination")
+	}
+	showBar := !o.noProgress && isTerminal(g.streams.err)
+	log, err := g.logger(showBar)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, o.destOptions, t, !o.dryRun)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	runID := o.runID
+	if runID == "" {
+		runID = newRunID(now)
+	}
+	host, _ := os.Hostname()
+	opts := s3sync.Options{Source: o.source, Store: st, RunID: runID, Compress: compress, Concurrency: o.concurrency,
+		BackupQuiet: quiet, DryRun: o.dryRun, Prune: prune, Log: log, Host: host}
+	if showBar {
+		opts.Progress = progress.New(g.streams.err, "sync")
+	}
+	log.Info("sync started", "run_id", runID, "source", o.source, "destination", st.URL(), "dry_run", o.dryRun)
+	res, err := s3sync.Run(ctx, opts)
+	log.Info("sync finished", "run_id", runID, "status", res.Status, "uploaded_files", res.Uploaded.Files,
+		"uploaded_bytes", res.Uploaded.Bytes, "failed", len(res.Failed), "pruned_files", res.Pruned.Files, "duration_seconds", res.DurationSec)
+	if perr := printSyncResult(g.streams.out, o.output, res); perr != nil && err == nil {
+		err = perr
+	}
+	return err
+}
+
+func printSyncResult(w io.Writer, format string, r *s3sync.Result) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	title := "archiver sync"
+	if r.DryRun {
+		title += " (dry run: nothing changed)"
+	}
+	fmt.Fprintf(w, "%s: %s (run %s)\n", title, r.Status, r.RunID)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "  %s\t%s\n", k, v) }
+	count := func(c s3sync.Count) string {
+		return fmt.Sprintf("%d files, %s", c.Files, progress.Bytes(c.Bytes))
+	}
+	row("source", r.Source)
+	row("destination", r.Destination)
+	if r.DryRun {
+		row("would ship", fmt.Sprintf("%d files", len(r.Planned)))
+	} else {
+		row("uploaded", fmt.Sprintf("%s (stored %s)", count(r.Uploaded), progress.Bytes(r.StoredBytes)))
+		if r.Resumed.Files > 0 {
+			row("resumed", count(r.Resumed))
+		}
+		if r.Adopted.Files > 0 {
+			row("adopted", count(r.Adopted)+" already stored by an interrupted run")
+		}
+	}
+	row("unchanged", count(r.Unchanged))
+	if len(r.Waiting) > 0 {
+		row("waiting", fmt.Sprintf("%d backups still being written (quiet period): %s", len(r.Waiting), strings.Join(r.Waiting, ", ")))
+	}
+	row("ignored", fmt.Sprintf("%d working files", r.Ignored))
+	if r.DryRun && len(r.PrunePlanned) > 0 {
+		row("would prune", fmt.Sprintf("%d files", len(r.PrunePlanned)))
+	} else if r.Pruned.Files > 0 {
+		row("pruned", count(r.Pruned))
+	}
+	if r.Manifest != "" {
+		row("manifest", r.Manifest)
+	}
+	row("backlog", fmt.Sprintf("%d files, %s not yet archived", r.Backlog.Files, progress.Bytes(r.Backlog.Bytes)))
+	row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
+	tw.Flush()
+	for _, p := range r.Planned {
+		fmt.Fprintf(w, "  ship   %s\n", p)
+	}
+	for _, p := range r.PrunePlanned {
+		fmt.Fprintf(w, "  prune  %s\n", p)
+	}
+	for _, c := range r.Conflicts {
+		fmt.Fprintf(w, "  CONFLICT %s: archived content %.16s kept at %s; new content %.16s stored at %s\n", c.Path, c.ArchivedSHA, c.ArchivedKey, c.NewSHA, c.NewKey)
+	}
+	for _, s := range r.Skipped {
+		fmt.Fprintf(w, "  SKIPPED  %s: %s\n", s.Rel, s.Reason)
+	}
+	for _, f := range r.Failed {
+		fmt.Fprintf(w, "  FAILED   %s: %s\n", f.Path, f.Error)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "  ERROR    %s\n", r.Error)
+	}
+	return nil
+}

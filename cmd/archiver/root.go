@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/xroad-archiver/archiver/internal/s3sync"
+	"github.com/xroad-archiver/archiver/internal/store"
+)
+
+// Exit codes, documented in README.md and in each command's help.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitPartial     = 3
+	exitVerifyFail  = 4
+	exitInterrupted = 130
+)
+
+const exitCodesHelp = `Exit codes:
+  0    success: everything was done
+  1    error: the run could not proceed (destination, credentials, KMS key, source); nothing was deleted
+  2    usage or configuration error
+  3    partial: the run finished but some files failed (listed); they are retried by the next run
+  130  interrupted (SIGINT/SIGTERM)`
+
+// errUsage marks command-line and configuration errors (exit 2).
+var errUsage = errors.New("usage")
+
+func usageErrorf(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
+}
+
+// exitCode maps an error to the process exit code: the only place that does.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case errors.Is(err, errUsage), isCobraUsage(err):
+		return exitUsage
+	case errors.Is(err, s3sync.ErrPartial):
+		return exitPartial
+	}
+	return exitError
+}
+
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+type globalOptions struct {
+	logLevel  string
+	logFormat string
+	streams   streams
+}
+
+func (g *globalOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn, error (default info; warn while a progress bar is shown)")
+	fs.StringVar(&g.logFormat, "log-format", "json", "log format on stderr: json or text")
+}
+
+// logger builds the structured logger; quiet lowers the default level so a
+// progress bar stays readable.
+func (g *globalOptions) logger(quiet bool) (*slog.Logger, error) {
+	lvl := slog.LevelInfo
+	if quiet {
+		lvl = slog.LevelWarn
+	}
+	if g.logLevel != "" {
+		if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+			return nil, usageErrorf("--log-level %q: want debug, info, warn or error", g.logLevel)
+		}
+	}
+	o := &slog.HandlerOptions{Level: lvl}
+	switch g.logFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(g.streams.err, o)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(g.streams.err, o)), nil
+	}
+	return nil, usageErrorf("--log-format %q: want json or text", g.logFormat)
+}
+
+func newRootCommand(s streams) *cobra.Command {
+	g := &globalOptions{streams: s}
+	root := &cobra.Command{
+		Use:   "archiver",
+		Short: "Keep an X-Road Security Server's archives and backups safe in S3",
+		Long: `archiver ships X-Road message-log archives and configuration backups from the
+Security Server's /var/lib/xroad volume to S3 with SSE-KMS, checksummed end to end,
+and deletes local copies only after the copy in S3 is proven.
+
+AWS settings come from the SDK's standard configuration: AWS_REGION, AWS_PROFILE,
+AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, and the default credential chain (IRSA,
+EKS Pod Identity, environment, shared files, instance metadata).
+
+` + exitCodesHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(s.out)
+	root.SetErr(s.err)
+	root.SetIn(s.in)
+	g.AddFlags(root.PersistentFlags())
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
+	root.AddCommand(newSyncCommand(g), newVersionCommand())
+	return root
+}
+
+// isCobraUsage recognises cobra's own argument errors.
+func isCobraUsage(err error) bool {
+	m := err.Error()
+	return strings.HasPrefix(m, "unknown command") || strings.HasPrefix(m, "unknown flag") ||
+		strings.HasPrefix(m, "unknown shorthand flag") || strings.Contains(m, "accepts ") && strings.Contains(m, "arg(s)")
+}
+
+// run executes the command line and returns the exit code.
+func run(ctx context.Context, args []string, s streams) int {
+	root := newRootCommand(s)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil && ctx.Err() != nil {
+		err = fmt.Errorf("%w: %w", context.Canceled, err)
+	}
+	if err != nil && !errors.Is(err, s3sync.ErrPartial) {
+		fmt.Fprintf(s.err, "archiver: %s\n", oneLine(err))
+	}
+	return exitCode(err)
+}
+
+// oneLine flattens an error for the one-line message operators see.
+func oneLine(err error) string {
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	if errors.Is(err, store.ErrKMSKey) {
+		msg += " (check --kms-key-id and that the role may use the key: kms:GenerateDataKey and kms:Decrypt)"
+	}
+	return msg
+}

@@ -1,0 +1,109 @@
+package manifest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/xroad-archiver/archiver/internal/store"
+)
+
+const sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func sample(run string) *Manifest {
+	return &Manifest{Version: Version, RunID: run, Created: time.Date(2026, 11, 22, 1, 2, 3, 0, time.UTC),
+		Entries: []Entry{{Path: "mlog-a.zip", Key: "mlog-a.zip", Kind: "archive", Size: 10, SHA256: sha, StoredSize: 10, RunID: run}}}
+}
+
+func TestCommitLatestChain(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _, err := Latest(ctx, s); m != nil || err != nil {
+		t.Fatalf("Latest on empty store = %v, %v", m, err)
+	}
+	r1, err := Commit(ctx, s, sample("20261122T010203Z-aaaaaa"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2 := sample("20261122T020203Z-bbbbbb")
+	m2.Previous = r1
+	if _, err := Commit(ctx, s, m2); err != nil {
+		t.Fatal(err)
+	}
+	got, ref, err := Latest(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(m2, got); d != "" {
+		t.Errorf("Latest (-want +got):\n%s", d)
+	}
+	if ref.Key != Key(m2.RunID) || got.Previous.SHA256 != r1.SHA256 {
+		t.Errorf("ref = %+v, previous = %+v", ref, got.Previous)
+	}
+	if _, err := Commit(ctx, s, m2); !errors.Is(err, store.ErrExists) {
+		t.Errorf("recommit = %v, want ErrExists", err)
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	good, _ := sample("r1").Encode()
+	tests := map[string]string{
+		"not json":      "{",
+		"wrong version": strings.Replace(string(good), `"version": 1`, `"version": 9`, 1),
+		"hostile key":   strings.Replace(string(good), `"key": "mlog-a.zip"`, `"key": "../../etc/passwd"`, 1),
+		"absolute path": strings.Replace(string(good), `"path": "mlog-a.zip"`, `"path": "/etc/passwd"`, 1),
+		"bad sha":       strings.Replace(string(good), sha, "xyz", 1),
+		"run id slash":  strings.Replace(string(good), `"run_id": "r1",`, `"run_id": "a/b",`, 1),
+	}
+	if _, err := Decode(bytes.NewReader(good)); err != nil {
+		t.Fatalf("good manifest: %v", err)
+	}
+	for name, in := range tests {
+		t.Run(name, func(t *testing.T) {
+			if in == string(good) {
+				t.Fatal("test input did not change")
+			}
+			if _, err := Decode(strings.NewReader(in)); !errors.Is(err, ErrInvalid) {
+				t.Errorf("Decode = %v, want ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestIndex(t *testing.T) {
+	ix := NewIndex([]Entry{{Path: "p", Key: "p", SHA256: "a"}, {Path: "p", Key: "p~b", SHA256: "b"}})
+	if e, _ := ix.Latest("p"); e.Key != "p~b" {
+		t.Errorf("Latest = %+v", e)
+	}
+	if e, ok := ix.WithSHA("p", "a"); !ok || e.Key != "p" {
+		t.Errorf("WithSHA = %+v %v", e, ok)
+	}
+	if _, ok := ix.Latest("q"); ok {
+		t.Error("Latest(q) found something")
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	good, _ := sample("r1").Encode()
+	f.Add(good)
+	f.Add([]byte(`{"version":1,"run_id":"x","entries":[{"key":"a/../b"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Decode(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		for _, e := range m.Entries {
+			if store.CheckKey(e.Key) != nil || store.CheckKey(e.Path) != nil {
+				t.Fatalf("accepted hostile entry %+v", e)
+			}
+		}
+	})
+}

@@ -1,0 +1,410 @@
+package s3sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/xroad-archiver/archiver/internal/manifest"
+	"github.com/xroad-archiver/archiver/internal/store"
+)
+
+// Options configure one sync run.
+type Options struct {
+	Source      string
+	Store       store.Store
+	RunID       string
+	Compress    string        // auto, zstd or none
+	Concurrency int           // files shipped at once (default 4)
+	BackupQuiet time.Duration // a backup ships once unmodified this long
+	DryRun      bool
+	Prune       PruneOptions
+	Now         func() time.Time
+	Log         *slog.Logger
+	Progress    Progress // nil: none
+	Host        string   // recorded in the manifest
+}
+
+// Progress receives progress events; implementations must be safe for
+// concurrent use.
+type Progress interface {
+	Start(files int, bytes int64)
+	Done(bytes int64)
+	Finish()
+}
+
+// ErrPartial means the run finished but some files failed; they are listed
+// in Result.Failed and retried by the next run.
+var ErrPartial = errors.New("some files were not shipped")
+
+// Count is a number of files and their bytes.
+type Count struct {
+	Files int   `json:"files"`
+	Bytes int64 `json:"bytes"`
+}
+
+func (c *Count) add(n int64) { c.Files++; c.Bytes += n }
+
+// Failure names a file that was not shipped and why.
+type Failure struct {
+	Path  string `json:"path"`
+	Error string `json:"error"`
+}
+
+// Conflict is an archived name that reappeared with different content. Both
+// versions are kept: the new one under a versioned key.
+type Conflict struct {
+	Path        string `json:"path"`
+	ArchivedKey string `json:"archived_key"`
+	ArchivedSHA string `json:"archived_sha256"`
+	NewKey      string `json:"new_key"`
+	NewSHA      string `json:"new_sha256"`
+}
+
+// Result is the outcome of a run, for humans, JSON and metrics.
+type Result struct {
+	RunID       string   `json:"run_id"`
+	Source      string   `json:"source"`
+	Destination string   `json:"destination"`
+	DryRun      bool     `json:"dry_run"`
+	Status      string   `json:"status"` // ok, partial, failed
+	Error       string   `json:"error,omitempty"`
+	Uploaded    Count    `json:"uploaded"`
+	StoredBytes int64    `json:"stored_bytes"` // after compression
+	Resumed     Count    `json:"resumed"`      // uploads completed from an interrupted run
+	Adopted     Count    `json:"adopted"`      // objects found already stored by an interrupted run
+	Unchanged   Count    `json:"unchanged"`    // already archived
+	Waiting     []string `json:"waiting,omitempty"`
+	Ignored     int      `json:"ignored"`
+	Skipped     []Skip   `json:"skipped,omitempty"`
+	Conflicts   []Conflict `json:"conflicts,omitempty"`
+	Failed      []Failure  `json:"failed,omitempty"`
+	// Planned lists, in a dry run, what would be shipped.
+	Planned        []string    `json:"planned,omitempty"`
+	Pruned         Count       `json:"pruned"`
+	PrunePlanned   []string    `json:"prune_planned,omitempty"`
+	Manifest       string      `json:"manifest,omitempty"`
+	AbortedUploads int         `json:"aborted_uploads"`
+	Backlog        Backlog     `json:"backlog"`
+	Started        time.Time   `json:"started"`
+	DurationSec    float64     `json:"duration_seconds"`
+}
+
+// Backlog is what is still only local after the run.
+type Backlog struct {
+	Files           int     `json:"files"`
+	Bytes           int64   `json:"bytes"`
+	OldestAgeSecond float64 `json:"oldest_age_seconds"`
+}
+
+func (o *Options) defaults() {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Compress == "" {
+		o.Compress = CompressNone
+	}
+}
+
+// Run performs one sync. It returns ErrPartial when some files failed, and
+// another error (with a partially filled Result) when the run as a whole
+// could not proceed: destination unreachable, bucket or KMS key unusable,
+// manifest unreadable. Nothing is pruned unless the run committed.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	o.defaults()
+	start := o.Now()
+	res := &Result{RunID: o.RunID, Source: o.Source, Destination: o.Store.URL(), DryRun: o.DryRun, Started: start, Status: "failed"}
+	defer func() { res.DurationSec = o.Now().Sub(start).Seconds() }()
+	fail := func(err error) (*Result, error) {
+		res.Error = err.Error()
+		return res, err
+	}
+	if err := o.Store.Check(ctx); err != nil {
+		return fail(err)
+	}
+	prev, prevRef, err := manifest.Latest(ctx, o.Store)
+	if err != nil {
+		return fail(err)
+	}
+	var entries []manifest.Entry
+	if prev != nil {
+		entries = prev.Entries
+	}
+	ix := manifest.NewIndex(entries)
+	scan, err := Scan(o.Source, start, o.BackupQuiet)
+	if err != nil {
+		return fail(err)
+	}
+	res.Ignored, res.Skipped = scan.Ignored, scan.Skipped
+	for _, w := range scan.Waiting {
+		res.Waiting = append(res.Waiting, w.Rel)
+	}
+	var todo []File
+	for _, f := range scan.Files {
+		if e, ok := ix.Latest(f.Rel); ok && e.Size == f.Size && e.MTime.Equal(f.MTime) {
+			res.Unchanged.add(f.Size)
+			continue
+		}
+		todo = append(todo, f)
+	}
+	o.Log.Info("plan", "run_id", o.RunID, "to_ship", len(todo), "unchanged", res.Unchanged.Files, "waiting", len(res.Waiting), "ignored", res.Ignored)
+
+	if o.DryRun {
+		for _, f := range todo {
+			res.Planned = append(res.Planned, f.Rel)
+		}
+		if o.Prune.enabled() {
+			cands, err := pruneCandidates(o, scan.Files, ix, start)
+			if err != nil {
+				return fail(err)
+			}
+			for _, c := range cands {
+				res.PrunePlanned = append(res.PrunePlanned, c.file.Rel)
+			}
+		}
+		res.Status = "ok"
+		return res, nil
+	}
+
+	newEntries, fatal := transfer(ctx, o, todo, ix, res)
+	if fatal != nil {
+		return fail(fatal)
+	}
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if len(newEntries) > 0 {
+		m := &manifest.Manifest{Version: manifest.Version, RunID: o.RunID, Created: o.Now().UTC(), Source: o.Source, Host: o.Host,
+			Previous: prevRef, Entries: append(append([]manifest.Entry(nil), entries...), newEntries...)}
+		ref, err := manifest.Commit(ctx, o.Store, m)
+		if err != nil {
+			return fail(err)
+		}
+		res.Manifest = ref.Key
+		for _, e := range newEntries {
+			ix.Add(e)
+		}
+	}
+	if len(res.Failed) == 0 {
+		// Every file is archived: no interrupted upload below the prefix is
+		// needed any more.
+		n, err := o.Store.AbortIncomplete(ctx, "", nil)
+		if err != nil {
+			o.Log.Warn("abort leftover uploads", "error", err)
+		}
+		res.AbortedUploads = n
+	}
+	if o.Prune.enabled() {
+		if err := prune(ctx, o, scan.Files, ix, res); err != nil {
+			return fail(err)
+		}
+	}
+	res.Backlog = backlog(scan, ix, start)
+	if len(res.Failed) > 0 {
+		res.Status = "partial"
+		return res, fmt.Errorf("%d of %d files failed: %w", len(res.Failed), len(todo), ErrPartial)
+	}
+	res.Status = "ok"
+	return res, nil
+}
+
+// backlog counts files (including waiting backups) not archived as they are.
+func backlog(scan ScanResult, ix *manifest.Index, now time.Time) Backlog {
+	var b Backlog
+	for _, f := range append(append([]File(nil), scan.Files...), scan.Waiting...) {
+		if e, ok := ix.Latest(f.Rel); ok && e.Size == f.Size && e.MTime.Equal(f.MTime) {
+			continue
+		}
+		b.Files++
+		b.Bytes += f.Size
+		b.OldestAgeSecond = max(b.OldestAgeSecond, now.Sub(f.MTime).Seconds())
+	}
+	return b
+}
+
+// transfer ships files with o.Concurrency workers. It returns the new
+// manifest entries in scan order, or a fatal error that stopped the run.
+func transfer(ctx context.Context, o Options, todo []File, ix *manifest.Index, res *Result) ([]manifest.Entry, error) {
+	if o.Progress != nil {
+		var total int64
+		for _, f := range todo {
+			total += f.Size
+		}
+		o.Progress.Start(len(todo), total)
+		defer o.Progress.Finish()
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	type result struct {
+		entry   manifest.Entry
+		outcome outcome
+		err     error
+	}
+	results := make([]result, len(todo))
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < o.Concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				e, oc, err := ship(ctx, o, todo[i], ix)
+				results[i] = result{e, oc, err}
+				if err != nil && store.IsFatal(err) {
+					cancel(err)
+				}
+				if o.Progress != nil {
+					o.Progress.Done(todo[i].Size)
+				}
+			}
+		}()
+	}
+feed:
+	for i := range todo {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && store.IsFatal(err) {
+		return nil, err
+	}
+	var out []manifest.Entry
+	for i, r := range results {
+		f := todo[i]
+		switch {
+		case r.err != nil:
+			res.Failed = append(res.Failed, Failure{Path: f.Rel, Error: r.err.Error()})
+			o.Log.Warn("file not shipped", "path", f.Rel, "error", r.err)
+		case r.outcome.kind == "":
+			// Not reached: the run was cancelled before this file started.
+			res.Failed = append(res.Failed, Failure{Path: f.Rel, Error: "not started: run interrupted"})
+		default:
+			out = append(out, r.entry)
+			switch r.outcome.kind {
+			case outcomeUploaded:
+				res.Uploaded.add(r.entry.Size)
+				res.StoredBytes += r.entry.StoredSize
+				if r.outcome.resumed {
+					res.Resumed.add(r.entry.Size)
+				}
+			case outcomeAdopted:
+				res.Adopted.add(r.entry.Size)
+			case outcomeRelinked:
+				res.Unchanged.add(r.entry.Size)
+			}
+			if r.outcome.conflict != nil {
+				res.Conflicts = append(res.Conflicts, *r.outcome.conflict)
+				o.Log.Warn("archived name reappeared with different content; both versions kept", "path", f.Rel,
+					"archived_key", r.outcome.conflict.ArchivedKey, "new_key", r.outcome.conflict.NewKey)
+			}
+			o.Log.Debug("shipped", "path", f.Rel, "key", r.entry.Key, "outcome", r.outcome.kind)
+		}
+	}
+	return out, nil
+}
+
+const (
+	outcomeUploaded = "uploaded"
+	outcomeAdopted  = "adopted"  // already stored by an interrupted run
+	outcomeRelinked = "relinked" // same content already archived (mtime changed)
+)
+
+type outcome struct {
+	kind     string
+	resumed  bool
+	conflict *Conflict
+}
+
+// ship archives one file.
+func ship(ctx context.Context, o Options, f File, ix *manifest.Index) (manifest.Entry, outcome, error) {
+	if err := ctx.Err(); err != nil {
+		return manifest.Entry{}, outcome{}, err
+	}
+	fh, st, err := openSource(filepath.Join(o.Source, filepath.FromSlash(f.Rel)))
+	if err != nil {
+		return manifest.Entry{}, outcome{}, fmt.Errorf("open: %w", err)
+	}
+	defer fh.Close()
+	d, err := hashFile(ctx, fh, st.Size())
+	if err != nil {
+		return manifest.Entry{}, outcome{}, fmt.Errorf("read: %w", err)
+	}
+	if err := unchanged(fh, st); err != nil {
+		return manifest.Entry{}, outcome{}, err
+	}
+	entry := manifest.Entry{Path: f.Rel, Kind: f.Kind.String(), Size: st.Size(), MTime: st.ModTime().UTC(), SHA256: d.SHA256, RunID: o.RunID}
+	if prev, ok := ix.WithSHA(f.Rel, d.SHA256); ok {
+		// Same bytes already archived (the file was touched): record the new
+		// mtime against the existing object, upload nothing.
+		entry.Key, entry.Encoding, entry.StoredSize, entry.KMSKeyID = prev.Key, prev.Encoding, prev.StoredSize, prev.KMSKeyID
+		return entry, outcome{kind: outcomeRelinked}, nil
+	}
+	compress := shouldCompress(o.Compress, f.Kind, f.Rel, fh, st.Size())
+	suffix := ""
+	if compress {
+		entry.Encoding, suffix = EncodingZstd, ZstdSuffix
+	}
+	key := f.Rel + suffix
+	var conflict *Conflict
+	if prev, ok := ix.Latest(f.Rel); ok {
+		// An archived name with new content: keep both.
+		k := versionedKey(f.Rel, d.SHA256) + suffix
+		conflict = &Conflict{Path: f.Rel, ArchivedKey: prev.Key, ArchivedSHA: prev.SHA256, NewKey: k, NewSHA: d.SHA256}
+		key = k
+	}
+	meta := store.Meta{SHA256: d.SHA256, Size: st.Size(), MTime: st.ModTime(), Encoding: entry.Encoding, Path: f.Rel, RunID: o.RunID}
+	for attempt := 0; attempt < 2; attempt++ {
+		obj, err := put(ctx, o.Store, key, fh, st, d, compress, meta)
+		if err == nil {
+			entry.Key, entry.StoredSize, entry.KMSKeyID = key, obj.Size, obj.KMSKeyID
+			return entry, outcome{kind: outcomeUploaded, resumed: obj.Resumed, conflict: conflict}, nil
+		}
+		if !errors.Is(err, store.ErrExists) {
+			return entry, outcome{}, err
+		}
+		// The key is taken: by this very content (an interrupted run that
+		// uploaded but never committed its manifest), or by other content.
+		h, herr := o.Store.Head(ctx, key)
+		if herr != nil {
+			return entry, outcome{}, herr
+		}
+		if h.Meta.SHA256 == d.SHA256 && h.Meta.Size == st.Size() && h.Meta.Encoding == entry.Encoding {
+			entry.Key, entry.StoredSize, entry.KMSKeyID = key, h.Size, h.KMSKeyID
+			return entry, outcome{kind: outcomeAdopted, conflict: conflict}, nil
+		}
+		k := versionedKey(f.Rel, d.SHA256) + suffix
+		conflict = &Conflict{Path: f.Rel, ArchivedKey: key, ArchivedSHA: h.Meta.SHA256, NewKey: k, NewSHA: d.SHA256}
+		key = k
+	}
+	return entry, outcome{}, fmt.Errorf("no free key for %s", f.Rel)
+}
+
+// versionedKey names a second version of path by its content.
+func versionedKey(path, sha string) string { return path + "~" + sha[:16] }
+
+func put(ctx context.Context, s store.Store, key string, fh *os.File, st os.FileInfo, d digest, compress bool, meta store.Meta) (store.Object, error) {
+	p := store.Payload{BeforeCommit: func() error { return unchanged(fh, st) }, ResumeAfter: st.ModTime()}
+	if compress {
+		rc := compressStream(fh, st.Size(), d.SHA256)
+		defer rc.Close()
+		p.Stream, p.Size = rc, maxCompressed(st.Size())
+	} else {
+		p.At, p.Size, p.CRC32C, p.SHA256 = fh, st.Size(), d.CRC32C, d.SHA256
+	}
+	return s.Put(ctx, key, p, meta)
+}

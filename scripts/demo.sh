@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# make demo: a sample X-Road archive directory shipped to a local-directory
+# destination twice (the second run has nothing to do), then a look at the result.
+set -euo pipefail
+BIN=$1 DIR=$2
+rm -rf "$DIR"
+mkdir -p "$DIR"
+echo "== 1. generate a sample /var/lib/xroad (archives with a real hash chain, backups, working files)"
+go run ./tools/xroadgen -preset demo -dir "$DIR/var-lib-xroad"
+echo
+echo "== 2. archiver sync (first run ships everything finished; working files are ignored)"
+"$BIN" sync --source "$DIR/var-lib-xroad" --dest "file://$DIR/archive" --log-level warn
+echo
+echo "== 3. archiver sync again (nothing new: nothing is read or uploaded)"
+"$BIN" sync --source "$DIR/var-lib-xroad" --dest "file://$DIR/archive" --log-level warn
+echo
+echo "== 4. a backup is rewritten in place: both versions are kept, nothing is overwritten"
+cp "$DIR"/var-lib-xroad/backup/conf_backup_*.gpg "$DIR/x" && head -c 1000 /dev/urandom >> "$DIR/x"
+mv "$DIR/x" "$(ls "$DIR"/var-lib-xroad/backup/conf_backup_*.gpg | head -1)"
+touch -d '10 minutes ago' "$DIR"/var-lib-xroad/backup/conf_backup_*.gpg
+"$BIN" sync --source "$DIR/var-lib-xroad" --dest "file://$DIR/archive" --log-level warn --output json | \
+  sed -n '/"uploaded"/,/}/p;/"conflicts"/,/]/p'
+echo
+echo "== 5. what the destination holds"
+(cd "$DIR/archive" && find . -path ./.archiver-meta -prune -o -path ./.archiver-tmp -prune -o -type f -print | sort)
+echo
+echo "The demo lives in $DIR; 'make clean' removes it."
