@@ -68,31 +68,31 @@ type Conflict struct {
 
 // Result is the outcome of a run, for humans, JSON and metrics.
 type Result struct {
-	RunID       string   `json:"run_id"`
-	Source      string   `json:"source"`
-	Destination string   `json:"destination"`
-	DryRun      bool     `json:"dry_run"`
-	Status      string   `json:"status"` // ok, partial, failed
-	Error       string   `json:"error,omitempty"`
-	Uploaded    Count    `json:"uploaded"`
-	StoredBytes int64    `json:"stored_bytes"` // after compression
-	Resumed     Count    `json:"resumed"`      // uploads completed from an interrupted run
-	Adopted     Count    `json:"adopted"`      // objects found already stored by an interrupted run
-	Unchanged   Count    `json:"unchanged"`    // already archived
-	Waiting     []string `json:"waiting,omitempty"`
-	Ignored     int      `json:"ignored"`
-	Skipped     []Skip   `json:"skipped,omitempty"`
+	RunID       string     `json:"run_id"`
+	Source      string     `json:"source"`
+	Destination string     `json:"destination"`
+	DryRun      bool       `json:"dry_run"`
+	Status      string     `json:"status"` // ok, partial, failed
+	Error       string     `json:"error,omitempty"`
+	Uploaded    Count      `json:"uploaded"`
+	StoredBytes int64      `json:"stored_bytes"` // after compression
+	Resumed     Count      `json:"resumed"`      // uploads completed from an interrupted run
+	Adopted     Count      `json:"adopted"`      // objects found already stored by an interrupted run
+	Unchanged   Count      `json:"unchanged"`    // already archived
+	Waiting     []string   `json:"waiting,omitempty"`
+	Ignored     int        `json:"ignored"`
+	Skipped     []Skip     `json:"skipped,omitempty"`
 	Conflicts   []Conflict `json:"conflicts,omitempty"`
 	Failed      []Failure  `json:"failed,omitempty"`
 	// Planned lists, in a dry run, what would be shipped.
-	Planned        []string    `json:"planned,omitempty"`
-	Pruned         Count       `json:"pruned"`
-	PrunePlanned   []string    `json:"prune_planned,omitempty"`
-	Manifest       string      `json:"manifest,omitempty"`
-	AbortedUploads int         `json:"aborted_uploads"`
-	Backlog        Backlog     `json:"backlog"`
-	Started        time.Time   `json:"started"`
-	DurationSec    float64     `json:"duration_seconds"`
+	Planned        []string  `json:"planned,omitempty"`
+	Pruned         Count     `json:"pruned"`
+	PrunePlanned   []string  `json:"prune_planned,omitempty"`
+	Manifest       string    `json:"manifest,omitempty"`
+	AbortedUploads int       `json:"aborted_uploads"`
+	Backlog        Backlog   `json:"backlog"`
+	Started        time.Time `json:"started"`
+	DurationSec    float64   `json:"duration_seconds"`
 }
 
 // Backlog is what is still only local after the run.

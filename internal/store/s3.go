@@ -769,4 +769,3 @@ func (s *S3) mapErr(err error) error {
 	}
 	return err
 }
-
