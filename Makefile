@@ -32,8 +32,8 @@ test: testenv ## start the test servers, then run every test (race detector on)
 test-unit: ## tests that need no server (integration tests skip visibly)
 	$(GO) test $(TEST_FLAGS) ./...
 
-bench: build testenv ## benchmark sync against aws s3 sync and rclone on the same MinIO; prints ratios
-	@source .testenv/env && scripts/bench.sh $(BIN)
+bench: build ## benchmark sync against aws s3 sync and rclone on the same MinIO; prints ratios
+	@scripts/bench.sh $(BIN)
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 20s)
 	@scripts/fuzz.sh $${FUZZTIME:-20s}

@@ -10,7 +10,7 @@ set -euo pipefail
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/archiver-testenv
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-STATE=$ROOT/.testenv
+STATE=${ARCHIVER_TESTENV_STATE:-$ROOT/.testenv}
 ENVFILE=$STATE/env
 KMS_KEY=archiver-test-key
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -47,7 +48,7 @@ func (o *syncOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
 	fs.StringVar(&o.compress, "compress", "none", "zstd compression of stored objects: auto (only what shrinks; never .gpg), zstd, none")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "files and requests in flight; with --part-size it bounds memory")
-	fs.StringVar(&o.partSize, "part-size", "16MiB", "minimum multipart part size (grown so 10,000 parts always suffice)")
+	fs.StringVar(&o.partSize, "part-size", "8MiB", "minimum multipart part size (grown so 10,000 parts always suffice)")
 	fs.StringVar(&o.threshold, "multipart-threshold", "64MiB", "files larger than this use multipart uploads, which resume after a crash")
 	fs.StringVar(&o.bandwidth, "bandwidth-limit", "0", "cap on bytes sent per second, e.g. 20MiB (0: none)")
 	fs.StringVar(&o.quiet, "backup-quiet-period", "2m", "ship a backup only once unmodified this long (backups are written in place)")
@@ -119,6 +120,17 @@ func parseSizeFlag(name, v string) (int64, error) {
 	return n, nil
 }
 
+// limitMemory sets a soft heap limit (unless GOMEMLIMIT is set) of the
+// streaming buffers (concurrency x part size, used only with compression)
+// plus headroom, so the garbage collector keeps the resident size near
+// what the buffers need instead of twice that.
+func limitMemory(t s3Tuning) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(int64(t.concurrency)*max(t.partSize, 5<<20) + 48<<20)
+}
+
 func newRunID(now time.Time) string {
 	var b [3]byte
 	rand.Read(b[:])
@@ -184,6 +196,7 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
 	} else if o.lockMode != "" {
 		return usageErrorf("--object-lock-mode needs an s3:// destination")
 	}
+	limitMemory(t)
 	showBar := !o.noProgress && isTerminal(g.streams.err)
 	log, err := g.logger(showBar)
 	if err != nil {

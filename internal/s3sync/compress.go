@@ -1,11 +1,11 @@
 package s3sync
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -38,8 +38,18 @@ func ParseCompress(s string) (string, error) {
 // the same bytes: a resumed upload can then reuse the parts already sent.
 func encoderOptions() []zstd.EOption {
 	return []zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-		zstd.WithWindowSize(1 << 20), zstd.WithEncoderCRC(true)}
+		zstd.WithWindowSize(1 << 20), zstd.WithEncoderCRC(true), zstd.WithLowerEncoderMem(true)}
 }
+
+// encoders are reused: building a zstd encoder costs more than compressing
+// a small archive. Reset gives identical output for identical input.
+var encoders = sync.Pool{New: func() any {
+	e, err := zstd.NewWriter(nil, encoderOptions()...)
+	if err != nil {
+		panic(err) // only on invalid options, which are constants
+	}
+	return e
+}}
 
 // shouldCompress decides for one file. OpenPGP data (.gpg) never shrinks;
 // for other files auto compresses a sample and keeps zstd only if it saves
@@ -56,36 +66,29 @@ func shouldCompress(mode string, kind xroad.Kind, rel string, r io.ReaderAt, siz
 	}
 	sample := make([]byte, min(size, 256<<10))
 	n, _ := r.ReadAt(sample, 0)
-	enc, err := zstd.NewWriter(nil, encoderOptions()...)
-	if err != nil {
-		return false
-	}
-	defer enc.Close()
-	out := enc.EncodeAll(sample[:n], nil)
+	enc := encoders.Get().(*zstd.Encoder)
+	defer encoders.Put(enc)
+	out := enc.EncodeAll(sample[:n], make([]byte, 0, n))
 	return len(out) < n*9/10
 }
 
 // compressStream returns a reader of the zstd-compressed bytes of src (size
-// bytes). The original is re-hashed while compressing; if its SHA-256 is not
-// wantSHA the stream fails with ErrChanged before the last byte, so no
-// object is committed from bytes other than those hashed.
-func compressStream(src io.ReaderAt, size int64, wantSHA string) io.ReadCloser {
+// bytes). The original is checksummed again while compressing; if its
+// CRC32C is not wantCRC (computed in the same pass as the SHA-256) the
+// stream fails with ErrChanged before its end, so no object is committed
+// from bytes other than those hashed.
+func compressStream(src io.ReaderAt, size int64, wantCRC uint32) io.ReadCloser {
 	pr, pw := io.Pipe()
 	go func() {
-		enc, err := zstd.NewWriter(pw, encoderOptions()...)
-		if err != nil {
-			pw.CloseWithError(err)
-			return
-		}
-		h := sha256.New()
-		_, err = io.Copy(enc, io.TeeReader(io.NewSectionReader(src, 0, size), h))
-		if err == nil {
-			if got := hex.EncodeToString(h.Sum(nil)); got != wantSHA {
-				err = fmt.Errorf("%w: SHA-256 differs between hashing and compressing", ErrChanged)
-			}
+		enc := encoders.Get().(*zstd.Encoder)
+		enc.Reset(pw)
+		defer func() { enc.Reset(nil); encoders.Put(enc) }()
+		h := crc32.New(castagnoli)
+		_, err := io.Copy(enc, io.TeeReader(io.NewSectionReader(src, 0, size), h))
+		if err == nil && h.Sum32() != wantCRC {
+			err = fmt.Errorf("%w: content differs between hashing and compressing", ErrChanged)
 		}
 		if err != nil {
-			enc.Close()
 			pw.CloseWithError(err)
 			return
 		}

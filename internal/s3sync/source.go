@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -64,11 +65,15 @@ type digest struct {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+var hashBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
 // hashFile reads f once from the start and computes its SHA-256 and CRC32C.
 func hashFile(ctx context.Context, f io.ReaderAt, size int64) (digest, error) {
 	sh := sha256.New()
 	cr := crc32.New(castagnoli)
-	buf := make([]byte, 1<<20)
+	bp := hashBufs.Get().(*[]byte)
+	defer hashBufs.Put(bp)
+	buf := *bp
 	var off int64
 	for off < size {
 		if err := ctx.Err(); err != nil {

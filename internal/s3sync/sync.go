@@ -400,7 +400,7 @@ func versionedKey(path, sha string) string { return path + "~" + sha[:16] }
 func put(ctx context.Context, s store.Store, key string, fh *os.File, st os.FileInfo, d digest, compress bool, meta store.Meta) (store.Object, error) {
 	p := store.Payload{BeforeCommit: func() error { return unchanged(fh, st) }, ResumeAfter: st.ModTime()}
 	if compress {
-		rc := compressStream(fh, st.Size(), d.SHA256)
+		rc := compressStream(fh, st.Size(), d.CRC32C)
 		defer rc.Close()
 		p.Stream, p.Size = rc, maxCompressed(st.Size())
 	} else {

@@ -55,7 +55,7 @@ type S3Options struct {
 	LockMode      string
 	LockRetention time.Duration
 	// PartSize is the minimum multipart part size; it grows so that no
-	// upload needs more than MaxParts parts. Default 16 MiB.
+	// upload needs more than MaxParts parts. Default 8 MiB.
 	PartSize int64
 	// MultipartThreshold: larger payloads use multipart. Default 64 MiB.
 	MultipartThreshold int64
@@ -79,7 +79,10 @@ type S3 struct {
 	api   S3API
 	o     S3Options
 	slots chan struct{}
-	bufs  sync.Pool
+	// bufs holds part buffers for streamed payloads. A buffer is taken only
+	// while holding a slot, so at most Concurrency exist: memory for
+	// streams is bounded by PartSize x Concurrency.
+	bufs chan *[]byte
 
 	mu          sync.Mutex
 	resolvedKey string // key ARN the destination reported for an alias
@@ -104,7 +107,7 @@ func NewS3(api S3API, o S3Options) (*S3, error) {
 		return nil, errors.New("s3 store: object lock mode needs a positive retention period")
 	}
 	if o.PartSize == 0 {
-		o.PartSize = 16 << 20
+		o.PartSize = 8 << 20
 	}
 	if o.PartSize < MinPartSize {
 		return nil, fmt.Errorf("s3 store: part size %d is below the S3 minimum of 5 MiB", o.PartSize)
@@ -119,7 +122,7 @@ func NewS3(api S3API, o S3Options) (*S3, error) {
 		o.Now = time.Now
 	}
 	o.Prefix = strings.Trim(o.Prefix, "/")
-	return &S3{api: api, o: o, slots: make(chan struct{}, o.Concurrency)}, nil
+	return &S3{api: api, o: o, slots: make(chan struct{}, o.Concurrency), bufs: make(chan *[]byte, o.Concurrency)}, nil
 }
 
 // URL implements Store.
@@ -488,12 +491,26 @@ func (s *S3) complete(ctx context.Context, key, id string, parts []types.Complet
 }
 
 func (s *S3) getBuf(n int64) *[]byte {
-	if b, ok := s.bufs.Get().(*[]byte); ok && int64(cap(*b)) >= n {
-		*b = (*b)[:n]
-		return b
+	select {
+	case b := <-s.bufs:
+		if int64(cap(*b)) >= n {
+			*b = (*b)[:n]
+			return b
+		}
+	default:
 	}
 	b := make([]byte, n)
 	return &b
+}
+
+func (s *S3) putBuf(b *[]byte) {
+	if int64(cap(*b)) < s.o.PartSize {
+		return // a small first-part buffer: let the GC have it
+	}
+	select {
+	case s.bufs <- b:
+	default:
+	}
 }
 
 // putStream uploads a sequential stream: the first part decides between a
@@ -502,17 +519,25 @@ func (s *S3) putStream(ctx context.Context, key string, p Payload, m Meta) (Obje
 	ps := s.PartSizeFor(p.Size)
 	full := crc32.New(castagnoli)
 	var total int64
+	first := true
 	read := func() (*[]byte, int, error) {
 		if err := s.acquire(ctx); err != nil {
 			return nil, 0, err
 		}
-		b := s.getBuf(ps)
+		want := ps
+		if first && p.Size+1 < ps {
+			// Most streams are small: do not take a whole part buffer
+			// (one spare byte tells a full buffer from the end).
+			want = p.Size + 1
+		}
+		first = false
+		b := s.getBuf(want)
 		n, err := io.ReadFull(p.Stream, *b)
 		if err == io.ErrUnexpectedEOF || err == io.EOF {
 			err = io.EOF
 		}
 		if err != nil && err != io.EOF {
-			s.bufs.Put(b)
+			s.putBuf(b)
 			s.release()
 			return nil, 0, fmt.Errorf("read %s: %w", key, err)
 		}
@@ -524,9 +549,13 @@ func (s *S3) putStream(ctx context.Context, key string, p Payload, m Meta) (Obje
 	if rerr != nil && rerr != io.EOF {
 		return Object{}, rerr
 	}
+	if rerr == nil && int64(n) < ps {
+		s.release()
+		return Object{}, fmt.Errorf("%s: stream longer than its declared bound of %d bytes: %w", key, p.Size, ErrChanged)
+	}
 	if rerr == io.EOF { // fits in one part: single PUT
 		s.release()
-		defer s.bufs.Put(b)
+		defer s.putBuf(b)
 		if p.BeforeCommit != nil {
 			if err := p.BeforeCommit(); err != nil {
 				return Object{}, err
@@ -536,7 +565,7 @@ func (s *S3) putStream(ctx context.Context, key string, p Payload, m Meta) (Obje
 	}
 	up, resumed, err := s.startOrResume(ctx, key, p, m)
 	if err != nil {
-		s.bufs.Put(b)
+		s.putBuf(b)
 		s.release()
 		return Object{}, err
 	}
@@ -546,7 +575,7 @@ func (s *S3) putStream(ctx context.Context, key string, p Payload, m Meta) (Obje
 	g, gctx := errgroup.WithContext(ctx)
 	for num := int32(1); ; num++ {
 		if num > MaxParts {
-			s.bufs.Put(b)
+			s.putBuf(b)
 			s.release()
 			g.Wait()
 			return Object{}, s.failed(key, up.id, fmt.Errorf("%s: stream longer than %d parts of %d bytes: %w", key, MaxParts, ps, ErrChanged))
@@ -555,7 +584,7 @@ func (s *S3) putStream(ctx context.Context, key string, p Payload, m Meta) (Obje
 		crc := crc32.Checksum((*buf)[:size], castagnoli)
 		g.Go(func() error {
 			defer s.release()
-			defer s.bufs.Put(buf)
+			defer s.putBuf(buf)
 			if cp, ok := reusable(up, partNum, int64(size), crc); ok {
 				mu.Lock()
 				parts = append(parts, cp)
@@ -578,12 +607,12 @@ func (s *S3) putStream(ctx context.Context, key string, p Payload, m Meta) (Obje
 			return Object{}, s.failed(key, up.id, rerr)
 		}
 		if rerr == io.EOF && n == 0 {
-			s.bufs.Put(b)
+			s.putBuf(b)
 			s.release()
 			break
 		}
 		if gctx.Err() != nil {
-			s.bufs.Put(b)
+			s.putBuf(b)
 			s.release()
 			break
 		}

@@ -196,7 +196,7 @@ func TestS3ObjectLock(t *testing.T) {
 func TestPartSizeFor(t *testing.T) {
 	s, _ := store.NewS3(nil, store.S3Options{Bucket: "b", KMSKeyID: "k"})
 	for _, tc := range []struct{ size, want int64 }{
-		{0, 16 << 20}, {1 << 30, 16 << 20}, {160000 << 20, 16 << 20}, {160000<<20 + 1, 17 << 20}, {5 << 40, 525 << 20},
+		{0, 8 << 20}, {1 << 30, 8 << 20}, {80000 << 20, 8 << 20}, {80000<<20 + 1, 9 << 20}, {5 << 40, 525 << 20},
 	} {
 		got := s.PartSizeFor(tc.size)
 		if got != tc.want || (tc.size+got-1)/got > store.MaxParts {

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -63,7 +65,34 @@ func NewS3Client(ctx context.Context, o ClientOptions) (*s3.Client, error) {
 			so.BaseEndpoint = aws.String(o.EndpointURL)
 		}
 		so.UsePathStyle = o.PathStyle || custom
+		if transportProtected(so.BaseEndpoint) {
+			// Over TLS (every AWS endpoint) or loopback the transport already
+			// protects the body; its integrity is carried by the CRC32C that
+			// S3 verifies. Plain HTTP across a network keeps signed bodies.
+			so.APIOptions = append(so.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+		}
 	}), nil
+}
+
+// transportProtected reports whether requests to endpoint travel over TLS
+// or stay on this host. The default (nil) endpoint is AWS over HTTPS.
+func transportProtected(endpoint *string) bool {
+	if endpoint == nil {
+		return true
+	}
+	u, err := url.Parse(*endpoint)
+	if err != nil {
+		return false
+	}
+	if u.Scheme == "https" {
+		return true
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // withPayloadHash signs a request with a SHA-256 the caller already

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# make bench: archiver sync vs `aws s3 sync` (aws-cli v2) and `rclone copy`
+# on the same MinIO, same generated ~1 GB X-Road tree, all with SSE-KMS, in
+# one run. Prints first-sync time, no-op resync time and peak RSS for each,
+# the ratios, and a 5 GiB single-file run. Needs the variables make testenv
+# writes to .testenv/env (make bench sources them). Each tool gets a fresh
+# MinIO (same binary, same KMS setup) so no tool inherits another's data.
+set -euo pipefail
+BIN=$(realpath "$1")
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/archiver-testenv
+TREE=$CACHE/bench-tree-v1
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/archiver-bench.XXXXXX")
+
+need() { # command, debian package
+  [ -x "/usr/bin/$1" ] && return
+  echo "bench: installing $2 from Debian" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get install -y "$2" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "$2" >/dev/null; }
+  else sudo apt-get install -y "$2" >/dev/null; fi
+}
+need aws awscli; need rclone rclone; [ -x /usr/bin/time ] || need time time
+AWS=/usr/bin/aws RCLONE=/usr/bin/rclone
+
+if [ ! -f "$TREE/.complete" ]; then
+  echo "bench: generating the benchmark tree in $TREE (once)" >&2
+  rm -rf "$TREE"
+  go run ./tools/xroadgen -preset bench -dir "$TREE" >&2
+  touch "$TREE/.complete"
+fi
+
+export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+# fresh_minio: start a MinIO of its own for the next tool and point at it.
+fresh_minio() {
+  [ -n "${MINIO_STATE:-}" ] && ARCHIVER_TESTENV_STATE=$MINIO_STATE "$ROOT/scripts/testenv.sh" stop
+  MINIO_STATE=$WORK/minio-$1
+  ARCHIVER_TESTENV_STATE=$MINIO_STATE "$ROOT/scripts/testenv.sh" start 2>/dev/null
+  # shellcheck disable=SC1091
+  . "$MINIO_STATE/env"
+  export AWS_ACCESS_KEY_ID=$ARCHIVER_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$ARCHIVER_TEST_S3_SECRET_KEY
+  KEY=$ARCHIVER_TEST_KMS_KEY EP=$ARCHIVER_TEST_S3_ENDPOINT
+}
+trap '[ -n "${MINIO_STATE:-}" ] && ARCHIVER_TESTENV_STATE=$MINIO_STATE "$ROOT/scripts/testenv.sh" stop; rm -rf "$WORK"' EXIT
+mb() { $AWS --endpoint-url "$EP" s3 mb "s3://$1" >/dev/null; }
+rb() { $AWS --endpoint-url "$EP" s3 rb --force "s3://$1" >/dev/null 2>&1 || true; }
+
+# measure NAME CMD...: runs once, prints "seconds peak_kib" and appends to results.
+measure() {
+  local name=$1; shift
+  local out=$WORK/time.$$
+  sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; sleep 1
+  if ! /usr/bin/time -f "%e %M" -o "$out" "$@" >"$WORK/$name.log" 2>&1; then
+    echo "bench: $name failed; log follows" >&2; tail -20 "$WORK/$name.log" >&2; exit 1
+  fi
+  read -r secs kib <"$out"
+  printf '%s %s %s\n' "$name" "$secs" "$kib" >>"$WORK/results"
+  printf '  %-28s %7.2f s  %6d MiB peak RSS\n' "$name" "$secs" "$((kib / 1024))" >&2
+}
+
+FILTER_AWS=(--exclude '*' --include 'mlog-*.zip' --include 'mlog-*.zip.gpg' --include 'backup/*.gpg' --include 'backup/*.tar')
+FILTER_RCLONE=(--include 'mlog-*.zip' --include 'mlog-*.zip.gpg' --include 'backup/*.gpg' --include 'backup/*.tar')
+size=$(du -sb "$TREE" | cut -f1)
+echo "bench: tree $((size / 1000000)) MB, $(find "$TREE" -type f | wc -l) files; a fresh loopback MinIO with SSE-KMS per tool; $(nproc) cores" >&2
+
+run_archiver() {
+  fresh_minio archiver
+  local b=bench-archiver-$RANDOM; mb "$b"
+  measure archiver-first "$BIN" sync --source "$TREE" --dest "s3://$b/xroad" --kms-key-id "$KEY" --endpoint-url "$EP" --log-level warn
+  measure archiver-noop "$BIN" sync --source "$TREE" --dest "s3://$b/xroad" --kms-key-id "$KEY" --endpoint-url "$EP" --log-level warn
+  rb "$b"
+}
+run_aws() {
+  fresh_minio aws
+  local b=bench-aws-$RANDOM; mb "$b"
+  measure aws-first $AWS --endpoint-url "$EP" s3 sync "$TREE" "s3://$b/xroad" --sse aws:kms --sse-kms-key-id "$KEY" --only-show-errors "${FILTER_AWS[@]}"
+  measure aws-noop $AWS --endpoint-url "$EP" s3 sync "$TREE" "s3://$b/xroad" --sse aws:kms --sse-kms-key-id "$KEY" --only-show-errors "${FILTER_AWS[@]}"
+  rb "$b"
+}
+run_rclone() {
+  fresh_minio rclone
+  local b=bench-rclone-$RANDOM; mb "$b"
+  # rclone 1.60 cannot load AWS_CA_BUNDLE with its custom transport (TESTENV.md).
+  local rc=(env -u AWS_CA_BUNDLE $RCLONE copy "$TREE" ":s3:$b/xroad" --s3-provider Minio --s3-endpoint "$EP" --s3-env-auth
+    --s3-region us-east-1 --s3-server-side-encryption aws:kms --s3-sse-kms-key-id "$KEY" --transfers 8 "${FILTER_RCLONE[@]}")
+  measure rclone-first "${rc[@]}"
+  measure rclone-noop "${rc[@]}"
+  rb "$b"
+}
+run_big() {
+  fresh_minio big
+  local b=bench-big-$RANDOM d=$WORK/big; mb "$b"; mkdir -p "$d"
+  local f=$d/mlog-20261120000000-20261120235959-0123456789abcdef.zip
+  head -c $((5 << 30)) /dev/urandom >"$f" 2>/dev/null || true
+  touch -d '1 hour ago' "$f"
+  measure archiver-5GiB-file "$BIN" sync --source "$d" --dest "s3://$b/xroad" --kms-key-id "$KEY" --endpoint-url "$EP" --log-level warn
+  rm -f "$f"; rb "$b"
+}
+
+REPS=${BENCH_REPS:-3}
+echo "bench: first sync and no-op resync, $REPS rounds; tools interleaved within each round; medians reported" >&2
+for r in $(seq 1 "$REPS"); do
+  echo "round $r" >&2
+  run_archiver; run_aws; run_rclone
+done
+[ "${BENCH_SKIP_BIG:-0}" = 1 ] || run_big
+
+# get NAME COLUMN: the median over the rounds.
+get() { awk -v n="$1" -v c="$2" '$1==n {print $c}' "$WORK/results" | sort -g | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
+echo
+echo "Medians of $REPS rounds; tree $((size / 1000000)) MB in $(find "$TREE" -type f | wc -l) files; $(nproc) cores; each run on a fresh MinIO with SSE-KMS."
+echo
+echo "| tool | first sync | no-op resync | peak RSS (first) |"
+echo "|---|---|---|---|"
+for t in archiver aws rclone; do
+  printf '| %s | %.2f s | %.2f s | %d MiB |\n' "$t" "$(get $t-first 2)" "$(get $t-noop 2)" "$(( $(get $t-first 3) / 1024 ))"
+done
+echo
+echo "archiver vs aws s3 sync: first sync $(ratio "$(get aws-first 2)" "$(get archiver-first 2)") faster, no-op $(ratio "$(get aws-noop 2)" "$(get archiver-noop 2)") faster"
+echo "archiver vs rclone copy: first sync $(ratio "$(get rclone-first 2)" "$(get archiver-first 2)") faster, no-op $(ratio "$(get rclone-noop 2)" "$(get archiver-noop 2)") faster"
+if [ -n "$(get archiver-5GiB-file 2)" ]; then
+  echo "archiver, one 5 GiB file: $(get archiver-5GiB-file 2) s, peak RSS $(( $(get archiver-5GiB-file 3) / 1024 )) MiB"
+fi
