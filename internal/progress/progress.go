@@ -20,7 +20,6 @@ type Bar struct {
 	doneF int
 	doneB int64
 	start time.Time
-	last  time.Time
 	stop  chan struct{}
 	wg    sync.WaitGroup
 }

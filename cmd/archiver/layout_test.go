@@ -1,0 +1,67 @@
+package main
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPackagesAreDocumentedAndLayered keeps the layout readable from `ls`:
+// every package says in its doc comment what it owns, and dependencies
+// point one way (DESIGN in README.md, "Architecture").
+func TestPackagesAreDocumentedAndLayered(t *testing.T) {
+	// forbidden[pkg] lists internal packages pkg must not import.
+	forbidden := map[string][]string{
+		"xroad":    {"*"}, // depends on nothing of ours
+		"store":    {"xroad", "s3sync", "manifest"},
+		"manifest": {"s3sync", "xroad"},
+		"s3sync":   {"verify", "restore", "snapshot"},
+		"units":    {"*"},
+		"progress": {"*"},
+	}
+	root := filepath.Join("..", "..", "internal")
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		fset := token.NewFileSet()
+		pkgs, err := parser.ParseDir(fset, p, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ParseComments|parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		for name, pkg := range pkgs {
+			documented := false
+			for _, f := range pkg.Files {
+				if f.Doc != nil && strings.HasPrefix(f.Doc.Text(), "Package "+name+" ") {
+					documented = true
+				}
+				for _, imp := range f.Imports {
+					path := strings.Trim(imp.Path.Value, `"`)
+					dep, ok := strings.CutPrefix(path, "github.com/xroad-archiver/archiver/internal/")
+					if !ok {
+						continue
+					}
+					for _, bad := range forbidden[rel] {
+						if bad == "*" || dep == bad || strings.HasPrefix(dep, bad+"/") {
+							t.Errorf("internal/%s imports internal/%s, which the layering forbids", rel, dep)
+						}
+					}
+					if dep == "testenv" || strings.HasPrefix(dep, "store/storetest") {
+						t.Errorf("internal/%s (non-test code) imports test-only package %s", rel, dep)
+					}
+				}
+			}
+			if !documented && len(pkg.Files) > 0 {
+				t.Errorf("internal/%s: no package doc comment (\"Package %s ...\")", rel, name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
