@@ -154,9 +154,14 @@ func TestSyncS3ErrorsAreOneLineExit1(t *testing.T) {
 	}{
 		{"unknown key", []string{"--dest", "s3://" + bucket + "/x", "--kms-key-id", "no-such-key"}, "KMS key not usable: no-such-key"},
 		{"missing bucket", []string{"--dest", "s3://archiver-no-such-bucket/x", "--kms-key-id", env.KMSKey}, "bucket does not exist"},
+		{"access denied", []string{"--dest", "s3://" + bucket + "/x", "--kms-key-id", env.KMSKey}, "access denied"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := cli(t, env.Environ(), append([]string{"sync", "--source", src, "--prune-local", "1s"}, tc.args...)...)
+			environ := env.Environ()
+			if tc.name == "access denied" {
+				environ = append(environ, "AWS_SECRET_ACCESS_KEY=wrong")
+			}
+			r := cli(t, environ, append([]string{"sync", "--source", src, "--prune-local", "1s"}, tc.args...)...)
 			if r.code != exitError || !strings.Contains(r.stderr, tc.msg) {
 				t.Fatalf("exit %d, stderr %q; want 1 and %q", r.code, r.stderr, tc.msg)
 			}

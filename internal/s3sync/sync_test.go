@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -591,4 +592,32 @@ func TestPruneRespectsAgeAndNewFiles(t *testing.T) {
 	if _, err := os.Stat(recent); err != nil {
 		t.Fatal("a file younger than --prune-local was deleted")
 	}
+}
+
+func TestPruneRequiresObjectLockRetention(t *testing.T) {
+	env := testenv.S3(t)
+	ctx := context.Background()
+	t.Run("locked objects are pruned", func(t *testing.T) {
+		src, _ := tree(t)
+		s := newS3(t, env, env.Bucket(t, true), func(o *store.S3Options) { o.LockMode, o.LockRetention = "GOVERNANCE", 24*time.Hour })
+		o := opts(src, s)
+		o.Prune = PruneOptions{MinAge: time.Hour, LockMode: "GOVERNANCE", Encrypted: true}
+		res, err := Run(ctx, o)
+		if err != nil || res.Pruned.Files != 15 {
+			t.Fatalf("pruned %d, %v; want all 15", res.Pruned.Files, err)
+		}
+	})
+	t.Run("unlocked objects are not", func(t *testing.T) {
+		src, _ := tree(t)
+		s := newS3(t, env, env.Bucket(t, false), nil)
+		o := opts(src, s)
+		o.Prune = PruneOptions{MinAge: time.Hour, LockMode: "GOVERNANCE", Encrypted: true}
+		res, err := Run(ctx, o)
+		if !errors.Is(err, ErrPartial) || res.Pruned.Files != 0 || len(res.Failed) != 15 {
+			t.Fatalf("pruned %d, failed %d, %v; want nothing pruned", res.Pruned.Files, len(res.Failed), err)
+		}
+		if !strings.Contains(res.Failed[0].Error, "retention") {
+			t.Errorf("reason %q does not name the missing retention", res.Failed[0].Error)
+		}
+	})
 }

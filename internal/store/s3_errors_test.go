@@ -204,3 +204,16 @@ func TestPartSizeFor(t *testing.T) {
 		}
 	}
 }
+
+func TestS3BandwidthLimit(t *testing.T) {
+	env := testenv.S3(t)
+	s := newS3(t, env, env.Bucket(t, false), func(o *store.S3Options) { o.Limiter = store.NewLimiter(512 << 10) })
+	data := storetest.Random(3<<19, 3) // 1.5 MiB at 512 KiB/s: at least 2 s after the first burst
+	start := time.Now()
+	if _, err := s.Put(context.Background(), "slow", storetest.Payload(data), store.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < 2*time.Second {
+		t.Errorf("1.5 MiB at a 512 KiB/s cap took %v; the cap is not applied", el)
+	}
+}
