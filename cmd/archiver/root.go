@@ -13,8 +13,10 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/xroad-archiver/archiver/internal/restore"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/store"
+	"github.com/xroad-archiver/archiver/internal/verify"
 )
 
 // Exit codes, documented in README.md and in each command's help.
@@ -50,8 +52,10 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.Is(err, errUsage), isCobraUsage(err):
 		return exitUsage
-	case errors.Is(err, s3sync.ErrPartial):
+	case errors.Is(err, s3sync.ErrPartial), errors.Is(err, restore.ErrPartial):
 		return exitPartial
+	case errors.Is(err, verify.ErrFailed):
+		return exitVerifyFail
 	}
 	return exitError
 }
@@ -122,7 +126,7 @@ EKS Pod Identity, environment, shared files, instance metadata).
 	root.SetIn(s.in)
 	g.AddFlags(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
-	root.AddCommand(newSyncCommand(g), newVersionCommand())
+	root.AddCommand(newSyncCommand(g), newVerifyCommand(g), newRestoreCommand(g), newVersionCommand())
 	return root
 }
 
@@ -141,7 +145,7 @@ func run(ctx context.Context, args []string, s streams) int {
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("%w: %w", context.Canceled, err)
 	}
-	if err != nil && !errors.Is(err, s3sync.ErrPartial) {
+	if err != nil && !errors.Is(err, s3sync.ErrPartial) && !errors.Is(err, restore.ErrPartial) && !errors.Is(err, verify.ErrFailed) {
 		fmt.Fprintf(s.err, "archiver: %s\n", oneLine(err))
 	}
 	return exitCode(err)

@@ -37,7 +37,11 @@ const maxManifest = 1 << 30
 
 // Manifest is the state of the destination as of one run.
 type Manifest struct {
-	Version  int       `json:"version"`
+	Version int `json:"version"`
+	// Seq is one more than the predecessor's (1 for the first manifest); the
+	// key starts with it, so the lexically last key is the newest manifest
+	// whatever the clocks of the hosts that wrote them say.
+	Seq      int64     `json:"seq"`
 	RunID    string    `json:"run_id"`
 	Created  time.Time `json:"created"`
 	Source   string    `json:"source,omitempty"`
@@ -64,10 +68,46 @@ type Entry struct {
 	StoredSize int64     `json:"stored_size"`
 	RunID      string    `json:"run_id"`
 	KMSKeyID   string    `json:"kms_key_id,omitempty"`
+	// Chain is the archive's place in its group's evidence chain, read from
+	// its linkinginfo when it was shipped (plain .zip archives only).
+	Chain *Chain `json:"chain,omitempty"`
 }
 
-// Key returns the object key of the manifest of runID.
-func Key(runID string) string { return Prefix + runID + ".json" }
+// Chain is what an archive's linkinginfo says about its neighbours.
+type Chain struct {
+	Algorithm   string `json:"algorithm"`
+	PrevArchive string `json:"prev_archive,omitempty"`
+	PrevDigest  string `json:"prev_digest,omitempty"`
+	LastDigest  string `json:"last_digest"`
+	Containers  int    `json:"containers"`
+}
+
+// Key returns the object key of a manifest.
+func Key(seq int64, runID string) string { return fmt.Sprintf("%s%012d-%s.json", Prefix, seq, runID) }
+
+// Find returns the key of runID's manifest, or an error matching
+// store.ErrNotFound.
+func Find(ctx context.Context, s store.Store, runID string) (string, error) {
+	keys, err := List(ctx, s)
+	if err != nil {
+		return "", err
+	}
+	for _, k := range keys {
+		if strings.HasSuffix(k, "-"+runID+".json") {
+			return k, nil
+		}
+	}
+	return "", fmt.Errorf("run %s: no manifest: %w", runID, store.ErrNotFound)
+}
+
+// LoadRun loads the manifest of runID.
+func LoadRun(ctx context.Context, s store.Store, runID string) (*Manifest, *Ref, error) {
+	k, err := Find(ctx, s, runID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return Load(ctx, s, k)
+}
 
 // ErrInvalid marks a manifest that does not decode or validate.
 var ErrInvalid = errors.New("invalid manifest")
@@ -94,6 +134,9 @@ func (m *Manifest) Validate() error {
 	if m.RunID == "" || strings.ContainsAny(m.RunID, "/\\") {
 		return fmt.Errorf("%w: bad run id %q", ErrInvalid, m.RunID)
 	}
+	if m.Seq < 1 {
+		return fmt.Errorf("%w: sequence number %d", ErrInvalid, m.Seq)
+	}
 	for i, e := range m.Entries {
 		if err := store.CheckKey(e.Key); err != nil {
 			return fmt.Errorf("%w: entry %d: %v", ErrInvalid, i, err)
@@ -101,15 +144,20 @@ func (m *Manifest) Validate() error {
 		if err := store.CheckKey(e.Path); err != nil {
 			return fmt.Errorf("%w: entry %d: path: %v", ErrInvalid, i, err)
 		}
-		if len(e.SHA256) != 64 || strings.Trim(e.SHA256, "0123456789abcdef") != "" {
+		if len(e.SHA256) != 64 || !isHex(e.SHA256) {
 			return fmt.Errorf("%w: entry %d (%s): bad sha256", ErrInvalid, i, e.Path)
 		}
 		if e.Size < 0 || e.StoredSize < 0 {
 			return fmt.Errorf("%w: entry %d (%s): negative size", ErrInvalid, i, e.Path)
 		}
+		if c := e.Chain; c != nil && (!isHex(c.LastDigest) || (c.PrevDigest != "" && !isHex(c.PrevDigest))) {
+			return fmt.Errorf("%w: entry %d (%s): bad chain digest", ErrInvalid, i, e.Path)
+		}
 	}
 	return nil
 }
+
+func isHex(s string) bool { return s != "" && strings.Trim(s, "0123456789abcdef") == "" }
 
 // Encode renders the manifest as indented JSON.
 func (m *Manifest) Encode() ([]byte, error) {
@@ -125,7 +173,7 @@ func Latest(ctx context.Context, s store.Store) (*Manifest, *Ref, error) {
 	return Load(ctx, s, keys[len(keys)-1])
 }
 
-// List returns the manifest keys in s, oldest first (run ids sort by time).
+// List returns the manifest keys in s, oldest first.
 func List(ctx context.Context, s store.Store) ([]string, error) {
 	var keys []string
 	err := s.List(ctx, Prefix, func(o store.Object) error {
@@ -156,15 +204,36 @@ func Load(ctx context.Context, s store.Store, key string) (*Manifest, *Ref, erro
 	return m, &Ref{Key: key, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
-// Commit writes m to s (never overwriting) and returns its Ref.
+// seqPrefix holds one small claim object per sequence number: whoever
+// creates it (a conditional write) may commit that manifest.
+const seqPrefix = ".archiver/seq/"
+
+// ErrConcurrent means another run committed the same sequence number: two
+// archivers wrote to one destination at once.
+var ErrConcurrent = errors.New("another run committed a manifest concurrently")
+
+// Commit writes m to s (never overwriting) and returns its Ref. It first
+// claims m.Seq, so two runs that started from the same predecessor cannot
+// both commit; the loser gets ErrConcurrent (its uploads are adopted by the
+// next run).
 func Commit(ctx context.Context, s store.Store, m *Manifest) (*Ref, error) {
 	b, err := m.Encode()
 	if err != nil {
 		return nil, err
 	}
+	claim := []byte(m.RunID + "\n")
+	claimKey := fmt.Sprintf("%s%012d", seqPrefix, m.Seq)
+	_, err = s.Put(ctx, claimKey, store.Payload{At: bytes.NewReader(claim), Size: int64(len(claim)),
+		CRC32C: crc32.Checksum(claim, crc32.MakeTable(crc32.Castagnoli))}, store.Meta{Size: int64(len(claim)), MTime: m.Created, RunID: m.RunID})
+	if errors.Is(err, store.ErrExists) {
+		return nil, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, ErrConcurrent)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, err)
+	}
 	sum := sha256.Sum256(b)
 	hexSum := hex.EncodeToString(sum[:])
-	key := Key(m.RunID)
+	key := Key(m.Seq, m.RunID)
 	_, err = s.Put(ctx, key, store.Payload{At: bytes.NewReader(b), Size: int64(len(b)),
 		CRC32C: crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)), SHA256: hexSum},
 		store.Meta{SHA256: hexSum, Size: int64(len(b)), MTime: m.Created, Path: key, RunID: m.RunID})

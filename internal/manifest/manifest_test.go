@@ -16,7 +16,7 @@ import (
 const sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 func sample(run string) *Manifest {
-	return &Manifest{Version: Version, RunID: run, Created: time.Date(2026, 11, 22, 1, 2, 3, 0, time.UTC),
+	return &Manifest{Version: Version, Seq: 1, RunID: run, Created: time.Date(2026, 11, 22, 1, 2, 3, 0, time.UTC),
 		Entries: []Entry{{Path: "mlog-a.zip", Key: "mlog-a.zip", Kind: "archive", Size: 10, SHA256: sha, StoredSize: 10, RunID: run}}}
 }
 
@@ -33,8 +33,10 @@ func TestCommitLatestChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2 := sample("20261122T020203Z-bbbbbb")
-	m2.Previous = r1
+	// The second run's id sorts before the first's (another host's clock):
+	// the sequence number still makes it the latest.
+	m2 := sample("20261122T000000Z-bbbbbb")
+	m2.Seq, m2.Previous = 2, r1
 	if _, err := Commit(ctx, s, m2); err != nil {
 		t.Fatal(err)
 	}
@@ -45,11 +47,23 @@ func TestCommitLatestChain(t *testing.T) {
 	if d := cmp.Diff(m2, got); d != "" {
 		t.Errorf("Latest (-want +got):\n%s", d)
 	}
-	if ref.Key != Key(m2.RunID) || got.Previous.SHA256 != r1.SHA256 {
+	if ref.Key != Key(2, m2.RunID) || got.Previous.SHA256 != r1.SHA256 {
 		t.Errorf("ref = %+v, previous = %+v", ref, got.Previous)
 	}
-	if _, err := Commit(ctx, s, m2); !errors.Is(err, store.ErrExists) {
-		t.Errorf("recommit = %v, want ErrExists", err)
+	if _, err := Commit(ctx, s, m2); !errors.Is(err, ErrConcurrent) {
+		t.Errorf("recommit = %v, want ErrConcurrent", err)
+	}
+	// A concurrent run that also started from r1 cannot commit seq 2.
+	rival := sample("20261122T000001Z-cccccc")
+	rival.Seq, rival.Previous = 2, r1
+	if _, err := Commit(ctx, s, rival); !errors.Is(err, ErrConcurrent) {
+		t.Errorf("rival commit = %v, want ErrConcurrent", err)
+	}
+	if m, _, err := LoadRun(ctx, s, "20261122T010203Z-aaaaaa"); err != nil || m.Seq != 1 {
+		t.Errorf("LoadRun(first) = %v, %v", m, err)
+	}
+	if _, _, err := LoadRun(ctx, s, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("LoadRun(nope) = %v, want ErrNotFound", err)
 	}
 }
 
@@ -62,6 +76,7 @@ func TestDecodeRejects(t *testing.T) {
 		"absolute path": strings.Replace(string(good), `"path": "mlog-a.zip"`, `"path": "/etc/passwd"`, 1),
 		"bad sha":       strings.Replace(string(good), sha, "xyz", 1),
 		"run id slash":  strings.Replace(string(good), `"run_id": "r1",`, `"run_id": "a/b",`, 1),
+		"no seq":        strings.Replace(string(good), `"seq": 1,`, `"seq": 0,`, 1),
 	}
 	if _, err := Decode(bytes.NewReader(good)); err != nil {
 		t.Fatalf("good manifest: %v", err)
@@ -94,7 +109,7 @@ func TestIndex(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	good, _ := sample("r1").Encode()
 	f.Add(good)
-	f.Add([]byte(`{"version":1,"run_id":"x","entries":[{"key":"a/../b"}]}`))
+	f.Add([]byte(`{"version":1,"seq":1,"run_id":"x","entries":[{"key":"a/../b"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Decode(bytes.NewReader(data))
 		if err != nil {

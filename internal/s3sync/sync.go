@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/xroad-archiver/archiver/internal/codec"
 	"github.com/xroad-archiver/archiver/internal/manifest"
 	"github.com/xroad-archiver/archiver/internal/store"
+	"github.com/xroad-archiver/archiver/internal/xroad"
 )
 
 // Options configure one sync run.
@@ -185,7 +188,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return fail(err)
 	}
 	if len(newEntries) > 0 {
-		m := &manifest.Manifest{Version: manifest.Version, RunID: o.RunID, Created: o.Now().UTC(), Source: o.Source, Host: o.Host,
+		var seq int64 = 1
+		if prev != nil {
+			seq = prev.Seq + 1
+		}
+		m := &manifest.Manifest{Version: manifest.Version, Seq: seq, RunID: o.RunID, Created: o.Now().UTC(), Source: o.Source, Host: o.Host,
 			Previous: prevRef, Entries: append(append([]manifest.Entry(nil), entries...), newEntries...)}
 		ref, err := manifest.Commit(ctx, o.Store, m)
 		if err != nil {
@@ -351,13 +358,16 @@ func ship(ctx context.Context, o Options, f File, ix *manifest.Index) (manifest.
 	if prev, ok := ix.WithSHA(f.Rel, d.SHA256); ok {
 		// Same bytes already archived (the file was touched): record the new
 		// mtime against the existing object, upload nothing.
-		entry.Key, entry.Encoding, entry.StoredSize, entry.KMSKeyID = prev.Key, prev.Encoding, prev.StoredSize, prev.KMSKeyID
+		entry.Key, entry.Encoding, entry.StoredSize, entry.KMSKeyID, entry.Chain = prev.Key, prev.Encoding, prev.StoredSize, prev.KMSKeyID, prev.Chain
 		return entry, outcome{kind: outcomeRelinked}, nil
+	}
+	if f.Kind == xroad.KindArchive {
+		entry.Chain = chainOf(fh, st.Size())
 	}
 	compress := shouldCompress(o.Compress, f.Kind, f.Rel, fh, st.Size())
 	suffix := ""
 	if compress {
-		entry.Encoding, suffix = EncodingZstd, ZstdSuffix
+		entry.Encoding, suffix = codec.Zstd, codec.ZstdSuffix
 	}
 	key := f.Rel + suffix
 	var conflict *Conflict
@@ -394,6 +404,17 @@ func ship(ctx context.Context, o Options, f File, ix *manifest.Index) (manifest.
 	return entry, outcome{}, fmt.Errorf("no free key for %s", f.Rel)
 }
 
+// chainOf reads the linkinginfo of a plain archive so the manifest can
+// record its place in the evidence chain. A malformed archive is still
+// shipped (it is evidence); verify reports it.
+func chainOf(r io.ReaderAt, size int64) *manifest.Chain {
+	li, err := xroad.ReadLinkingInfo(r, size)
+	if err != nil {
+		return nil
+	}
+	return &manifest.Chain{Algorithm: li.Algorithm, PrevArchive: li.PrevArchive, PrevDigest: li.PrevDigest, LastDigest: li.LastDigest(), Containers: len(li.Entries)}
+}
+
 // versionedKey names a second version of path by its content.
 func versionedKey(path, sha string) string { return path + "~" + sha[:16] }
 
@@ -402,7 +423,7 @@ func put(ctx context.Context, s store.Store, key string, fh *os.File, st os.File
 	if compress {
 		rc := compressStream(fh, st.Size(), d.CRC32C)
 		defer rc.Close()
-		p.Stream, p.Size = rc, maxCompressed(st.Size())
+		p.Stream, p.Size = rc, codec.MaxCompressed(st.Size())
 	} else {
 		p.At, p.Size, p.CRC32C, p.SHA256 = fh, st.Size(), d.CRC32C, d.SHA256
 	}

@@ -15,8 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
+	"github.com/xroad-archiver/archiver/internal/codec"
 	"github.com/xroad-archiver/archiver/internal/manifest"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/testenv"
@@ -132,15 +131,11 @@ func objectSHA(t *testing.T, s store.Store, key string) string {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	var r io.Reader = rc
-	if obj.Meta.Encoding == EncodingZstd {
-		d, err := zstd.NewReader(rc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
-		r = d
+	r, err := codec.Decode(rc, obj.Meta.Encoding)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer r.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, r); err != nil {
 		t.Fatal(err)
@@ -374,9 +369,9 @@ func TestCompressionAutoRoundTrips(t *testing.T) {
 		var zipped, plain int
 		for _, e := range m.Entries {
 			switch {
-			case e.Encoding == EncodingZstd:
+			case e.Encoding == codec.Zstd:
 				zipped++
-				if e.Key != e.Path+ZstdSuffix || e.StoredSize >= e.Size {
+				if e.Key != e.Path+codec.ZstdSuffix || e.StoredSize >= e.Size {
 					t.Errorf("%s: key %s, stored %d of %d", e.Path, e.Key, e.StoredSize, e.Size)
 				}
 				if filepath.Ext(e.Path) == ".gpg" {

@@ -24,7 +24,8 @@ type ArchiveCheck struct {
 // the final linkinginfo entry, each chain digest recomputes, and, when name
 // parses as an archive name, its Z field equals the first 16 hex characters
 // of the last digest. It reads the containers through r and buffers nothing
-// beyond one hash state.
+// beyond one hash state. When only the name check fails, the returned
+// ArchiveCheck is still filled in (Containers > 0): the chain itself holds.
 func CheckArchive(r io.ReaderAt, size int64, name string) (ArchiveCheck, error) {
 	var ac ArchiveCheck
 	zr, err := zip.NewReader(r, size)
@@ -94,6 +95,27 @@ func CheckArchive(r io.ReaderAt, size int64, name string) (ArchiveCheck, error) 
 		}
 	}
 	return ac, nil
+}
+
+// ReadLinkingInfo reads only the linkinginfo entry of a zip archive (the
+// central directory and one entry), without hashing the containers.
+func ReadLinkingInfo(r io.ReaderAt, size int64) (LinkingInfo, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return LinkingInfo{}, fmt.Errorf("%w: not a valid zip: %v", ErrEvidence, err)
+	}
+	for _, f := range zr.File {
+		if f.Name != LinkingInfoEntry {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return LinkingInfo{}, fmt.Errorf("%w: open linkinginfo: %v", ErrEvidence, err)
+		}
+		defer rc.Close()
+		return ParseLinkingInfo(io.LimitReader(rc, 64<<20))
+	}
+	return LinkingInfo{}, fmt.Errorf("%w: no linkinginfo entry", ErrEvidence)
 }
 
 // Link is an archive's place in its group's chain, as far as it is known:

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/xroad-archiver/archiver/internal/progress"
+	"github.com/xroad-archiver/archiver/internal/restore"
+)
+
+type restoreOptions struct {
+	destOptions
+	to          string
+	include     []string
+	since       string
+	until       string
+	asOf        string
+	force       bool
+	dryRun      bool
+	concurrency int
+	output      string
+	noProgress  bool
+}
+
+func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.dest, "from", "", "where to restore from: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
+	fs.StringVar(&o.to, "to", "", "target directory (created if missing); nothing is written outside it")
+	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)")
+	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
+	fs.StringArrayVar(&o.include, "include", nil, "restore only paths (or base names) matching this glob; repeatable")
+	fs.StringVar(&o.since, "since", "", "only archives whose records end at or after this time (RFC 3339 or YYYY-MM-DD; other files: mtime)")
+	fs.StringVar(&o.until, "until", "", "only archives whose records start at or before this time")
+	fs.StringVar(&o.asOf, "as-of", "", "restore the state recorded by this run's manifest (default: the latest)")
+	fs.BoolVar(&o.force, "force", false, "replace existing files that differ (identical files are always left alone)")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "list what would be restored and the total size; write nothing")
+	fs.IntVar(&o.concurrency, "concurrency", 4, "files restored at once")
+	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
+}
+
+const restoreExitHelp = `Exit codes:
+  0    every selected file is in place (restored, or already identical)
+  1    error: source unreadable, access or KMS decrypt denied, disk full (temporary files removed)
+  2    usage error
+  3    partial: some files were not restored (existing files without --force, corrupt objects, unsafe paths)`
+
+func newRestoreCommand(g *globalOptions) *cobra.Command {
+	o := &restoreOptions{}
+	c := &cobra.Command{
+		Use:   "restore",
+		Short: "Bring archived files back into a local directory, checked and atomic",
+		Long: `Restore archived files from a destination into --to. Each object is streamed,
+decompressed, and its SHA-256 checked against the manifest before it is renamed into place,
+so no partial or unverified file is ever left behind. Paths come from the manifest and are
+never trusted: anything that would land outside --to (.., absolute paths, symlinks in the
+target) is refused. An existing file is never replaced unless --force.
+
+` + restoreExitHelp,
+		Example: `  archiver restore --from s3://my-bucket/xroad/ss1 --to /restore --include 'mlog-*' --since 2026-11-01
+  archiver restore --from s3://my-bucket/xroad/ss1 --to /restore --as-of 20261120T031500Z-1a2b3c --dry-run`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envDefaults(cmd.Flags(), map[string]string{"from": "ARCHIVER_DEST"}); err != nil {
+				return err
+			}
+			return runRestore(cmd, g, o)
+		},
+	}
+	o.AddFlags(c.Flags())
+	return c
+}
+
+func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
+	ctx := cmd.Context()
+	if o.dest == "" {
+		return usageErrorf("--from is required (s3://BUCKET/PREFIX or file:///path)")
+	}
+	if o.to == "" && !o.dryRun {
+		return usageErrorf("--to is required")
+	}
+	if o.output != "text" && o.output != "json" {
+		return usageErrorf("--output %q: want text or json", o.output)
+	}
+	if o.concurrency < 1 || o.concurrency > 64 {
+		return usageErrorf("--concurrency %d: want 1 to 64", o.concurrency)
+	}
+	now := time.Now()
+	since, err := parseSince("--since", o.since, now)
+	if err != nil {
+		return err
+	}
+	until, err := parseSince("--until", o.until, now)
+	if err != nil {
+		return err
+	}
+	showBar := !o.noProgress && isTerminal(g.streams.err)
+	log, err := g.logger(showBar)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, o.destOptions, s3Tuning{concurrency: o.concurrency}, false)
+	if err != nil {
+		return err
+	}
+	opts := restore.Options{Store: st, To: o.to, AsOf: o.asOf, Include: o.include, Since: since, Until: until,
+		Force: o.force, DryRun: o.dryRun, Concurrency: o.concurrency, Log: log}
+	if showBar {
+		opts.Progress = progress.New(g.streams.err, "restore")
+	}
+	res, err := restore.Run(ctx, opts)
+	log.Info("restore finished", "status", res.Status, "restored_files", res.Restored.Files, "duration_seconds", res.DurationSec)
+	if perr := printRestoreResult(g.streams.out, o.output, res); perr != nil && err == nil {
+		err = perr
+	}
+	return err
+}
+
+func printRestoreResult(w io.Writer, format string, r *restore.Result) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	title := "archiver restore"
+	if r.DryRun {
+		title += " (dry run: nothing written)"
+	}
+	fmt.Fprintf(w, "%s: %s\n", title, r.Status)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "  %s\t%s\n", k, v) }
+	row("from", r.From)
+	if r.RunID != "" {
+		row("as of run", r.RunID)
+	}
+	row("to", r.To)
+	row("selected", fmt.Sprintf("%d files, %s", r.Selected.Files, progress.Bytes(r.Selected.Bytes)))
+	if !r.DryRun {
+		row("restored", fmt.Sprintf("%d files, %s", r.Restored.Files, progress.Bytes(r.Restored.Bytes)))
+		row("already present", fmt.Sprintf("%d files", len(r.Present)))
+	}
+	row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
+	tw.Flush()
+	for _, it := range r.Planned {
+		fmt.Fprintf(w, "  restore  %s (%s)\n", it.Path, progress.Bytes(it.Size))
+	}
+	for _, it := range r.Existing {
+		fmt.Fprintf(w, "  EXISTS   %s: %s\n", it.Path, it.Reason)
+	}
+	for _, it := range r.Failed {
+		fmt.Fprintf(w, "  FAILED   %s: %s\n", it.Path, it.Reason)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "  ERROR    %s\n", r.Error)
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/xroad-archiver/archiver/internal/progress"
+	"github.com/xroad-archiver/archiver/internal/verify"
+)
+
+type verifyOptions struct {
+	destOptions
+	asOf        string
+	sample      float64
+	since       string
+	maxBytes    string
+	concurrency int
+	output      string
+	noProgress  bool
+}
+
+func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.dest, "dest", "", "destination to verify: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
+	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)")
+	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
+	fs.StringVar(&o.asOf, "as-of", "", "verify the state recorded by this run's manifest (default: the latest)")
+	fs.Float64Var(&o.sample, "sample", 100, "percentage of objects to re-read; the sample rotates daily so repeated runs cover everything")
+	fs.StringVar(&o.since, "since", "", "re-read only files modified since this time (RFC 3339 or YYYY-MM-DD) or age (e.g. 7d)")
+	fs.StringVar(&o.maxBytes, "max-bytes", "0", "stop re-reading after this many bytes, e.g. 50GiB (0: no limit); the rest is checked for presence and size")
+	fs.IntVar(&o.concurrency, "concurrency", 4, "objects re-read at once")
+	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
+}
+
+const verifyExitHelp = `Exit codes:
+  0    verified: every check passed
+  1    could not verify (destination unreachable, access or KMS denied, no manifest)
+  2    usage error
+  4    verification failed: problems are listed (missing, corrupt, chain breaks)`
+
+func newVerifyCommand(g *globalOptions) *cobra.Command {
+	o := &verifyOptions{}
+	c := &cobra.Command{
+		Use:   "verify",
+		Short: "Prove that the destination holds what the manifests record, and that the evidence chain is intact",
+		Long: `Verify the destination against its manifests: every recorded object is present with
+its size; its content is re-read (streamed, decompressed) and re-hashed against the recorded
+SHA-256; plain mlog-*.zip archives are checked as X-Road evidence (valid zip, linkinginfo chain
+recomputed from the .asice containers, the name's Z field), and within each group every
+archive's first linkinginfo line must name the previous archive and its last digest. A missing
+or altered archive is reported as a break between its neighbours. .zip.gpg archives and backups
+are checked by SHA-256. Objects no manifest records are reported as warnings.
+
+` + verifyExitHelp,
+		Example: `  archiver verify --dest s3://my-bucket/xroad/ss1
+  archiver verify --dest s3://my-bucket/xroad/ss1 --sample 10 --max-bytes 20GiB -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envDefaults(cmd.Flags(), map[string]string{"dest": "ARCHIVER_DEST"}); err != nil {
+				return err
+			}
+			return runVerify(cmd, g, o)
+		},
+	}
+	o.AddFlags(c.Flags())
+	return c
+}
+
+// parseSince accepts RFC 3339, a date, or an age such as 7d.
+func parseSince(flag, v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	d, err := parseDurationFlag(flag, v)
+	if err != nil {
+		return time.Time{}, usageErrorf("%s %q: want RFC 3339, YYYY-MM-DD or an age such as 7d", flag, v)
+	}
+	return now.Add(-d), nil
+}
+
+func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
+	ctx := cmd.Context()
+	if o.dest == "" {
+		return usageErrorf("--dest is required (s3://BUCKET/PREFIX or file:///path)")
+	}
+	if o.output != "text" && o.output != "json" {
+		return usageErrorf("--output %q: want text or json", o.output)
+	}
+	if o.sample <= 0 || o.sample > 100 {
+		return usageErrorf("--sample %.1f: want a percentage above 0 and at most 100", o.sample)
+	}
+	if o.concurrency < 1 || o.concurrency > 64 {
+		return usageErrorf("--concurrency %d: want 1 to 64", o.concurrency)
+	}
+	since, err := parseSince("--since", o.since, time.Now())
+	if err != nil {
+		return err
+	}
+	maxBytes, err := parseSizeFlag("--max-bytes", o.maxBytes)
+	if err != nil {
+		return err
+	}
+	scheme, _, _, err := parseDest(o.dest)
+	if err != nil {
+		return err
+	}
+	showBar := !o.noProgress && isTerminal(g.streams.err)
+	log, err := g.logger(showBar)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, o.destOptions, s3Tuning{concurrency: o.concurrency}, false)
+	if err != nil {
+		return err
+	}
+	opts := verify.Options{Store: st, AsOf: o.asOf, SamplePercent: o.sample, Since: since, MaxBytes: maxBytes,
+		RequireEncryption: scheme == "s3", Concurrency: o.concurrency, Log: log}
+	if showBar {
+		opts.Progress = progress.New(g.streams.err, "verify")
+	}
+	rep, err := verify.Run(ctx, opts)
+	log.Info("verify finished", "status", rep.Status, "reread_files", rep.Reread.Files, "findings", len(rep.Findings), "duration_seconds", rep.DurationSec)
+	if perr := printVerifyReport(g.streams.out, o.output, rep); perr != nil && err == nil {
+		err = perr
+	}
+	return err
+}
+
+func printVerifyReport(w io.Writer, format string, r *verify.Report) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(w, "archiver verify: %s\n", r.Status)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "  %s\t%s\n", k, v) }
+	row("destination", r.Destination)
+	if r.Manifest != "" {
+		row("manifest", fmt.Sprintf("%s (%d in chain)", r.Manifest, r.Manifests))
+	}
+	row("objects", fmt.Sprintf("%d recorded, %d present", r.Entries, r.Present))
+	row("re-read", fmt.Sprintf("%d files, %s (%.1f MB/s); %d not re-read (sample/budget)", r.Reread.Files, progress.Bytes(r.Reread.Bytes), r.MBPerSec, r.NotReread))
+	row("evidence", fmt.Sprintf("%d archives checked, %d groups", r.Archives, r.Groups))
+	row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
+	tw.Flush()
+	for _, f := range r.Findings {
+		name := f.Key
+		if name == "" {
+			name = f.Path
+		}
+		fmt.Fprintf(w, "  %-7s %-12s %s: %s\n", map[string]string{"error": "ERROR", "warning": "WARNING"}[f.Severity], f.Kind, name, f.Detail)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "  ERROR   %s\n", r.Error)
+	}
+	return nil
+}

@@ -1,0 +1,374 @@
+package restore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/xroad-archiver/archiver/internal/codec"
+	"github.com/xroad-archiver/archiver/internal/manifest"
+	"github.com/xroad-archiver/archiver/internal/store"
+	"github.com/xroad-archiver/archiver/internal/xroad"
+)
+
+// Options configure a restore.
+type Options struct {
+	Store   store.Store
+	To      string   // target directory (created if missing)
+	AsOf    string   // run id whose manifest to restore ("" latest)
+	Include []string // globs matched against the path and the base name
+	// Since and Until select archives by their own X/Y record times (and
+	// other files by mtime); zero means open.
+	Since, Until time.Time
+	Force        bool // replace existing files
+	DryRun       bool
+	Concurrency  int
+	Log          *slog.Logger
+	Progress     Progress
+}
+
+// Progress receives progress events (safe for concurrent use).
+type Progress interface {
+	Start(files int, bytes int64)
+	Done(bytes int64)
+	Finish()
+}
+
+// Count is files and bytes.
+type Count struct {
+	Files int   `json:"files"`
+	Bytes int64 `json:"bytes"`
+}
+
+// Item is one file of a restore.
+type Item struct {
+	Path   string `json:"path"`
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Result is the outcome.
+type Result struct {
+	From        string    `json:"from"`
+	To          string    `json:"to"`
+	RunID       string    `json:"run_id"`
+	DryRun      bool      `json:"dry_run"`
+	Status      string    `json:"status"` // ok, partial, failed
+	Error       string    `json:"error,omitempty"`
+	Selected    Count     `json:"selected"`
+	Restored    Count     `json:"restored"`
+	Present     []Item    `json:"already_present,omitempty"` // identical file already there
+	Existing    []Item    `json:"existing,omitempty"`        // different file there; --force replaces
+	Failed      []Item    `json:"failed,omitempty"`
+	Planned     []Item    `json:"planned,omitempty"`
+	Started     time.Time `json:"started"`
+	DurationSec float64   `json:"duration_seconds"`
+}
+
+// ErrPartial means some selected files were not restored (listed).
+var ErrPartial = errors.New("some files were not restored")
+
+// ErrNoManifest means there is nothing to restore from.
+var ErrNoManifest = errors.New("no manifest at the source: nothing has been archived there")
+
+// Run restores. Disk full, access denied and KMS errors stop it (error,
+// temporary files removed); per-file problems make it partial.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	start := time.Now()
+	res := &Result{From: o.Store.URL(), To: o.To, DryRun: o.DryRun, Started: start, Status: "failed"}
+	defer func() { res.DurationSec = time.Since(start).Seconds() }()
+	fail := func(err error) (*Result, error) {
+		res.Error = err.Error()
+		return res, err
+	}
+	var m *manifest.Manifest
+	var err error
+	if o.AsOf != "" {
+		m, _, err = manifest.LoadRun(ctx, o.Store, o.AsOf)
+	} else {
+		m, _, err = manifest.Latest(ctx, o.Store)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if m == nil {
+		return fail(ErrNoManifest)
+	}
+	res.RunID = m.RunID
+	sel, err := Select(m.Entries, o.Include, o.Since, o.Until)
+	if err != nil {
+		return fail(err)
+	}
+	for _, e := range sel {
+		res.Selected.Files++
+		res.Selected.Bytes += e.Size
+	}
+	if o.DryRun {
+		for _, e := range sel {
+			res.Planned = append(res.Planned, Item{Path: e.Path, Key: e.Key, Size: e.Size})
+		}
+		res.Status = "ok"
+		return res, nil
+	}
+	if err := os.MkdirAll(o.To, 0o750); err != nil {
+		return fail(fmt.Errorf("create target: %w", err))
+	}
+	root, err := os.OpenRoot(o.To)
+	if err != nil {
+		return fail(fmt.Errorf("open target: %w", err))
+	}
+	defer root.Close()
+	if err := o.transfer(ctx, root, sel, res); err != nil {
+		return fail(err)
+	}
+	if len(res.Failed) > 0 || len(res.Existing) > 0 {
+		res.Status = "partial"
+		return res, fmt.Errorf("%d of %d files not restored: %w", len(res.Failed)+len(res.Existing), len(sel), ErrPartial)
+	}
+	res.Status = "ok"
+	return res, nil
+}
+
+// Select picks the newest version of every path that matches the filters.
+func Select(entries []manifest.Entry, include []string, since, until time.Time) ([]manifest.Entry, error) {
+	for _, g := range include {
+		if _, err := path.Match(g, ""); err != nil {
+			return nil, fmt.Errorf("--include %q: %w", g, err)
+		}
+	}
+	latest := map[string]manifest.Entry{}
+	for _, e := range entries {
+		latest[e.Path] = e
+	}
+	var out []manifest.Entry
+	for _, e := range latest {
+		if matches(e, include) && inWindow(e, since, until) {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+func matches(e manifest.Entry, include []string) bool {
+	if len(include) == 0 {
+		return true
+	}
+	for _, g := range include {
+		if ok, _ := path.Match(g, e.Path); ok {
+			return true
+		}
+		if ok, _ := path.Match(g, path.Base(e.Path)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// inWindow compares an archive's X..Y record times (or a file's mtime)
+// with [since, until].
+func inWindow(e manifest.Entry, since, until time.Time) bool {
+	first, last := e.MTime, e.MTime
+	if an, err := xroad.ParseArchiveName(path.Base(e.Path)); err == nil {
+		first, last = an.First, an.Last
+	}
+	if !since.IsZero() && last.Before(since) {
+		return false
+	}
+	if !until.IsZero() && first.After(until) {
+		return false
+	}
+	return true
+}
+
+func (o *Options) transfer(ctx context.Context, root *os.Root, sel []manifest.Entry, res *Result) error {
+	if o.Progress != nil {
+		o.Progress.Start(len(sel), res.Selected.Bytes)
+		defer o.Progress.Finish()
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var mu sync.Mutex
+	jobs := make(chan manifest.Entry)
+	var wg sync.WaitGroup
+	for i := 0; i < o.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range jobs {
+				outcome, err := o.restoreOne(ctx, root, e)
+				mu.Lock()
+				it := Item{Path: e.Path, Key: e.Key, Size: e.Size}
+				switch {
+				case err != nil && fatal(err):
+					cancel(err)
+				case err != nil:
+					it.Reason = err.Error()
+					res.Failed = append(res.Failed, it)
+					o.Log.Warn("not restored", "path", e.Path, "error", err)
+				case outcome == outcomePresent:
+					res.Present = append(res.Present, it)
+				case outcome == outcomeExists:
+					it.Reason = "a different file exists; --force replaces it"
+					res.Existing = append(res.Existing, it)
+				default:
+					res.Restored.Files++
+					res.Restored.Bytes += e.Size
+				}
+				mu.Unlock()
+				if o.Progress != nil {
+					o.Progress.Done(e.Size)
+				}
+			}
+		}()
+	}
+feed:
+	for _, e := range sel {
+		select {
+		case jobs <- e:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// fatal errors stop the whole restore: the target or the source is unusable.
+func fatal(err error) bool {
+	return store.IsFatal(err) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
+		errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) || errors.Is(err, context.Canceled)
+}
+
+const (
+	outcomeRestored = iota
+	outcomePresent
+	outcomeExists
+)
+
+// ErrUnsafePath marks an entry whose path would leave the target.
+var ErrUnsafePath = errors.New("unsafe path refused")
+
+func (o *Options) restoreOne(ctx context.Context, root *os.Root, e manifest.Entry) (int, error) {
+	if err := store.CheckKey(e.Path); err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrUnsafePath, err)
+	}
+	rel := e.Path
+	if st, err := root.Lstat(rel); err == nil {
+		if !st.Mode().IsRegular() {
+			return 0, fmt.Errorf("%s exists and is not a regular file", rel)
+		}
+		if same, err := sameContent(root, rel, e); err == nil && same {
+			return outcomePresent, nil
+		}
+		if !o.Force {
+			return outcomeExists, nil
+		}
+	}
+	if dir := path.Dir(rel); dir != "." {
+		if err := root.MkdirAll(dir, 0o750); err != nil {
+			return 0, pathErr(err)
+		}
+	}
+	tmp := path.Join(path.Dir(rel), ".archiver-restore-"+randHex()+".tmp")
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return 0, pathErr(err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			f.Close()
+			root.Remove(tmp)
+		}
+	}()
+	rc, _, err := o.Store.Get(ctx, e.Key)
+	if err != nil {
+		return 0, err
+	}
+	body, err := codec.Decode(rc, e.Encoding)
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), body)
+	if err != nil {
+		return 0, fmt.Errorf("restore %s: %w", rel, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 || n != e.Size {
+		return 0, fmt.Errorf("%s: content has SHA-256 %s (%d bytes), the manifest records %s (%d bytes); not restored", e.Key, got, n, e.SHA256, e.Size)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("restore %s: %w", rel, err)
+	}
+	if err := f.Close(); err != nil {
+		return 0, fmt.Errorf("restore %s: %w", rel, err)
+	}
+	root.Chtimes(tmp, e.MTime, e.MTime)
+	if o.Force {
+		err = root.Rename(tmp, rel)
+	} else if err = root.Link(tmp, rel); err == nil { // fails if rel appeared meanwhile
+		root.Remove(tmp)
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return outcomeExists, nil
+		}
+		return 0, pathErr(err)
+	}
+	committed = true
+	return outcomeRestored, nil
+}
+
+// pathErr marks os.Root's refusals (a path escaping the target) as unsafe.
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Err != nil && pe.Err.Error() == "path escapes from parent" {
+		return fmt.Errorf("%w: %v", ErrUnsafePath, err)
+	}
+	return err
+}
+
+func sameContent(root *os.Root, rel string, e manifest.Entry) (bool, error) {
+	f, err := root.Open(rel)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() != e.Size {
+		return false, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, err
+	}
+	return hex.EncodeToString(h.Sum(nil)) == e.SHA256, nil
+}
+
+func randHex() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,444 @@
+package verify
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xroad-archiver/archiver/internal/codec"
+	"github.com/xroad-archiver/archiver/internal/manifest"
+	"github.com/xroad-archiver/archiver/internal/store"
+	"github.com/xroad-archiver/archiver/internal/xroad"
+)
+
+// Options configure a verification.
+type Options struct {
+	Store store.Store
+	// AsOf verifies the state recorded by that run's manifest ("" latest).
+	AsOf string
+	// SamplePercent of the objects are re-read (default 100). The sample
+	// rotates daily (UTC), so ceil(100/SamplePercent) days cover everything.
+	SamplePercent float64
+	// Since re-reads only entries whose source mtime is not before it.
+	Since time.Time
+	// MaxBytes caps the bytes re-read (0: no cap); the rest is checked for
+	// presence and size only.
+	MaxBytes int64
+	// RequireEncryption fails objects that report no server-side encryption.
+	RequireEncryption bool
+	Concurrency       int
+	TempDir           string // where plain archives are spooled for zip checks
+	Now               func() time.Time
+	Log               *slog.Logger
+	Progress          Progress
+}
+
+// Progress receives progress events (safe for concurrent use).
+type Progress interface {
+	Start(files int, bytes int64)
+	Done(bytes int64)
+	Finish()
+}
+
+// Finding kinds.
+const (
+	KindManifest   = "manifest"    // the manifest chain is broken
+	KindMissing    = "missing"     // a recorded object is not there
+	KindSize       = "size"        // stored size differs from the record
+	KindContent    = "content"     // re-read content has another SHA-256
+	KindEncryption = "encryption"  // no server-side encryption reported
+	KindEvidence   = "evidence"    // an archive fails X-Road's checks
+	KindChain      = "chain-break" // a group's chain does not connect
+	KindUnrecorded = "unrecorded"  // an object no manifest records (warning)
+)
+
+// Finding is one problem.
+type Finding struct {
+	Severity string `json:"severity"` // error or warning
+	Kind     string `json:"kind"`
+	Key      string `json:"key,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Detail   string `json:"detail"`
+}
+
+// Count is files and bytes.
+type Count struct {
+	Files int   `json:"files"`
+	Bytes int64 `json:"bytes"`
+}
+
+// Report is the outcome, for humans and JSON.
+type Report struct {
+	Destination string    `json:"destination"`
+	Manifest    string    `json:"manifest"`
+	Manifests   int       `json:"manifests_in_chain"`
+	Entries     int       `json:"entries"`
+	Present     int       `json:"present"`
+	Reread      Count     `json:"reread"`
+	NotReread   int       `json:"not_reread"`
+	Archives    int       `json:"archives_checked"`
+	Groups      int       `json:"groups"`
+	Findings    []Finding `json:"findings"`
+	Status      string    `json:"status"` // verified, failed, error
+	Error       string    `json:"error,omitempty"`
+	Started     time.Time `json:"started"`
+	DurationSec float64   `json:"duration_seconds"`
+	MBPerSec    float64   `json:"reread_mb_per_second"`
+}
+
+// ErrFailed means verification found errors (listed in the report).
+var ErrFailed = errors.New("verification failed")
+
+// ErrNoManifest means the destination holds no manifest to verify against.
+var ErrNoManifest = errors.New("no manifest at the destination: nothing has been archived there")
+
+func (o *Options) defaults() {
+	if o.SamplePercent <= 0 || o.SamplePercent > 100 {
+		o.SamplePercent = 100
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Run verifies the destination. It returns ErrFailed when it found errors,
+// and another error when it could not verify (unreachable, access, KMS).
+func Run(ctx context.Context, o Options) (*Report, error) {
+	o.defaults()
+	start := o.Now()
+	rep := &Report{Destination: o.Store.URL(), Started: start, Status: "error", Findings: []Finding{}}
+	defer func() {
+		rep.DurationSec = o.Now().Sub(start).Seconds()
+		if rep.DurationSec > 0 {
+			rep.MBPerSec = float64(rep.Reread.Bytes) / 1e6 / rep.DurationSec
+		}
+	}()
+	fail := func(err error) (*Report, error) {
+		rep.Error = err.Error()
+		return rep, err
+	}
+	m, ref, n, findings, err := manifestChain(ctx, o.Store, o.AsOf)
+	if err != nil {
+		return fail(err)
+	}
+	rep.Manifest, rep.Manifests, rep.Entries = ref.Key, n, len(m.Entries)
+	rep.Findings = append(rep.Findings, findings...)
+
+	listed := map[string]int64{}
+	err = o.Store.List(ctx, "", func(obj store.Object) error {
+		if !strings.HasPrefix(obj.Key, ".archiver/") {
+			listed[obj.Key] = obj.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	recorded := map[string]bool{}
+	var reread []manifest.Entry
+	var budget int64
+	for _, e := range m.Entries {
+		recorded[e.Key] = true
+		size, ok := listed[e.Key]
+		switch {
+		case !ok:
+			rep.add("error", KindMissing, e, "recorded in the manifest but not in the destination")
+			continue
+		case size != e.StoredSize:
+			// Still re-read it below: the content checks say what changed.
+			rep.add("error", KindSize, e, fmt.Sprintf("holds %d bytes, the manifest records %d", size, e.StoredSize))
+		}
+		rep.Present++
+		if !o.selected(e) || (o.MaxBytes > 0 && budget+e.StoredSize > o.MaxBytes) {
+			rep.NotReread++
+			continue
+		}
+		budget += e.StoredSize
+		reread = append(reread, e)
+	}
+	if o.AsOf == "" {
+		var extra []string
+		for k := range listed {
+			if !recorded[k] {
+				extra = append(extra, k)
+			}
+		}
+		sort.Strings(extra)
+		for _, k := range extra {
+			rep.Findings = append(rep.Findings, Finding{Severity: "warning", Kind: KindUnrecorded, Key: k,
+				Detail: "present but recorded in no manifest (an interrupted run's upload is adopted by the next sync)"})
+		}
+	}
+	links, err := o.reread(ctx, reread, rep)
+	if err != nil {
+		return fail(err)
+	}
+	o.continuity(m, listed, links, rep)
+	rep.Status = "verified"
+	for _, f := range rep.Findings {
+		if f.Severity == "error" {
+			rep.Status = "failed"
+			return rep, fmt.Errorf("%d problems found: %w", rep.errors(), ErrFailed)
+		}
+	}
+	return rep, nil
+}
+
+func (r *Report) add(sev, kind string, e manifest.Entry, detail string) {
+	r.Findings = append(r.Findings, Finding{Severity: sev, Kind: kind, Key: e.Key, Path: e.Path, Detail: detail})
+}
+
+func (r *Report) errors() int {
+	n := 0
+	for _, f := range r.Findings {
+		if f.Severity == "error" {
+			n++
+		}
+	}
+	return n
+}
+
+// selected applies the rotating sample and --since.
+func (o *Options) selected(e manifest.Entry) bool {
+	if !o.Since.IsZero() && e.MTime.Before(o.Since) {
+		return false
+	}
+	if o.SamplePercent >= 100 {
+		return true
+	}
+	windows := int(100/o.SamplePercent + 0.999999)
+	h := fnv.New32a()
+	io.WriteString(h, e.Key)
+	day := int(o.Now().UTC().Unix() / 86400)
+	return int(h.Sum32()%uint32(windows)) == day%windows
+}
+
+// manifestChain loads the manifest to verify and walks its predecessors,
+// checking each one's SHA-256 against the pin its successor holds.
+func manifestChain(ctx context.Context, s store.Store, asOf string) (*manifest.Manifest, *manifest.Ref, int, []Finding, error) {
+	var m *manifest.Manifest
+	var ref *manifest.Ref
+	var err error
+	if asOf != "" {
+		m, ref, err = manifest.LoadRun(ctx, s, asOf)
+	} else {
+		m, ref, err = manifest.Latest(ctx, s)
+	}
+	if err != nil {
+		return nil, nil, 0, nil, err
+	}
+	if m == nil {
+		return nil, nil, 0, nil, ErrNoManifest
+	}
+	var findings []Finding
+	n := 1
+	for cur := m; cur.Previous != nil; n++ {
+		prev, pref, err := manifest.Load(ctx, s, cur.Previous.Key)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) || errors.Is(err, manifest.ErrInvalid) {
+				findings = append(findings, Finding{Severity: "error", Kind: KindManifest, Key: cur.Previous.Key,
+					Detail: fmt.Sprintf("manifest of run %s names this predecessor, which is unreadable: %v", cur.RunID, err)})
+				break
+			}
+			return nil, nil, 0, nil, err
+		}
+		if pref.SHA256 != cur.Previous.SHA256 {
+			findings = append(findings, Finding{Severity: "error", Kind: KindManifest, Key: pref.Key,
+				Detail: fmt.Sprintf("SHA-256 %s, but the manifest of run %s pins %s", pref.SHA256, cur.RunID, cur.Previous.SHA256)})
+		}
+		cur = prev
+	}
+	return m, ref, n, findings, nil
+}
+
+// reread streams the selected objects back, checks their SHA-256 and, for
+// plain archives, X-Road's evidence rules. It returns the chain links read
+// from content, by archive name.
+func (o *Options) reread(ctx context.Context, entries []manifest.Entry, rep *Report) (map[string]xroad.Link, error) {
+	if o.Progress != nil {
+		var total int64
+		for _, e := range entries {
+			total += e.Size
+		}
+		o.Progress.Start(len(entries), total)
+		defer o.Progress.Finish()
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var mu sync.Mutex
+	links := map[string]xroad.Link{}
+	jobs := make(chan manifest.Entry)
+	var wg sync.WaitGroup
+	for i := 0; i < o.Concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range jobs {
+				findings, link, err := o.check(ctx, e)
+				if err != nil {
+					cancel(err)
+					continue
+				}
+				mu.Lock()
+				rep.Reread.Files++
+				rep.Reread.Bytes += e.Size
+				rep.Findings = append(rep.Findings, findings...)
+				if link != nil {
+					links[link.Name] = *link
+					rep.Archives++
+				}
+				mu.Unlock()
+				if o.Progress != nil {
+					o.Progress.Done(e.Size)
+				}
+			}
+		}()
+	}
+feed:
+	for _, e := range entries {
+		select {
+		case jobs <- e:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(rep.Findings, func(i, j int) bool { return rep.Findings[i].Key < rep.Findings[j].Key })
+	return links, nil
+}
+
+// check re-reads one object. Destination-wide problems (access, KMS) are
+// returned as errors; problems with the object are findings.
+func (o *Options) check(ctx context.Context, e manifest.Entry) ([]Finding, *xroad.Link, error) {
+	rc, obj, err := o.Store.Get(ctx, e.Key)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return []Finding{{Severity: "error", Kind: KindMissing, Key: e.Key, Path: e.Path, Detail: "disappeared while verifying"}}, nil, nil
+		}
+		return nil, nil, err
+	}
+	var findings []Finding
+	if o.RequireEncryption && obj.Encryption == "" {
+		findings = append(findings, Finding{Severity: "error", Kind: KindEncryption, Key: e.Key, Path: e.Path, Detail: "the destination reports no server-side encryption"})
+	}
+	body, err := codec.Decode(rc, e.Encoding)
+	if err != nil {
+		return append(findings, Finding{Severity: "error", Kind: KindContent, Key: e.Key, Path: e.Path, Detail: err.Error()}), nil, nil
+	}
+	defer body.Close()
+	plain := e.Kind == xroad.KindArchive.String()
+	var spool *os.File
+	h := sha256.New()
+	w := io.Writer(h)
+	if plain {
+		if spool, err = os.CreateTemp(o.TempDir, "archiver-verify-*.zip"); err != nil {
+			return nil, nil, fmt.Errorf("spool archive for checking: %w", err)
+		}
+		defer os.Remove(spool.Name())
+		defer spool.Close()
+		w = io.MultiWriter(h, spool)
+	}
+	n, err := io.Copy(w, body)
+	if err != nil {
+		if store.IsFatal(err) || ctx.Err() != nil {
+			return nil, nil, err
+		}
+		return append(findings, Finding{Severity: "error", Kind: KindContent, Key: e.Key, Path: e.Path, Detail: "read: " + err.Error()}), nil, nil
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 || n != e.Size {
+		findings = append(findings, Finding{Severity: "error", Kind: KindContent, Key: e.Key, Path: e.Path,
+			Detail: fmt.Sprintf("content has SHA-256 %s (%d bytes); the manifest records %s (%d bytes)", got, n, e.SHA256, e.Size)})
+		// An archive is still checked as evidence: what is stored is what
+		// an auditor would get.
+	}
+	if !plain {
+		return findings, nil, nil
+	}
+	name := path.Base(e.Path)
+	ac, err := xroad.CheckArchive(spool, n, name)
+	if err != nil {
+		findings = append(findings, Finding{Severity: "error", Kind: KindEvidence, Key: e.Key, Path: e.Path, Detail: err.Error()})
+	}
+	if ac.Containers == 0 {
+		return findings, nil, nil // no trustworthy chain in it
+	}
+	// The chain inside recomputed (only the name may disagree): use it
+	// for continuity, since it is what the destination holds.
+	an, _ := xroad.ParseArchiveName(name)
+	link := &xroad.Link{Name: name, Group: an.Group, PrevArchive: ac.Link.PrevArchive, PrevDigest: ac.Link.PrevDigest, LastDigest: ac.Link.LastDigest(), Known: true}
+	if c := e.Chain; c != nil && (c.LastDigest != link.LastDigest || c.PrevArchive != link.PrevArchive || c.PrevDigest != link.PrevDigest) {
+		findings = append(findings, Finding{Severity: "error", Kind: KindEvidence, Key: e.Key, Path: e.Path,
+			Detail: "linkinginfo differs from what was recorded when the archive was shipped"})
+	}
+	return findings, link, nil
+}
+
+// continuity checks each group's chain over the archives present: links
+// read from content where re-read, from the manifest otherwise.
+func (o *Options) continuity(m *manifest.Manifest, listed map[string]int64, content map[string]xroad.Link, rep *Report) {
+	latest := map[string]manifest.Entry{} // by archive name: the newest version
+	for _, e := range m.Entries {
+		if e.Kind == xroad.KindArchive.String() || e.Kind == xroad.KindEncryptedArchive.String() {
+			latest[path.Base(e.Path)] = e
+		}
+	}
+	var links []xroad.Link
+	groups := map[string]bool{}
+	missing := map[string]manifest.Entry{}
+	for name, e := range latest {
+		if _, ok := listed[e.Key]; !ok {
+			missing[name] = e
+			continue
+		}
+		an, err := xroad.ParseArchiveName(name)
+		if err != nil {
+			rep.add("error", KindEvidence, e, err.Error())
+			continue
+		}
+		groups[an.Group] = true
+		if l, ok := content[name]; ok {
+			links = append(links, l)
+			continue
+		}
+		l := xroad.Link{Name: name, Group: an.Group, LastDigest: an.Digest}
+		if c := e.Chain; c != nil {
+			l.PrevArchive, l.PrevDigest, l.LastDigest, l.Known = c.PrevArchive, c.PrevDigest, c.LastDigest, true
+		}
+		links = append(links, l)
+	}
+	rep.Groups = len(groups)
+	for _, b := range xroad.CheckContinuity(links) {
+		detail := b.String()
+		f := Finding{Severity: "error", Kind: KindChain, Path: b.Before, Detail: detail}
+		if gone, ok := missing[b.After]; ok {
+			before := "the start of the chain"
+			if gone.Chain != nil && gone.Chain.PrevArchive != "" {
+				before = fmt.Sprintf("%q", gone.Chain.PrevArchive)
+			}
+			f.Detail = fmt.Sprintf("group %q: evidence chain broken between %s and %q: archive %q is recorded in the manifest but missing from the destination",
+				b.Group, before, b.Before, b.After)
+		}
+		rep.Findings = append(rep.Findings, f)
+	}
+}

@@ -1,0 +1,333 @@
+package verify
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xroad-archiver/archiver/internal/manifest"
+	"github.com/xroad-archiver/archiver/internal/s3sync"
+	"github.com/xroad-archiver/archiver/internal/store"
+	"github.com/xroad-archiver/archiver/internal/testenv"
+	"github.com/xroad-archiver/archiver/internal/xroad"
+	"github.com/xroad-archiver/archiver/internal/xroadgen"
+)
+
+// synced returns a store holding the shipped demo tree, and its manifest.
+func synced(t *testing.T, newStore func(t *testing.T) store.Store, compress string) (store.Store, *manifest.Manifest) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "xroad")
+	if _, err := xroadgen.Generate(xroadgen.Demo(dir)); err != nil {
+		t.Fatal(err)
+	}
+	s := newStore(t)
+	if _, err := s3sync.Run(context.Background(), s3sync.Options{Source: dir, Store: s, RunID: "r1", Compress: compress}); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := manifest.Latest(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, m
+}
+
+func destinations(t *testing.T, f func(t *testing.T, newStore func(t *testing.T) store.Store)) {
+	t.Run("local", func(t *testing.T) {
+		f(t, func(t *testing.T) store.Store {
+			s, err := store.NewLocal(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+	})
+	t.Run("s3", func(t *testing.T) {
+		env := testenv.S3(t)
+		f(t, func(t *testing.T) store.Store {
+			s, err := store.NewS3(env.Client(t), store.S3Options{Bucket: env.Bucket(t, false), Prefix: "ss1", KMSKeyID: env.KMSKey})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		})
+	})
+}
+
+// replace swaps an object's stored bytes behind archiver's back, keeping
+// its metadata (what an attacker or a bit rot would do).
+func replace(t *testing.T, s store.Store, key string, edit func([]byte) []byte) {
+	t.Helper()
+	ctx := context.Background()
+	rc, obj, err := s.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	h, _ := s.Head(ctx, key)
+	if err := s.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	nb := edit(b)
+	if _, err := s.Put(ctx, key, store.Payload{Stream: bytes.NewReader(nb), Size: int64(len(nb))}, h.Meta); err != nil {
+		t.Fatal(err)
+	}
+	_ = obj
+}
+
+func findings(rep *Report, kind string) []Finding {
+	var out []Finding
+	for _, f := range rep.Findings {
+		if f.Kind == kind {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// archives returns the plain archives of one group in chain order.
+func archives(m *manifest.Manifest, group string) []manifest.Entry {
+	var out []manifest.Entry
+	for _, e := range m.Entries {
+		an, err := xroad.ParseArchiveName(path.Base(e.Path))
+		if err == nil && an.Group == group && e.Kind == "archive" {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+func TestCleanDestinationVerifies(t *testing.T) {
+	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		for _, compress := range []string{"none", "auto"} {
+			s, m := synced(t, newStore, compress)
+			rep, err := Run(context.Background(), Options{Store: s, RequireEncryption: strings.HasPrefix(s.URL(), "s3://")})
+			if err != nil {
+				t.Fatalf("%s: %v; findings %+v", compress, err, rep.Findings)
+			}
+			if rep.Status != "verified" || rep.Reread.Files != len(m.Entries) || rep.Archives != 10 || rep.Groups != 2 || len(rep.Findings) != 0 {
+				t.Fatalf("%s: %+v", compress, rep)
+			}
+		}
+	})
+}
+
+func TestFlippedByteIsCaughtAndNamed(t *testing.T) {
+	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		s, m := synced(t, newStore, "none")
+		for _, e := range m.Entries {
+			if e.Kind != "backup" { // one of each: an archive and a backup
+				continue
+			}
+			replace(t, s, e.Key, func(b []byte) []byte { b[len(b)/2] ^= 1; return b })
+			break
+		}
+		victim := archives(m, "EE_GOV_70000310")[1]
+		replace(t, s, victim.Key, func(b []byte) []byte { b[len(b)/3] ^= 0x80; return b })
+		rep, err := Run(context.Background(), Options{Store: s})
+		if !errors.Is(err, ErrFailed) {
+			t.Fatalf("err = %v, want ErrFailed", err)
+		}
+		content := findings(rep, KindContent)
+		if len(content) != 2 {
+			t.Fatalf("content findings %+v, want the backup and %s", content, victim.Key)
+		}
+		named := false
+		for _, f := range content {
+			named = named || f.Key == victim.Key
+		}
+		if !named {
+			t.Errorf("the corrupted archive %s is not named: %+v", victim.Key, content)
+		}
+	})
+}
+
+func TestDeletedArchiveIsAChainBreakBetweenItsNeighbours(t *testing.T) {
+	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		s, m := synced(t, newStore, "none")
+		chain := archives(m, "EE_GOV_70000310")
+		if len(chain) < 3 {
+			t.Fatalf("need 3 archives in a group, have %d", len(chain))
+		}
+		// Find the real order from the recorded chain: victim's predecessor and successor.
+		var victim, before, after manifest.Entry
+		for _, e := range chain {
+			if e.Chain != nil && e.Chain.PrevArchive != "" {
+				for _, p := range chain {
+					if path.Base(p.Path) == e.Chain.PrevArchive && p.Chain != nil && p.Chain.PrevArchive != "" {
+						victim, after = p, e
+						for _, b := range chain {
+							if path.Base(b.Path) == p.Chain.PrevArchive {
+								before = b
+							}
+						}
+					}
+				}
+			}
+			if victim.Key != "" && before.Key != "" {
+				break
+			}
+		}
+		if before.Key == "" {
+			t.Fatal("could not find three chained archives")
+		}
+		if err := s.Delete(context.Background(), victim.Key); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Run(context.Background(), Options{Store: s})
+		if !errors.Is(err, ErrFailed) {
+			t.Fatalf("err = %v", err)
+		}
+		if len(findings(rep, KindMissing)) != 1 {
+			t.Errorf("missing findings: %+v", findings(rep, KindMissing))
+		}
+		breaks := findings(rep, KindChain)
+		if len(breaks) != 1 {
+			t.Fatalf("chain breaks %+v, want one", breaks)
+		}
+		d := breaks[0].Detail
+		for _, want := range []string{path.Base(before.Path), path.Base(after.Path), path.Base(victim.Path)} {
+			if !strings.Contains(d, want) {
+				t.Errorf("break %q does not name %s", d, want)
+			}
+		}
+	})
+}
+
+// rechain rewrites an archive as a self-consistent one that starts a new
+// chain: valid zip, valid linkinginfo for its containers, wrong place.
+func rechain(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	chain, _ := xroad.NewChain("SHA-512", "")
+	li := xroad.LinkingInfo{Algorithm: "SHA-512"}
+	for _, f := range zr.File {
+		if f.Name == xroad.LinkingInfoEntry {
+			continue
+		}
+		rc, _ := f.Open()
+		data, _ := io.ReadAll(rc)
+		rc.Close()
+		w, _ := zw.Create(f.Name)
+		w.Write(data)
+		d, _ := chain.Add(bytes.NewReader(data))
+		li.Entries = append(li.Entries, xroad.LinkEntry{Digest: d, Name: f.Name})
+	}
+	w, _ := zw.Create(xroad.LinkingInfoEntry)
+	w.Write(li.Format())
+	zw.Close()
+	return out.Bytes()
+}
+
+func TestRewrittenArchiveWithWrongChainIsCaught(t *testing.T) {
+	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		s, m := synced(t, newStore, "none")
+		var victim manifest.Entry
+		for _, e := range archives(m, "EE_GOV_70000310") {
+			if e.Chain != nil && e.Chain.PrevArchive != "" {
+				victim = e
+				break
+			}
+		}
+		replace(t, s, victim.Key, func(b []byte) []byte { return rechain(t, b) })
+		rep, err := Run(context.Background(), Options{Store: s})
+		if !errors.Is(err, ErrFailed) {
+			t.Fatalf("err = %v", err)
+		}
+		if len(findings(rep, KindChain)) == 0 || len(findings(rep, KindEvidence)) == 0 {
+			t.Fatalf("findings %+v: want a chain break and an evidence failure for %s", rep.Findings, victim.Key)
+		}
+	})
+}
+
+func TestForgedManifestChainIsCaught(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "xroad")
+	xroadgen.Generate(xroadgen.Demo(dir))
+	s, _ := store.NewLocal(t.TempDir())
+	ctx := context.Background()
+	s3sync.Run(ctx, s3sync.Options{Source: dir, Store: s, RunID: "r1"})
+	os.WriteFile(filepath.Join(dir, "mlog-20261121000000-20261121000001-0123456789abcdef.zip.gpg"), []byte("new"), 0o640)
+	s3sync.Run(ctx, s3sync.Options{Source: dir, Store: s, RunID: "r2"})
+	// Rewrite the first manifest: the second pins its SHA-256.
+	first, _, _ := manifest.LoadRun(ctx, s, "r1")
+	first.Entries = first.Entries[1:]
+	k, _ := manifest.Find(ctx, s, "r1")
+	s.Delete(ctx, k)
+	b, _ := first.Encode()
+	sum := sha256.Sum256(b)
+	s.Put(ctx, k, store.Payload{Stream: bytes.NewReader(b), Size: int64(len(b))}, store.Meta{SHA256: hex.EncodeToString(sum[:])})
+	rep, err := Run(ctx, Options{Store: s})
+	if !errors.Is(err, ErrFailed) || len(findings(rep, KindManifest)) != 1 || rep.Manifests != 2 {
+		t.Fatalf("err %v, findings %+v", err, rep.Findings)
+	}
+	// As of the forged first run, the archive it dropped is a hole in the
+	// evidence chain.
+	rep, err = Run(ctx, Options{Store: s, AsOf: "r1"})
+	if !errors.Is(err, ErrFailed) || rep.Entries != 14 || len(findings(rep, KindChain)) != 1 {
+		t.Fatalf("as-of r1: %v, %d entries, findings %+v", err, rep.Entries, rep.Findings)
+	}
+}
+
+func TestUnrecordedObjectIsAWarning(t *testing.T) {
+	s, _ := synced(t, func(t *testing.T) store.Store { l, _ := store.NewLocal(t.TempDir()); return l }, "none")
+	s.Put(context.Background(), "stray.bin", store.Payload{Stream: strings.NewReader("x"), Size: 1}, store.Meta{})
+	rep, err := Run(context.Background(), Options{Store: s})
+	if err != nil || rep.Status != "verified" {
+		t.Fatalf("%v %s", err, rep.Status)
+	}
+	if f := findings(rep, KindUnrecorded); len(f) != 1 || f[0].Key != "stray.bin" || f[0].Severity != "warning" {
+		t.Fatalf("unrecorded findings %+v", f)
+	}
+}
+
+func TestSampleRotatesOverEverythingAndBudgetCaps(t *testing.T) {
+	s, m := synced(t, func(t *testing.T) store.Store { l, _ := store.NewLocal(t.TempDir()); return l }, "none")
+	seen := map[string]bool{}
+	day := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	for i := 0; i < 4; i++ { // 25%: four days cover everything
+		now := day.AddDate(0, 0, i)
+		o := Options{SamplePercent: 25, Now: func() time.Time { return now }}
+		o.defaults()
+		n := 0
+		for _, e := range m.Entries {
+			if o.selected(e) {
+				seen[e.Key] = true
+				n++
+			}
+		}
+		if n == len(m.Entries) {
+			t.Errorf("day %d: a 25%% sample selected everything", i)
+		}
+	}
+	if len(seen) != len(m.Entries) {
+		t.Errorf("four daily 25%% samples covered %d of %d objects", len(seen), len(m.Entries))
+	}
+	rep, err := Run(context.Background(), Options{Store: s, MaxBytes: 600 << 10})
+	if err != nil || rep.NotReread == 0 || rep.Reread.Bytes > 600<<10 || rep.Present != len(m.Entries) {
+		t.Fatalf("budget: %v, reread %+v, not reread %d", err, rep.Reread, rep.NotReread)
+	}
+}
+
+func TestNoManifestIsAnError(t *testing.T) {
+	s, _ := store.NewLocal(t.TempDir())
+	if _, err := Run(context.Background(), Options{Store: s}); !errors.Is(err, ErrNoManifest) {
+		t.Fatalf("err = %v", err)
+	}
+}
