@@ -267,3 +267,51 @@ func TestKilledMidUploadResumes(t *testing.T) {
 		t.Fatalf("%d multipart uploads dangling after a successful run", len(ups))
 	}
 }
+
+func TestVerifyAndRestoreExitCodes(t *testing.T) {
+	src := demoTree(t)
+	dest := t.TempDir()
+	if r := cli(t, nil, "sync", "--source", src, "--dest", "file://"+dest); r.code != 0 {
+		t.Fatalf("sync: %d %s", r.code, r.stderr)
+	}
+	if r := cli(t, nil, "verify", "--dest", "file://"+dest, "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, `"status": "verified"`) {
+		t.Fatalf("verify clean: exit %d\n%s", r.code, r.stdout)
+	}
+	to := filepath.Join(t.TempDir(), "restored")
+	if r := cli(t, nil, "restore", "--from", "file://"+dest, "--to", to); r.code != 0 {
+		t.Fatalf("restore: exit %d %s", r.code, r.stderr)
+	}
+	// An existing, different file: partial (3), left alone.
+	victim := filepath.Join(to, "backup", "conf_backup_20261121-031500.gpg")
+	os.WriteFile(victim, []byte("mine"), 0o640)
+	if r := cli(t, nil, "restore", "--from", "file://"+dest, "--to", to); r.code != exitPartial || !strings.Contains(r.stdout, "EXISTS") {
+		t.Fatalf("restore over an existing file: exit %d\n%s", r.code, r.stdout)
+	}
+	// Corrupt one object: verify fails with 4 and names it.
+	entries, _ := os.ReadDir(dest)
+	var archive string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".zip") {
+			archive = e.Name()
+			break
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(dest, archive))
+	b[100] ^= 1
+	os.WriteFile(filepath.Join(dest, archive), b, 0o640)
+	r := cli(t, nil, "verify", "--dest", "file://"+dest)
+	if r.code != exitVerifyFail || !strings.Contains(r.stdout, archive) || !strings.Contains(r.stdout, "content") {
+		t.Fatalf("verify corrupt: exit %d\n%s", r.code, r.stdout)
+	}
+	// Usage errors.
+	for _, args := range [][]string{{"verify"}, {"verify", "--dest", "file://" + dest, "--sample", "0"}, {"restore", "--from", "file://" + dest},
+		{"restore", "--from", "file://" + dest, "--to", to, "--since", "yesterday-ish"}} {
+		if r := cli(t, nil, args...); r.code != exitUsage {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, r.code, r.stderr)
+		}
+	}
+	// Nothing archived there: exit 1.
+	if r := cli(t, nil, "verify", "--dest", "file://"+t.TempDir()); r.code != exitError || !strings.Contains(r.stderr, "no manifest") {
+		t.Errorf("verify empty: exit %d %s", r.code, r.stderr)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -137,6 +138,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return fail(fmt.Errorf("open target: %w", err))
 	}
 	defer root.Close()
+	removeStaleTemps(root, o.Log)
 	if err := o.transfer(ctx, root, sel, res); err != nil {
 		return fail(err)
 	}
@@ -290,7 +292,7 @@ func (o *Options) restoreOne(ctx context.Context, root *os.Root, e manifest.Entr
 			return 0, pathErr(err)
 		}
 	}
-	tmp := path.Join(path.Dir(rel), ".archiver-restore-"+randHex()+".tmp")
+	tmp := path.Join(path.Dir(rel), tempPrefix+randHex()+".tmp")
 	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
 		return 0, pathErr(err)
@@ -343,8 +345,8 @@ func (o *Options) restoreOne(ctx context.Context, root *os.Root, e manifest.Entr
 
 // pathErr marks os.Root's refusals (a path escaping the target) as unsafe.
 func pathErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) && pe.Err != nil && pe.Err.Error() == "path escapes from parent" {
+	// os.Root does not export its sentinel; its message is stable.
+	if strings.Contains(err.Error(), "path escapes from parent") {
 		return fmt.Errorf("%w: %v", ErrUnsafePath, err)
 	}
 	return err
@@ -365,6 +367,21 @@ func sameContent(root *os.Root, rel string, e manifest.Entry) (bool, error) {
 		return false, err
 	}
 	return hex.EncodeToString(h.Sum(nil)) == e.SHA256, nil
+}
+
+// tempPrefix names the files a restore writes before it checks them.
+const tempPrefix = ".archiver-restore-"
+
+// removeStaleTemps deletes temporary files a killed restore left behind.
+func removeStaleTemps(root *os.Root, log *slog.Logger) {
+	fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), tempPrefix) && strings.HasSuffix(d.Name(), ".tmp") {
+			if root.Remove(p) == nil {
+				log.Info("removed a temporary file of an interrupted restore", "path", p)
+			}
+		}
+		return nil
+	})
 }
 
 func randHex() string {
