@@ -66,7 +66,23 @@ run_archiver() {
   local b=bench-archiver-$RANDOM; mb "$b"
   measure archiver-first "$BIN" sync --source "$TREE" --dest "s3://$b/xroad" --kms-key-id "$KEY" --endpoint-url "$EP" --log-level warn
   measure archiver-noop "$BIN" sync --source "$TREE" --dest "s3://$b/xroad" --kms-key-id "$KEY" --endpoint-url "$EP" --log-level warn
+  run_restore "$b"
   rb "$b"
+}
+
+# run_restore BUCKET: restore the synced tree from the same MinIO with each
+# tool into an empty directory, then time archiver verify (full re-read).
+# rclone needs --ignore-checksum: with SSE-KMS the ETag is not an MD5 and it
+# reports every object as "corrupted on transfer" otherwise.
+run_restore() {
+  local b=$1 r=$WORK/restore
+  rm -rf "$r"; measure restore-archiver "$BIN" restore --from "s3://$b/xroad" --to "$r" --endpoint-url "$EP" --log-level warn
+  rm -rf "$r"; measure restore-aws $AWS --endpoint-url "$EP" s3 cp --recursive --only-show-errors --exclude '.archiver/*' "s3://$b/xroad" "$r"
+  rm -rf "$r"; measure restore-rclone env -u AWS_CA_BUNDLE $RCLONE copy ":s3:$b/xroad" "$r" --s3-provider Minio --s3-endpoint "$EP" \
+    --s3-env-auth --s3-region us-east-1 --transfers 8 --ignore-checksum --exclude '.archiver/**'
+  rm -rf "$r"
+  measure verify-archiver "$BIN" verify --dest "s3://$b/xroad" --endpoint-url "$EP" --log-level warn -o json
+  grep -o '"reread_mb_per_second": [0-9.]*' "$WORK/verify-archiver.log" | awk '{print $2}' >>"$WORK/verify-mbps"
 }
 run_aws() {
   fresh_minio aws
@@ -115,6 +131,15 @@ for t in archiver aws rclone; do
   printf '| %s | %.2f s | %.2f s | %d MiB |\n' "$t" "$(get $t-first 2)" "$(get $t-noop 2)" "$(( $(get $t-first 3) / 1024 ))"
 done
 echo
+echo
+echo "| restore (same MinIO, empty directory) | time | peak RSS |"
+echo "|---|---|---|"
+for t in archiver aws rclone; do
+  printf '| %s | %.2f s | %d MiB |\n' "$t" "$(get restore-$t 2)" "$(( $(get restore-$t 3) / 1024 ))"
+done
+echo
+echo "archiver restore vs aws s3 cp --recursive: $(ratio "$(get restore-aws 2)" "$(get restore-archiver 2)") faster; vs rclone copy: $(ratio "$(get restore-rclone 2)" "$(get restore-archiver 2)") faster"
+echo "archiver verify (full re-read, SHA-256 and X-Road chain of every archive): $(get verify-archiver 2) s, $(sort -g "$WORK/verify-mbps" | awk '{v[NR]=$1} END {printf "%.0f", v[int((NR+1)/2)]}') MB/s re-hashed, peak RSS $(( $(get verify-archiver 3) / 1024 )) MiB"
 echo "archiver vs aws s3 sync: first sync $(ratio "$(get aws-first 2)" "$(get archiver-first 2)") faster, no-op $(ratio "$(get aws-noop 2)" "$(get archiver-noop 2)") faster"
 echo "archiver vs rclone copy: first sync $(ratio "$(get rclone-first 2)" "$(get archiver-first 2)") faster, no-op $(ratio "$(get rclone-noop 2)" "$(get archiver-noop 2)") faster"
 if [ -n "$(get archiver-5GiB-file 2)" ]; then

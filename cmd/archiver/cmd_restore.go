@@ -39,7 +39,7 @@ func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.asOf, "as-of", "", "restore the state recorded by this run's manifest (default: the latest)")
 	fs.BoolVar(&o.force, "force", false, "replace existing files that differ (identical files are always left alone)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "list what would be restored and the total size; write nothing")
-	fs.IntVar(&o.concurrency, "concurrency", 4, "files restored at once")
+	fs.IntVar(&o.concurrency, "concurrency", 8, "files restored at once (restores wait on the disk as much as on the network)")
 	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
 }

@@ -68,7 +68,7 @@ func openStore(ctx context.Context, d destOptions, t s3Tuning, forWrite bool) (s
 	if err != nil {
 		return nil, err
 	}
-	o := store.S3Options{Bucket: bucket, Prefix: prefix, KMSKeyID: d.kmsKeyID, BucketKey: d.bucketKey,
+	o := store.S3Options{Bucket: bucket, Prefix: prefix, KMSKeyID: d.kmsKeyID, BucketKey: d.bucketKey, ReadOnly: !forWrite,
 		PartSize: t.partSize, MultipartThreshold: t.threshold, Concurrency: t.concurrency,
 		Limiter: store.NewLimiter(t.bandwidth), LockMode: t.lockMode}
 	if t.lockMode != "" {

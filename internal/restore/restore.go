@@ -89,7 +89,7 @@ var ErrNoManifest = errors.New("no manifest at the source: nothing has been arch
 // temporary files removed); per-file problems make it partial.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Concurrency <= 0 {
-		o.Concurrency = 4
+		o.Concurrency = 8
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -321,7 +321,7 @@ func (o *Options) restoreOne(ctx context.Context, root *os.Root, e manifest.Entr
 	if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 || n != e.Size {
 		return 0, fmt.Errorf("%s: content has SHA-256 %s (%d bytes), the manifest records %s (%d bytes); not restored", e.Key, got, n, e.SHA256, e.Size)
 	}
-	if err := f.Sync(); err != nil {
+	if err := f.Sync(); err != nil { // durable before it gets its name
 		return 0, fmt.Errorf("restore %s: %w", rel, err)
 	}
 	if err := f.Close(); err != nil {

@@ -46,10 +46,13 @@ var _ S3API = (*s3.Client)(nil)
 type S3Options struct {
 	Bucket string
 	Prefix string // keys are stored under Prefix + "/"; "" for the bucket root
-	// KMSKeyID is required: every write carries SSE-KMS with this key (id,
-	// ARN or alias). BucketKey enables an S3 Bucket Key for the objects.
+	// KMSKeyID is required unless ReadOnly: every write carries SSE-KMS
+	// with this key (id, ARN or alias). BucketKey enables an S3 Bucket Key
+	// for the objects.
 	KMSKeyID  string
 	BucketKey bool
+	// ReadOnly stores (verify, restore) need no key and refuse writes.
+	ReadOnly bool
 	// LockMode (GOVERNANCE or COMPLIANCE) and LockRetention set Object
 	// Lock retention on every object; empty mode means none.
 	LockMode      string
@@ -95,7 +98,7 @@ func NewS3(api S3API, o S3Options) (*S3, error) {
 	if o.Bucket == "" {
 		return nil, errors.New("s3 store: no bucket")
 	}
-	if o.KMSKeyID == "" {
+	if o.KMSKeyID == "" && !o.ReadOnly {
 		return nil, errors.New("s3 store: a KMS key id is required (SSE-KMS on every write)")
 	}
 	switch o.LockMode {
@@ -196,6 +199,9 @@ func (s *S3) Check(ctx context.Context) error {
 
 // Put implements Store.
 func (s *S3) Put(ctx context.Context, key string, p Payload, m Meta) (Object, error) {
+	if s.o.ReadOnly || s.o.KMSKeyID == "" {
+		return Object{}, fmt.Errorf("put %s: store opened read-only", key)
+	}
 	if err := CheckKey(key); err != nil {
 		return Object{}, err
 	}
