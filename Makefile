@@ -20,7 +20,7 @@ build: ## build bin/archiver (static)
 demo: build ## generate a sample /var/lib/xroad, sync it to a local directory twice, show the result
 	@scripts/demo.sh $(BIN) $(DEMO_DIR)
 
-testenv: ## build (once, cached) and start MinIO with a KMS key on loopback; writes .testenv/env
+testenv: ## build (once, cached) and start MinIO (KMS key) and kube-apiserver + etcd on loopback; writes .testenv/env
 	@$(TESTENV) start
 
 testenv-stop: ## stop the test servers

@@ -33,7 +33,7 @@ export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 fresh_minio() {
   [ -n "${MINIO_STATE:-}" ] && ARCHIVER_TESTENV_STATE=$MINIO_STATE "$ROOT/scripts/testenv.sh" stop
   MINIO_STATE=$WORK/minio-$1
-  ARCHIVER_TESTENV_STATE=$MINIO_STATE "$ROOT/scripts/testenv.sh" start 2>/dev/null
+  ARCHIVER_TESTENV_ONLY=minio ARCHIVER_TESTENV_STATE=$MINIO_STATE "$ROOT/scripts/testenv.sh" start 2>/dev/null
   # shellcheck disable=SC1091
   . "$MINIO_STATE/env"
   export AWS_ACCESS_KEY_ID=$ARCHIVER_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$ARCHIVER_TEST_S3_SECRET_KEY

@@ -8,6 +8,7 @@
 set -euo pipefail
 
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+KUBE_VERSION=v1.34.2
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/archiver-testenv
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STATE=${ARCHIVER_TESTENV_STATE:-$ROOT/.testenv}
@@ -46,6 +47,91 @@ build_minio() {
 }
 
 running() { [ -f "$STATE/minio.pid" ] && kill -0 "$(cat "$STATE/minio.pid")" 2>/dev/null; }
+
+build_kube() {
+  local dir=$CACHE/kube-apiserver-$KUBE_VERSION
+  if [ ! -x "$dir/kube-apiserver" ]; then
+    log "building kube-apiserver $KUBE_VERSION into $dir (once; about 5 minutes)"
+    rm -rf "$dir.tmp"
+    "$ROOT/scripts/build-kube-apiserver.sh" "$KUBE_VERSION" "$dir.tmp" >&2
+    mv "$dir.tmp" "$dir"
+  fi
+  echo "$dir/kube-apiserver"
+}
+
+need_etcd() {
+  command -v etcd >/dev/null && return
+  log "installing etcd-server from Debian"
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y etcd-server >/dev/null 2>&1 || {
+      apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y etcd-server >/dev/null; }
+  else
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y etcd-server >/dev/null
+  fi
+  # The Debian package starts a system etcd on the default ports; ours uses its own.
+}
+
+kube_running() { [ -f "$STATE/kube-apiserver.pid" ] && kill -0 "$(cat "$STATE/kube-apiserver.pid")" 2>/dev/null; }
+
+start_kube() {
+  if kube_running && [ -f "$STATE/kubeconfig" ]; then
+    grep -q ARCHIVER_TEST_KUBECONFIG "$ENVFILE" 2>/dev/null || echo "export ARCHIVER_TEST_KUBECONFIG=$STATE/kubeconfig" >>"$ENVFILE"
+    log "kube-apiserver already running"; return
+  fi
+  need_etcd
+  local apiserver dir eport pport kport token
+  apiserver=$(build_kube)
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/archiver-kube.XXXXXX")
+  echo "$dir" >"$STATE/kube.dir"
+  eport=$(free_port); pport=$(free_port); kport=$(free_port)
+  nohup etcd --data-dir "$dir/etcd" --listen-client-urls "http://127.0.0.1:$eport" --advertise-client-urls "http://127.0.0.1:$eport" \
+    --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+    --initial-cluster "default=http://127.0.0.1:$pport" >"$STATE/etcd.log" 2>&1 &
+  echo $! >"$STATE/etcd.pid"
+  openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$dir/sa.key" -pubout -out "$dir/sa.pub" 2>/dev/null
+  token=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+  echo "$token,archiver-test-admin,1,system:masters" >"$dir/tokens.csv"
+  nohup "$apiserver" --etcd-servers="http://127.0.0.1:$eport" --bind-address=127.0.0.1 --secure-port="$kport" \
+    --cert-dir="$dir/certs" --service-account-key-file="$dir/sa.pub" --service-account-signing-key-file="$dir/sa.key" \
+    --service-account-issuer=https://kubernetes.default.svc --token-auth-file="$dir/tokens.csv" \
+    --authorization-mode=RBAC --service-cluster-ip-range=10.0.0.0/24 --advertise-address=127.0.0.1 \
+    --enable-priority-and-fairness=false >"$STATE/kube-apiserver.log" 2>&1 &
+  echo $! >"$STATE/kube-apiserver.pid"
+  local i
+  for i in $(seq 1 90); do
+    if curl -ksf -H "Authorization: Bearer $token" "https://127.0.0.1:$kport/readyz" >/dev/null 2>&1; then break; fi
+    sleep 1
+  done
+  if ! curl -ksf -H "Authorization: Bearer $token" "https://127.0.0.1:$kport/readyz" >/dev/null 2>&1; then
+    log "kube-apiserver did not become ready; log follows"; tail -30 "$STATE/kube-apiserver.log" >&2; exit 1
+  fi
+  cat >"$STATE/kubeconfig" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster: {server: "https://127.0.0.1:$kport", insecure-skip-tls-verify: true}
+users:
+- name: admin
+  user: {token: "$token"}
+contexts:
+- name: test
+  context: {cluster: test, user: admin}
+current-context: test
+KC
+  echo "export ARCHIVER_TEST_KUBECONFIG=$STATE/kubeconfig" >>"$ENVFILE"
+  log "kube-apiserver $KUBE_VERSION ready at https://127.0.0.1:$kport; kubeconfig $STATE/kubeconfig"
+}
+
+stop_kube() {
+  local p
+  for p in kube-apiserver etcd; do
+    if [ -f "$STATE/$p.pid" ]; then kill "$(cat "$STATE/$p.pid")" 2>/dev/null || true; rm -f "$STATE/$p.pid"; fi
+  done
+  if [ -f "$STATE/kube.dir" ]; then sleep 1; rm -rf "$(cat "$STATE/kube.dir")"; rm -f "$STATE/kube.dir"; fi
+  rm -f "$STATE/kubeconfig"
+}
 
 start() {
   mkdir -p "$STATE"
@@ -91,8 +177,8 @@ stop() {
 }
 
 case "${1:-}" in
-  start) start ;;
-  stop) stop ;;
+  start) start; [ "${ARCHIVER_TESTENV_ONLY:-}" = minio ] || start_kube ;;
+  stop) stop_kube; stop ;;
   status) if running; then cat "$ENVFILE"; else echo "not running"; exit 1; fi ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac
