@@ -15,6 +15,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/restore"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
+	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/verify"
 )
@@ -52,7 +53,7 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.Is(err, errUsage), isCobraUsage(err):
 		return exitUsage
-	case errors.Is(err, s3sync.ErrPartial), errors.Is(err, restore.ErrPartial):
+	case errors.Is(err, s3sync.ErrPartial), errors.Is(err, restore.ErrPartial), errors.Is(err, snapshot.ErrPartial):
 		return exitPartial
 	case errors.Is(err, verify.ErrFailed):
 		return exitVerifyFail
@@ -126,7 +127,7 @@ EKS Pod Identity, environment, shared files, instance metadata).
 	root.SetIn(s.in)
 	g.AddFlags(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
-	root.AddCommand(newSyncCommand(g), newVerifyCommand(g), newRestoreCommand(g), newVersionCommand())
+	root.AddCommand(newSyncCommand(g), newVerifyCommand(g), newRestoreCommand(g), newSnapshotCommand(g), newVersionCommand())
 	return root
 }
 
@@ -145,7 +146,8 @@ func run(ctx context.Context, args []string, s streams) int {
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("%w: %w", context.Canceled, err)
 	}
-	if err != nil && !errors.Is(err, s3sync.ErrPartial) && !errors.Is(err, restore.ErrPartial) && !errors.Is(err, verify.ErrFailed) {
+	if err != nil && !errors.Is(err, s3sync.ErrPartial) && !errors.Is(err, restore.ErrPartial) && !errors.Is(err, verify.ErrFailed) &&
+		!errors.Is(err, snapshot.ErrPartial) {
 		fmt.Fprintf(s.err, "archiver: %s\n", oneLine(err))
 	}
 	return exitCode(err)

@@ -78,8 +78,8 @@ func (b *EBS) Snapshot(ctx context.Context, v Volume, runID, manifestKey string)
 		snap, a.Reused = existing[0], true
 	} else {
 		out, err := b.API.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{
-			VolumeId:    aws.String(v.VolumeID),
-			Description: aws.String(fmt.Sprintf("archiver run %s of PVC %s (PV %s)", runID, v.Ref(), v.PV)),
+			VolumeId:          aws.String(v.VolumeID),
+			Description:       aws.String(fmt.Sprintf("archiver run %s of PVC %s (PV %s)", runID, v.Ref(), v.PV)),
 			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSnapshot, Tags: ec2Tags(tags)}},
 		})
 		if err != nil {

@@ -26,7 +26,7 @@ func ids(items []Item) map[string]bool {
 
 func TestApplyGFS(t *testing.T) {
 	end := time.Date(2026, 11, 22, 2, 15, 0, 0, time.UTC) // a Sunday
-	items := daily(end, 120)                               // four months of daily snapshots
+	items := daily(end, 120)                              // four months of daily snapshots
 	// A second snapshot on the newest day, earlier: only KeepLast can keep it.
 	items = append(items, Item{ID: "2026-11-22-early", Time: end.Add(-time.Hour)})
 	tests := []struct {

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/backup"
+	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/xroad-archiver/archiver/internal/progress"
+	"github.com/xroad-archiver/archiver/internal/snapshot"
+)
+
+type snapshotOptions struct {
+	destOptions
+	pvcs       []string
+	mounts     []string
+	kubeconfig string
+	cluster    string
+	runID      string
+	drRegion   string
+	drKMSKey   string
+	efsVault   string
+	efsRole    string
+	account    string
+	coldAfter  int32
+	deleteDays int32
+	keep       snapshot.Policy
+	timeZone   string
+	timeout    string
+	dryRun     bool
+	output     string
+}
+
+func (o *snapshotOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&o.pvcs, "pvc", nil, "PVC to back up, NAMESPACE/NAME; repeatable")
+	fs.StringArrayVar(&o.mounts, "mount", nil, "NAMESPACE/NAME=/path: where that PVC is mounted in this pod (content manifest; required for hostPath)")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
+	fs.StringVar(&o.cluster, "cluster", "", "cluster name recorded in tags [$ARCHIVER_CLUSTER]")
+	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
+	fs.StringVar(&o.dest, "dest", "", "store for content manifests and hostPath tars: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
+	fs.StringVar(&o.kmsKeyID, "kms-key-id", "", "KMS key for objects written to --dest [$ARCHIVER_KMS_KEY_ID]")
+	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL for --dest")
+	fs.StringVar(&o.runID, "run-id", "", "run id (default: generated); a rerun with the same id finds its snapshots instead of making new ones")
+	fs.StringVar(&o.drRegion, "dr-region", "", "copy EBS snapshots to this disaster-recovery region")
+	fs.StringVar(&o.drKMSKey, "dr-kms-key-id", "", "KMS key for the disaster-recovery copies (in the DR region)")
+	fs.StringVar(&o.efsVault, "efs-vault", "", "AWS Backup vault for EFS backups")
+	fs.StringVar(&o.efsRole, "efs-role-arn", "", "IAM role AWS Backup assumes (trusts backup.amazonaws.com)")
+	fs.StringVar(&o.account, "aws-account-id", "", "account of the EFS file systems (default: from AWS_ROLE_ARN)")
+	fs.Int32Var(&o.coldAfter, "efs-cold-after-days", 0, "recovery point lifecycle: move to cold storage after N days (0: never)")
+	fs.Int32Var(&o.deleteDays, "efs-delete-after-days", 0, "recovery point lifecycle: delete after N days (0: by retention only)")
+	fs.IntVar(&o.keep.KeepLast, "keep-last", 0, "retention: keep the newest N")
+	fs.IntVar(&o.keep.Daily, "keep-daily", 0, "retention: keep the newest of each of the last N days")
+	fs.IntVar(&o.keep.Weekly, "keep-weekly", 0, "retention: keep the newest of each of the last N weeks")
+	fs.IntVar(&o.keep.Monthly, "keep-monthly", 0, "retention: keep the newest of each of the last N months")
+	fs.StringVar(&o.timeZone, "time-zone", "UTC", "time zone for retention days/weeks/months (IANA name)")
+	fs.StringVar(&o.timeout, "timeout", "2h", "how long to wait for each snapshot or backup job")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "resolve the PVCs and show what retention would delete; create and delete nothing")
+	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+}
+
+const snapshotExitHelp = `Exit codes:
+  0    every PVC backed up (and retention applied)
+  1    no PVC backed up, or an error before any (Kubernetes/AWS configuration)
+  2    usage error
+  3    partial: some PVCs backed up, the others failed (each named)`
+
+func newSnapshotCommand(g *globalOptions) *cobra.Command {
+	o := &snapshotOptions{}
+	c := &cobra.Command{
+		Use:   "snapshot",
+		Short: "Back up the volumes behind PVCs: EBS snapshots, AWS Backup jobs for EFS, tar for hostPath",
+		Long: `Resolve each PVC through the Kubernetes API to its PersistentVolume and back it up the way
+the Sidecar guide prescribes: EBS volumes (CSI ebs.csi.aws.com or in-tree) with EC2 snapshots,
+tagged at creation and waited for until completed (optionally copied to --dr-region); EFS file
+systems (efs.csi.aws.com) with AWS Backup jobs, polled until COMPLETED; hostPath and local volumes
+as a zstd tar streamed to --dest. When a volume is mounted in this pod (--mount), a content
+manifest (every file, SHA-256 of archives and backups) is written to --dest first, for the
+restore drill to compare against. Retention (--keep-*) applies only to what archiver created for
+that PV (by tag). A rerun with the same --run-id finds its snapshots instead of creating more.
+
+` + snapshotExitHelp,
+		Example: `  archiver snapshot --pvc xroad/xroad-primary-data --keep-daily 7 --keep-weekly 4 --keep-monthly 12
+  archiver snapshot --pvc xroad/archive-efs --efs-vault xroad --efs-role-arn arn:aws:iam::123456789012:role/backup
+  archiver snapshot list --pvc xroad/xroad-primary-data -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envDefaults(cmd.Flags(), map[string]string{"dest": "ARCHIVER_DEST", "kms-key-id": "ARCHIVER_KMS_KEY_ID", "cluster": "ARCHIVER_CLUSTER"}); err != nil {
+				return err
+			}
+			return runSnapshot(cmd, g, o, false)
+		},
+	}
+	o.AddFlags(c.PersistentFlags())
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Show the snapshots or recovery points archiver made of PVCs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envDefaults(cmd.Flags(), map[string]string{"dest": "ARCHIVER_DEST", "cluster": "ARCHIVER_CLUSTER"}); err != nil {
+				return err
+			}
+			return runSnapshot(cmd, g, o, true)
+		},
+	}
+	c.AddCommand(list)
+	return c
+}
+
+func (o *snapshotOptions) build(cmd *cobra.Command, list bool) (snapshot.Options, error) {
+	ctx := cmd.Context()
+	var so snapshot.Options
+	if len(o.pvcs) == 0 {
+		return so, usageErrorf("--pvc is required (NAMESPACE/NAME, repeatable)")
+	}
+	for _, p := range o.pvcs {
+		if _, _, err := snapshot.ParseRef(p); err != nil {
+			return so, usageErrorf("--pvc: %v", err)
+		}
+	}
+	if o.output != "text" && o.output != "json" {
+		return so, usageErrorf("--output %q: want text or json", o.output)
+	}
+	if err := o.keep.Validate(); err != nil {
+		return so, usageErrorf("%v", err)
+	}
+	loc, err := time.LoadLocation(o.timeZone)
+	if err != nil {
+		return so, usageErrorf("--time-zone %q: %v", o.timeZone, err)
+	}
+	timeout, err := parseDurationFlag("--timeout", o.timeout)
+	if err != nil {
+		return so, err
+	}
+	so = snapshot.Options{PVCs: o.pvcs, Mount: map[string]string{}, Retention: o.keep, Location: loc, DryRun: o.dryRun}
+	for _, m := range o.mounts {
+		ref, path, ok := strings.Cut(m, "=")
+		if _, _, err := snapshot.ParseRef(ref); !ok || err != nil || !strings.HasPrefix(path, "/") {
+			return so, usageErrorf("--mount %q: want NAMESPACE/NAME=/absolute/path", m)
+		}
+		so.Mount[ref] = path
+	}
+	if o.dest != "" {
+		if so.Store, err = openStore(ctx, o.destOptions, s3Tuning{concurrency: 4}, !list && !o.dryRun); err != nil {
+			return so, err
+		}
+	}
+	if so.Kube, err = kubeClient(o.kubeconfig); err != nil {
+		return so, err
+	}
+	cfg, err := awsConfig(ctx, o.region)
+	if err != nil {
+		return so, err
+	}
+	wait := snapshot.Waiting{Timeout: timeout}
+	so.EBS = &snapshot.EBS{API: ec2.NewFromConfig(cfg), Region: cfg.Region, Cluster: o.cluster, Wait: wait}
+	if o.drRegion != "" {
+		if o.drRegion == cfg.Region {
+			return so, usageErrorf("--dr-region %s is the source region", o.drRegion)
+		}
+		dcfg := cfg.Copy()
+		dcfg.Region = o.drRegion
+		so.EBS.DR = &snapshot.DRCopy{API: ec2.NewFromConfig(dcfg), Region: o.drRegion, KMSKeyID: o.drKMSKey}
+	} else if o.drKMSKey != "" {
+		return so, usageErrorf("--dr-kms-key-id needs --dr-region")
+	}
+	account := o.account
+	if account == "" {
+		account = accountFromARN(os.Getenv("AWS_ROLE_ARN"))
+	}
+	so.EFS = &snapshot.EFS{API: backup.NewFromConfig(cfg), Region: cfg.Region, Account: account, Vault: o.efsVault, IAMRole: o.efsRole, Cluster: o.cluster, Wait: wait}
+	if o.coldAfter > 0 || o.deleteDays > 0 {
+		if o.coldAfter > 0 && o.deleteDays > 0 && o.deleteDays < o.coldAfter+90 {
+			return so, usageErrorf("--efs-delete-after-days must be at least --efs-cold-after-days + 90 (AWS Backup's cold storage minimum)")
+		}
+		lc := &backuptypes.Lifecycle{}
+		if o.coldAfter > 0 {
+			lc.MoveToColdStorageAfterDays = aws.Int64(int64(o.coldAfter))
+		}
+		if o.deleteDays > 0 {
+			lc.DeleteAfterDays = aws.Int64(int64(o.deleteDays))
+		}
+		so.EFS.Lifecycle = lc
+	}
+	return so, nil
+}
+
+// accountFromARN takes the account id out of arn:aws:iam::ACCOUNT:role/NAME.
+func accountFromARN(arn string) string {
+	parts := strings.Split(arn, ":")
+	if len(parts) >= 5 && parts[0] == "arn" {
+		return parts[4]
+	}
+	return ""
+}
+
+func runSnapshot(cmd *cobra.Command, g *globalOptions, o *snapshotOptions, list bool) error {
+	ctx := cmd.Context()
+	so, err := o.build(cmd, list)
+	if err != nil {
+		return err
+	}
+	log, err := g.logger(false)
+	if err != nil {
+		return err
+	}
+	so.Log = log
+	if list {
+		vols, err := snapshot.List(ctx, so)
+		if err != nil {
+			return err
+		}
+		return printSnapshotList(g.streams.out, o.output, vols)
+	}
+	so.RunID = o.runID
+	if so.RunID == "" {
+		so.RunID = newRunID(time.Now())
+	}
+	log.Info("snapshot started", "run_id", so.RunID, "pvcs", so.PVCs, "dry_run", so.DryRun)
+	res, err := snapshot.Run(ctx, so)
+	if perr := printSnapshotResult(g.streams.out, o.output, res); perr != nil && err == nil {
+		err = perr
+	}
+	return err
+}
+
+func printSnapshotResult(w io.Writer, format string, r *snapshot.Result) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	title := "archiver snapshot"
+	if r.DryRun {
+		title += " (dry run: nothing created or deleted)"
+	}
+	fmt.Fprintf(w, "%s: %s (run %s)\n", title, r.Status, r.RunID)
+	for _, v := range r.Volumes {
+		what := ""
+		if v.Volume != nil {
+			what = fmt.Sprintf(" [%s %s%s%s]", v.Volume.Kind, v.Volume.VolumeID, v.Volume.FileSystemID, v.Volume.HostPath)
+		}
+		fmt.Fprintf(w, "  %s%s: %s", v.PVC, what, v.Status)
+		if v.Error != "" {
+			fmt.Fprintf(w, ": %s", v.Error)
+		}
+		fmt.Fprintln(w)
+		for _, a := range v.Artifacts {
+			printArtifact(w, "    ", a)
+		}
+		if v.ContentManifest != "" {
+			fmt.Fprintf(w, "    content manifest %s (%d files)\n", v.ContentManifest, v.Files)
+		}
+		for _, a := range v.Pruned {
+			verb := "deleted"
+			if r.DryRun {
+				verb = "would delete"
+			}
+			fmt.Fprintf(w, "    %s %s %s (run %s, %s)\n", verb, a.Kind, a.ID, a.RunID, a.Started.Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+func printArtifact(w io.Writer, indent string, a snapshot.Artifact) {
+	reused := ""
+	if a.Reused {
+		reused = " (found from an earlier attempt of this run)"
+	}
+	fmt.Fprintf(w, "%s%s %s %s %s%s\n", indent, a.Kind, a.ID, a.Region, a.State, reused)
+	for _, c := range a.Copies {
+		printArtifact(w, indent+"  ", c)
+	}
+}
+
+func printSnapshotList(w io.Writer, format string, vols []snapshot.VolumeResult) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(vols)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PVC\tKIND\tID\tREGION\tSTATE\tSIZE\tAGE\tRUN")
+	for _, v := range vols {
+		if v.Error != "" {
+			fmt.Fprintf(tw, "%s\terror\t%s\t\t\t\t\t\n", v.PVC, v.Error)
+			continue
+		}
+		for _, a := range v.Artifacts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.PVC, a.Kind, a.ID, a.Region, a.State, progress.Bytes(a.SizeBytes),
+				time.Since(a.Started).Round(time.Minute), a.RunID)
+		}
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,140 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/xroad-archiver/archiver/internal/store"
+	"github.com/xroad-archiver/archiver/internal/xroad"
+)
+
+// ContentManifest records what a volume held when it was backed up, so a
+// restore can be checked against it: every file with its size and mtime,
+// and the SHA-256 of X-Road archives and backups.
+type ContentManifest struct {
+	Version   int           `json:"version"`
+	RunID     string        `json:"run_id"`
+	Namespace string        `json:"namespace"`
+	PVC       string        `json:"pvc"`
+	PV        string        `json:"pv"`
+	Kind      string        `json:"kind"`
+	Created   time.Time     `json:"created"`
+	Files     []ContentFile `json:"files"`
+	// Tar describes the streamed tar of a hostPath volume.
+	Tar *TarInfo `json:"tar,omitempty"`
+}
+
+// ContentFile is one file of a volume.
+type ContentFile struct {
+	Path   string    `json:"path"` // slash path relative to the volume root
+	Size   int64     `json:"size"`
+	MTime  time.Time `json:"mtime"`
+	Kind   string    `json:"kind,omitempty"`   // archive, encrypted-archive, backup (when the volume is an archive-path)
+	SHA256 string    `json:"sha256,omitempty"` // for archives and backups
+}
+
+// TarInfo is the stored tar of a hostPath volume.
+type TarInfo struct {
+	Key        string `json:"key"`
+	SHA256     string `json:"sha256"` // of the uncompressed tar
+	Size       int64  `json:"size"`   // uncompressed
+	StoredSize int64  `json:"stored_size"`
+}
+
+// ContentKey is where a volume's content manifest lives in the store.
+func ContentKey(v Volume, runID string) string {
+	return fmt.Sprintf("volumes/%s/%s/%s.json", v.Namespace, v.PVC, runID)
+}
+
+// TarKey is where a hostPath volume's tar lives in the store.
+func TarKey(v Volume, runID string) string {
+	return fmt.Sprintf("volumes/%s/%s/%s.tar.zst", v.Namespace, v.PVC, runID)
+}
+
+// ScanContent lists the files under root (symlinks are recorded as
+// entries of size 0 and never followed) and hashes archives and backups.
+func ScanContent(ctx context.Context, root string) ([]ContentFile, error) {
+	var out []ContentFile
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !d.Type().IsRegular() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		f := ContentFile{Path: rel, Size: info.Size(), MTime: info.ModTime().UTC()}
+		if k := xroad.Classify(rel); k != xroad.KindIgnored {
+			f.Kind = k.String()
+			if f.SHA256, err = fileSHA256(p); err != nil {
+				return err
+			}
+		}
+		out = append(out, f)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", root, err)
+	}
+	return out, nil
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// PutContent writes a content manifest to the store (SSE-KMS applies).
+func PutContent(ctx context.Context, s store.Store, key string, m *ContentManifest) error {
+	b, err := json.MarshalIndent(m, "", " ")
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	_, err = s.Put(ctx, key, store.Payload{At: bytes.NewReader(b), Size: int64(len(b)), CRC32C: crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)),
+		SHA256: hex.EncodeToString(sum[:])}, store.Meta{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(b)), MTime: m.Created, Path: key, RunID: m.RunID})
+	if err != nil {
+		return fmt.Errorf("write content manifest %s: %w", key, err)
+	}
+	return nil
+}
+
+// LoadContent reads a content manifest.
+func LoadContent(ctx context.Context, s store.Store, key string) (*ContentManifest, error) {
+	rc, _, err := s.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var m ContentManifest
+	if err := json.NewDecoder(io.LimitReader(rc, 256<<20)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("content manifest %s: %w", key, err)
+	}
+	return &m, nil
+}
