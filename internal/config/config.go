@@ -1,0 +1,321 @@
+// Package config loads archiver's one configuration file (YAML): the jobs
+// (sync, snapshot), their schedules, locking and the primary-node rule.
+// Unknown keys are errors; every error names its line and field.
+// Environment variables override the file; flags override both (applied by
+// the command layer). It only parses and validates: it runs nothing.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/xroad-archiver/archiver/internal/units"
+)
+
+// Config is the whole file.
+type Config struct {
+	Cluster        string   `yaml:"cluster"`
+	SecurityServer string   `yaml:"securityServer"`
+	TimeZone       string   `yaml:"timeZone"`
+	Lock           Lock     `yaml:"lock"`
+	Primary        Primary  `yaml:"primary"`
+	Sync           Sync     `yaml:"sync"`
+	Snapshot       Snapshot `yaml:"snapshot"`
+	Serve          Serve    `yaml:"serve"`
+}
+
+// Lock keeps runs one at a time per volume.
+type Lock struct {
+	Namespace string `yaml:"namespace"` // Lease namespace (in a cluster)
+	Name      string `yaml:"name"`      // Lease name; default archiver
+	Duration  string `yaml:"duration"`  // lease/lock expiry if the holder dies; default 2m
+	File      string `yaml:"file"`      // lock file outside a cluster
+}
+
+// Primary says how to recognise the X-Road primary node.
+type Primary struct {
+	ConfDir  string `yaml:"confDir"`  // /etc/xroad/conf.d: [node] type=master|slave|standalone
+	Override bool   `yaml:"override"` // run even on a secondary
+}
+
+// Sync is the archive-shipping job.
+type Sync struct {
+	Enabled           bool        `yaml:"enabled"`
+	Schedule          string      `yaml:"schedule"`
+	Source            string      `yaml:"source"`
+	Dest              string      `yaml:"dest"`
+	KMSKeyID          string      `yaml:"kmsKeyId"`
+	BucketKey         bool        `yaml:"bucketKey"`
+	EndpointURL       string      `yaml:"endpointUrl"`
+	Region            string      `yaml:"region"`
+	Compress          string      `yaml:"compress"`
+	Concurrency       int         `yaml:"concurrency"`
+	BandwidthLimit    string      `yaml:"bandwidthLimit"`
+	BackupQuietPeriod string      `yaml:"backupQuietPeriod"`
+	Prune             Prune       `yaml:"prune"`
+	ObjectLock        *ObjectLock `yaml:"objectLock"`
+}
+
+// Prune is local pruning after proven upload.
+type Prune struct {
+	OlderThan        string  `yaml:"olderThan"`
+	FreeSpacePercent float64 `yaml:"freeSpacePercent"`
+}
+
+// ObjectLock is per-object retention.
+type ObjectLock struct {
+	Mode      string `yaml:"mode"`
+	Retention string `yaml:"retention"`
+}
+
+// Snapshot is the volume backup job.
+type Snapshot struct {
+	Enabled   bool              `yaml:"enabled"`
+	Schedule  string            `yaml:"schedule"`
+	PVCs      []string          `yaml:"pvcs"`
+	Mounts    map[string]string `yaml:"mounts"`
+	Region    string            `yaml:"region"`
+	DRRegion  string            `yaml:"drRegion"`
+	DRKMSKey  string            `yaml:"drKmsKeyId"`
+	Timeout   string            `yaml:"timeout"`
+	Retention Retention         `yaml:"retention"`
+	EFS       EFS               `yaml:"efs"`
+}
+
+// Retention is GFS retention.
+type Retention struct {
+	KeepLast int `yaml:"keepLast"`
+	Daily    int `yaml:"daily"`
+	Weekly   int `yaml:"weekly"`
+	Monthly  int `yaml:"monthly"`
+}
+
+// EFS configures AWS Backup jobs.
+type EFS struct {
+	Vault     string `yaml:"vault"`
+	RoleARN   string `yaml:"roleArn"`
+	AccountID string `yaml:"accountId"`
+}
+
+// Serve configures the long-running scheduler.
+type Serve struct {
+	Listen string `yaml:"listen"` // :8080 for /healthz, /readyz, /metrics
+	Jitter string `yaml:"jitter"` // random delay before each scheduled run
+}
+
+// Error is one validation problem with its location.
+type Error struct {
+	Line  int    // 0 when unknown
+	Field string // dotted path, e.g. sync.kmsKeyId
+	Msg   string
+}
+
+func (e Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Field, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.Field, e.Msg)
+}
+
+// Errors is every problem found.
+type Errors []Error
+
+func (es Errors) Error() string {
+	var b strings.Builder
+	for i, e := range es {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// ErrInvalid wraps every configuration error.
+var ErrInvalid = errors.New("invalid configuration")
+
+// maxSize bounds a configuration file.
+const maxSize = 1 << 20
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	defer f.Close()
+	return Parse(f)
+}
+
+// Parse reads and validates a configuration.
+func Parse(r io.Reader) (*Config, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if len(data) > maxSize {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrInvalid, maxSize)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	cfg := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	lines := map[string]int{}
+	index(&root, "", lines)
+	if errs := cfg.Validate(lines); len(errs) > 0 {
+		return cfg, fmt.Errorf("%w: %w", ErrInvalid, errs)
+	}
+	return cfg, nil
+}
+
+// index records the line of every key by dotted path.
+func index(n *yaml.Node, prefix string, lines map[string]int) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			index(c, prefix, lines)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i].Value
+			p := k
+			if prefix != "" {
+				p = prefix + "." + k
+			}
+			lines[p] = n.Content[i].Line
+			index(n.Content[i+1], p, lines)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", prefix, i)
+			lines[p] = c.Line
+			index(c, p, lines)
+		}
+	}
+}
+
+// Validate checks every field; lines maps dotted paths to lines.
+func (c *Config) Validate(lines map[string]int) Errors {
+	var errs Errors
+	add := func(field, format string, a ...any) {
+		errs = append(errs, Error{Line: lines[field], Field: field, Msg: fmt.Sprintf(format, a...)})
+	}
+	dur := func(field, v string) {
+		if v != "" {
+			if _, err := units.ParseDuration(v); err != nil {
+				add(field, "%v", err)
+			}
+		}
+	}
+	size := func(field, v string) {
+		if v != "" {
+			if _, err := units.ParseSize(v); err != nil {
+				add(field, "%v", err)
+			}
+		}
+	}
+	sched := func(field, v string) {
+		if v == "" {
+			return
+		}
+		if _, err := ParseSchedule(v); err != nil {
+			add(field, "%v", err)
+		}
+	}
+	if c.TimeZone != "" {
+		if _, err := time.LoadLocation(c.TimeZone); err != nil {
+			add("timeZone", "unknown time zone %q", c.TimeZone)
+		}
+	}
+	dur("lock.duration", c.Lock.Duration)
+	if !c.Sync.Enabled && !c.Snapshot.Enabled {
+		add("sync.enabled", "no job is enabled (set sync.enabled or snapshot.enabled)")
+	}
+	if s := c.Sync; s.Enabled {
+		sched("sync.schedule", s.Schedule)
+		switch {
+		case s.Dest == "":
+			add("sync.dest", "required: s3://BUCKET/PREFIX or file:///path")
+		case strings.HasPrefix(s.Dest, "s3://"):
+			if s.KMSKeyID == "" {
+				add("sync.kmsKeyId", "required for an s3:// destination: every upload is SSE-KMS encrypted")
+			}
+		case strings.HasPrefix(s.Dest, "file:///"):
+		default:
+			add("sync.dest", "%q: want s3://BUCKET/PREFIX or file:///path", s.Dest)
+		}
+		switch s.Compress {
+		case "", "none", "zstd", "auto":
+		default:
+			add("sync.compress", "%q: want auto, zstd or none", s.Compress)
+		}
+		if s.Concurrency < 0 || s.Concurrency > 64 {
+			add("sync.concurrency", "%d: want 1 to 64", s.Concurrency)
+		}
+		size("sync.bandwidthLimit", s.BandwidthLimit)
+		dur("sync.backupQuietPeriod", s.BackupQuietPeriod)
+		dur("sync.prune.olderThan", s.Prune.OlderThan)
+		if s.Prune.FreeSpacePercent < 0 || s.Prune.FreeSpacePercent >= 100 {
+			add("sync.prune.freeSpacePercent", "%.1f: want 0 to 100", s.Prune.FreeSpacePercent)
+		}
+		if ol := s.ObjectLock; ol != nil {
+			if ol.Mode != "GOVERNANCE" && ol.Mode != "COMPLIANCE" {
+				add("sync.objectLock.mode", "%q: want GOVERNANCE or COMPLIANCE", ol.Mode)
+			}
+			if ol.Retention == "" {
+				add("sync.objectLock.retention", "required with objectLock")
+			}
+			dur("sync.objectLock.retention", ol.Retention)
+		}
+	}
+	if s := c.Snapshot; s.Enabled {
+		sched("snapshot.schedule", s.Schedule)
+		if len(s.PVCs) == 0 {
+			add("snapshot.pvcs", "at least one NAMESPACE/NAME")
+		}
+		for i, p := range s.PVCs {
+			if ns, name, ok := strings.Cut(p, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+				add(fmt.Sprintf("snapshot.pvcs[%d]", i), "%q: want NAMESPACE/NAME", p)
+			}
+		}
+		for k, v := range s.Mounts {
+			if !strings.HasPrefix(v, "/") {
+				add("snapshot.mounts."+k, "%q: want an absolute path", v)
+			}
+		}
+		dur("snapshot.timeout", s.Timeout)
+		r := s.Retention
+		if r.KeepLast < 0 || r.Daily < 0 || r.Weekly < 0 || r.Monthly < 0 {
+			add("snapshot.retention", "counts must not be negative")
+		}
+		if s.DRKMSKey != "" && s.DRRegion == "" {
+			add("snapshot.drKmsKeyId", "needs snapshot.drRegion")
+		}
+	}
+	dur("serve.jitter", c.Serve.Jitter)
+	return errs
+}
+
+// ParseSchedule parses a standard 5-field cron spec (or a descriptor such
+// as @daily), optionally prefixed with CRON_TZ=Zone.
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, fmt.Errorf("cron schedule %q: %v", spec, err)
+	}
+	return s, nil
+}

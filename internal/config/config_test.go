@@ -1,0 +1,79 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+const good = `cluster: prod
+securityServer: EE/GOV/70000310/ss1
+timeZone: Europe/Tallinn
+sync:
+  enabled: true
+  schedule: "15 * * * *"
+  source: /var/lib/xroad
+  dest: s3://bucket/xroad/ss1
+  kmsKeyId: alias/xroad
+  prune:
+    olderThan: 30d
+  objectLock:
+    mode: GOVERNANCE
+    retention: 7y
+snapshot:
+  enabled: true
+  schedule: "@daily"
+  pvcs: [xroad/xroad-data]
+  retention: {daily: 7, weekly: 4}
+`
+
+func TestGoodConfig(t *testing.T) {
+	c, err := Parse(strings.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Sync.Dest != "s3://bucket/xroad/ss1" || c.Snapshot.Retention.Weekly != 4 || c.Sync.ObjectLock.Retention != "7y" {
+		t.Errorf("parsed %+v", c)
+	}
+}
+
+func TestErrorsNameLineAndField(t *testing.T) {
+	tests := []struct {
+		name, edit, want string
+	}{
+		{"unknown key", strings.Replace(good, "  source:", "  sorce:", 1), "line 7: field sorce not found"},
+		{"bad cron", strings.Replace(good, `"15 * * * *"`, `"15 * *"`, 1), "line 6: sync.schedule: cron schedule"},
+		{"missing kms", strings.Replace(good, "  kmsKeyId: alias/xroad\n", "", 1), "sync.kmsKeyId: required for an s3:// destination"},
+		{"bad dest", strings.Replace(good, "s3://bucket/xroad/ss1", "ftp://x", 1), "line 8: sync.dest"},
+		{"bad duration", strings.Replace(good, "olderThan: 30d", "olderThan: soon", 1), "line 11: sync.prune.olderThan"},
+		{"bad lock mode", strings.Replace(good, "GOVERNANCE", "FOREVER", 1), "line 13: sync.objectLock.mode"},
+		{"bad zone", strings.Replace(good, "Europe/Tallinn", "Mars/Olympus", 1), "line 3: timeZone"},
+		{"bad pvc", strings.Replace(good, "[xroad/xroad-data]", "[xroad-data]", 1), "snapshot.pvcs[0]"},
+		{"negative retention", strings.Replace(good, "daily: 7", "daily: -1", 1), "snapshot.retention"},
+		{"nothing enabled", strings.ReplaceAll(good, "enabled: true", "enabled: false"), "no job is enabled"},
+		{"not yaml", "sync: [", "invalid configuration"},
+		{"wrong type", strings.Replace(good, "daily: 7", "daily: seven", 1), "line 19: cannot unmarshal"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.edit == good {
+				t.Fatal("edit changed nothing")
+			}
+			_, err := Parse(strings.NewReader(tc.edit))
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(good)
+	f.Add("sync: {enabled: true, dest: 'file:///x'}")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := Parse(strings.NewReader(s))
+		if err == nil && c == nil {
+			t.Fatal("nil config without error")
+		}
+	})
+}
