@@ -1,0 +1,109 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xroad-archiver/archiver/internal/testenv"
+)
+
+func TestFileLock(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "archiver.lock")
+	a, err := AcquireFile(p, "run-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AcquireFile(p, "run-b"); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "run-a") {
+		t.Fatalf("second acquire = %v, want ErrLocked naming run-a", err)
+	}
+	a.Release(context.Background())
+	b, err := AcquireFile(p, "run-b")
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	b.Release(context.Background())
+}
+
+// TestFileLockOfADeadHolderIsFree kills a process holding the lock.
+func TestFileLockOfADeadHolderIsFree(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "archiver.lock")
+	cmd := exec.Command("flock", "--exclusive", "--close", p, "sleep", "60")
+	if err := cmd.Start(); err != nil {
+		testenv.Skip(t, "flock(1) not available: "+err.Error())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		l, err := AcquireFile(p, "probe")
+		if errors.Is(err, ErrLocked) {
+			break
+		}
+		if err == nil {
+			l.Release(context.Background())
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the helper never took the lock")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	l, err := AcquireFile(p, "after-death")
+	if err != nil {
+		t.Fatalf("lock of a killed holder: %v", err)
+	}
+	l.Release(context.Background())
+	_ = os.Remove(p)
+}
+
+func TestLease(t *testing.T) {
+	k := testenv.Kube(t)
+	ns := k.Namespace(t)
+	ctx := context.Background()
+	a, err := AcquireLease(ctx, k.Client, LeaseOptions{Namespace: ns, Name: "archiver", Holder: "pod-a", Duration: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AcquireLease(ctx, k.Client, LeaseOptions{Namespace: ns, Name: "archiver", Holder: "pod-b", Duration: 30 * time.Second}); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "pod-a") {
+		t.Fatalf("second = %v, want ErrLocked naming pod-a", err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := AcquireLease(ctx, k.Client, LeaseOptions{Namespace: ns, Name: "archiver", Holder: "pod-b", Duration: 30 * time.Second})
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	// pod-b dies without releasing; a minute later its lease is stale.
+	b.cancel()
+	<-b.done
+	later := func() time.Time { return time.Now().Add(time.Minute) }
+	c, err := AcquireLease(ctx, k.Client, LeaseOptions{Namespace: ns, Name: "archiver", Holder: "pod-c", Duration: 30 * time.Second, Now: later})
+	if err != nil {
+		t.Fatalf("stale lease not taken over: %v", err)
+	}
+	c.Release(ctx)
+}
+
+func TestLeaseRenews(t *testing.T) {
+	k := testenv.Kube(t)
+	ns := k.Namespace(t)
+	ctx := context.Background()
+	a, err := AcquireLease(ctx, k.Client, LeaseOptions{Namespace: ns, Name: "archiver", Holder: "pod-a", Duration: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Release(ctx)
+	time.Sleep(4 * time.Second) // longer than the duration: only renewal keeps it
+	if _, err := AcquireLease(ctx, k.Client, LeaseOptions{Namespace: ns, Name: "archiver", Holder: "pod-b", Duration: 3 * time.Second}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("a renewed lease was taken: %v", err)
+	}
+	if err := a.Lost(); err != nil {
+		t.Fatalf("renewal failed: %v", err)
+	}
+}
