@@ -1,0 +1,161 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/xroad-archiver/archiver/internal/lock"
+	"github.com/xroad-archiver/archiver/internal/xroad"
+)
+
+// Job is one kind of work (sync, snapshot, ...).
+type Job struct {
+	Name     string
+	Schedule string // cron spec, for serve
+	// Run does the work. Its result is reported as is (JSON); Partial says
+	// which errors mean "finished with some failures".
+	Run     func(ctx context.Context, runID string) (any, error)
+	Partial func(error) bool
+}
+
+// JobReport is one job's outcome.
+type JobReport struct {
+	Name        string  `json:"name"`
+	Status      string  `json:"status"` // ok, partial, failed, skipped
+	Error       string  `json:"error,omitempty"`
+	DurationSec float64 `json:"duration_seconds"`
+	Result      any     `json:"result,omitempty"`
+}
+
+// Report is a whole run.
+type Report struct {
+	RunID       string      `json:"run_id"`
+	Status      string      `json:"status"` // ok, partial, failed
+	Jobs        []JobReport `json:"jobs"`
+	Started     time.Time   `json:"started"`
+	DurationSec float64     `json:"duration_seconds"`
+}
+
+// Sentinel outcomes.
+var (
+	ErrPartial   = errors.New("some jobs or files did not complete")
+	ErrFailed    = errors.New("every job failed")
+	ErrSecondary = errors.New("this is a secondary node: only the primary archives")
+)
+
+// Runner runs jobs once.
+type Runner struct {
+	Jobs []Job
+	// Acquire takes the run lock (nil: no lock).
+	Acquire func(ctx context.Context, runID string) (lock.Lock, error)
+	// Primary returns ErrSecondary on a secondary node (nil: no check).
+	Primary func() error
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// Run runs the jobs named in only (all when empty) in order.
+func (r *Runner) Run(ctx context.Context, runID string, only []string) (*Report, error) {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.Log == nil {
+		r.Log = slog.New(slog.DiscardHandler)
+	}
+	start := r.Now()
+	rep := &Report{RunID: runID, Started: start, Status: "failed"}
+	defer func() { rep.DurationSec = r.Now().Sub(start).Seconds() }()
+	if r.Primary != nil {
+		if err := r.Primary(); err != nil {
+			return rep, err
+		}
+	}
+	if r.Acquire != nil {
+		l, err := r.Acquire(ctx, runID)
+		if err != nil {
+			return rep, err
+		}
+		defer l.Release(context.WithoutCancel(ctx))
+	}
+	want := map[string]bool{}
+	for _, n := range only {
+		want[n] = true
+	}
+	failed, partial, ran := 0, 0, 0
+	for _, j := range r.Jobs {
+		if len(want) > 0 && !want[j.Name] {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			rep.Jobs = append(rep.Jobs, JobReport{Name: j.Name, Status: "skipped", Error: "interrupted"})
+			continue
+		}
+		ran++
+		t0 := r.Now()
+		r.Log.Info("job started", "job", j.Name, "run_id", runID)
+		res, err := j.Run(ctx, runID)
+		jr := JobReport{Name: j.Name, Status: "ok", Result: res, DurationSec: r.Now().Sub(t0).Seconds()}
+		switch {
+		case err == nil:
+		case j.Partial != nil && j.Partial(err):
+			jr.Status, jr.Error = "partial", err.Error()
+			partial++
+		default:
+			jr.Status, jr.Error = "failed", err.Error()
+			failed++
+		}
+		r.Log.Info("job finished", "job", j.Name, "run_id", runID, "status", jr.Status, "duration_seconds", jr.DurationSec, "error", jr.Error)
+		rep.Jobs = append(rep.Jobs, jr)
+	}
+	if ran == 0 {
+		return rep, fmt.Errorf("no job to run (jobs: %v)", names(r.Jobs))
+	}
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+	switch {
+	case failed == ran:
+		return rep, fmt.Errorf("%d of %d jobs failed: %w", failed, ran, ErrFailed)
+	case failed > 0 || partial > 0:
+		rep.Status = "partial"
+		return rep, fmt.Errorf("%d failed, %d partial of %d jobs: %w", failed, partial, ran, ErrPartial)
+	}
+	rep.Status = "ok"
+	return rep, nil
+}
+
+func names(js []Job) []string {
+	var out []string
+	for _, j := range js {
+		out = append(out, j.Name)
+	}
+	return out
+}
+
+// CheckPrimary reads the node type from confDir/*.ini; a secondary gives
+// ErrSecondary unless override. No files or no [node] section means a
+// standalone server, which archives.
+func CheckPrimary(confDir string, override bool) error {
+	files, _ := filepath.Glob(filepath.Join(confDir, "*.ini"))
+	typ := ""
+	for _, p := range files {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		t, err := xroad.ParseNodeType(f)
+		f.Close()
+		if err == nil && t != "" {
+			typ = t
+		}
+	}
+	if typ == xroad.NodeSecondary && !override {
+		return fmt.Errorf("%w (%s says [node] type=secondary; set primary.override to run anyway)", ErrSecondary, confDir)
+	}
+	return nil
+}

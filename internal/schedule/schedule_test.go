@@ -1,0 +1,137 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xroad-archiver/archiver/internal/lock"
+)
+
+var errSome = errors.New("some files")
+
+func job(name string, err error, calls *[]string) Job {
+	return Job{Name: name, Schedule: "@every 1s", Partial: func(e error) bool { return errors.Is(e, errSome) },
+		Run: func(ctx context.Context, runID string) (any, error) { *calls = append(*calls, name); return map[string]string{"run": runID}, err }}
+}
+
+func TestRunnerOutcomes(t *testing.T) {
+	tests := []struct {
+		name   string
+		errs   []error
+		only   []string
+		status string
+		want   error
+		calls  string
+	}{
+		{"all ok in order", []error{nil, nil}, nil, "ok", nil, "sync,snapshot"},
+		{"one partial", []error{errSome, nil}, nil, "partial", ErrPartial, "sync,snapshot"},
+		{"one failed", []error{nil, errors.New("boom")}, nil, "partial", ErrPartial, "sync,snapshot"},
+		{"all failed", []error{errors.New("a"), errors.New("b")}, nil, "failed", ErrFailed, "sync,snapshot"},
+		{"only snapshot", []error{nil, nil}, []string{"snapshot"}, "ok", nil, "snapshot"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls []string
+			r := &Runner{Jobs: []Job{job("sync", tc.errs[0], &calls), job("snapshot", tc.errs[1], &calls)}}
+			rep, err := r.Run(context.Background(), "run-1", tc.only)
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) || rep.Status != tc.status || strings.Join(calls, ",") != tc.calls {
+				t.Fatalf("status %s, err %v, calls %v; want %s, %v, %s", rep.Status, err, calls, tc.status, tc.want, tc.calls)
+			}
+		})
+	}
+}
+
+func TestRunnerRefusesSecondaryAndLocked(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "local.ini"), []byte("[node]\ntype=slave\n"), 0o644)
+	var calls []string
+	r := &Runner{Jobs: []Job{job("sync", nil, &calls)}, Primary: func() error { return CheckPrimary(dir, false) }}
+	if _, err := r.Run(context.Background(), "r", nil); !errors.Is(err, ErrSecondary) || len(calls) != 0 {
+		t.Fatalf("secondary: %v, calls %v", err, calls)
+	}
+	if err := CheckPrimary(dir, true); err != nil {
+		t.Errorf("override: %v", err)
+	}
+	if err := CheckPrimary(t.TempDir(), false); err != nil {
+		t.Errorf("standalone: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "lock")
+	held, _ := lock.AcquireFile(p, "other")
+	defer held.Release(context.Background())
+	r = &Runner{Jobs: []Job{job("sync", nil, &calls)}, Acquire: func(ctx context.Context, id string) (lock.Lock, error) { return lock.AcquireFile(p, id) }}
+	if _, err := r.Run(context.Background(), "r", nil); !errors.Is(err, lock.ErrLocked) || len(calls) != 0 {
+		t.Fatalf("locked: %v, calls %v", err, calls)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestServeSchedulesSkipsOverlapsAndShutsDown(t *testing.T) {
+	var runs, overlaps atomic.Int32
+	var inFlight atomic.Int32
+	slow := Job{Name: "sync", Schedule: "@every 1s", Run: func(ctx context.Context, runID string) (any, error) {
+		if inFlight.Add(1) > 1 {
+			overlaps.Add(1)
+		}
+		defer inFlight.Add(-1)
+		runs.Add(1)
+		select { // longer than the interval: the next tick must be skipped
+		case <-time.After(2500 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		return nil, nil
+	}}
+	addr := freeAddr(t)
+	n := 0
+	s := &Server{Runner: &Runner{Jobs: []Job{slow}, Log: nil}, Listen: addr, NewRunID: func() string { n++; return "r" }, Registry: prometheus.NewRegistry()}
+	s.Runner.Log = discard()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	time.Sleep(4500 * time.Millisecond)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get("http://" + addr + p)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", p, resp, err)
+		}
+		resp.Body.Close()
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `archiver_job_runs_total{job="sync",status="skipped"}`) {
+		t.Errorf("metrics lack skipped runs:\n%s", body)
+	}
+	start := time.Now()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("shutdown took %v with a job running", el)
+	}
+	if overlaps.Load() != 0 || runs.Load() < 1 {
+		t.Errorf("runs %d, overlapping runs %d", runs.Load(), overlaps.Load())
+	}
+}
