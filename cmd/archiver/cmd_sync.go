@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -137,64 +138,82 @@ func newRunID(now time.Time) string {
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
-func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
-	ctx := cmd.Context()
+// build validates the options and turns them into s3sync options (store
+// opened, no logger or progress yet).
+func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, error) {
+	var so s3sync.Options
+	var t s3Tuning
 	if o.dest == "" {
-		return usageErrorf("--dest is required (s3://BUCKET/PREFIX or file:///path)")
+		return so, t, usageErrorf("--dest is required (s3://BUCKET/PREFIX or file:///path)")
 	}
 	if o.output != "text" && o.output != "json" {
-		return usageErrorf("--output %q: want text or json", o.output)
+		return so, t, usageErrorf("--output %q: want text or json", o.output)
 	}
 	compress, err := s3sync.ParseCompress(o.compress)
 	if err != nil {
-		return usageErrorf("--compress: %v", err)
+		return so, t, usageErrorf("--compress: %v", err)
 	}
 	if o.concurrency < 1 || o.concurrency > 64 {
-		return usageErrorf("--concurrency %d: want 1 to 64", o.concurrency)
+		return so, t, usageErrorf("--concurrency %d: want 1 to 64", o.concurrency)
 	}
-	var t s3Tuning
 	t.concurrency, t.lockMode, t.lockRetention = o.concurrency, o.lockMode, o.lockRetain
 	if t.partSize, err = parseSizeFlag("--part-size", o.partSize); err != nil {
-		return err
+		return so, t, err
 	}
 	if t.threshold, err = parseSizeFlag("--multipart-threshold", o.threshold); err != nil {
-		return err
+		return so, t, err
 	}
 	if t.bandwidth, err = parseSizeFlag("--bandwidth-limit", o.bandwidth); err != nil {
-		return err
+		return so, t, err
 	}
 	quiet, err := parseDurationFlag("--backup-quiet-period", o.quiet)
 	if err != nil {
-		return err
+		return so, t, err
 	}
 	var prune s3sync.PruneOptions
 	if o.pruneAge != "" {
 		if prune.MinAge, err = parseDurationFlag("--prune-local", o.pruneAge); err != nil {
-			return err
+			return so, t, err
 		}
 		if prune.MinAge <= 0 {
-			return usageErrorf("--prune-local must be a positive age such as 30d")
+			return so, t, usageErrorf("--prune-local must be a positive age such as 30d")
 		}
 	}
 	if o.pruneFree < 0 || o.pruneFree >= 100 {
-		return usageErrorf("--prune-free-space %.1f: want a percentage between 0 and 100", o.pruneFree)
+		return so, t, usageErrorf("--prune-free-space %.1f: want a percentage between 0 and 100", o.pruneFree)
 	}
 	prune.FreePercent = o.pruneFree
 	if (o.lockMode == "") != (o.lockRetain == "") {
-		return usageErrorf("--object-lock-mode and --object-lock-retention go together")
+		return so, t, usageErrorf("--object-lock-mode and --object-lock-retention go together")
 	}
 	if o.lockMode != "" && o.lockMode != "GOVERNANCE" && o.lockMode != "COMPLIANCE" {
-		return usageErrorf("--object-lock-mode %q: want GOVERNANCE or COMPLIANCE", o.lockMode)
+		return so, t, usageErrorf("--object-lock-mode %q: want GOVERNANCE or COMPLIANCE", o.lockMode)
 	}
 	scheme, _, _, err := parseDest(o.dest)
 	if err != nil {
-		return err
+		return so, t, err
 	}
 	if scheme == "s3" {
 		prune.Encrypted = true
 		prune.LockMode = o.lockMode
 	} else if o.lockMode != "" {
-		return usageErrorf("--object-lock-mode needs an s3:// destination")
+		return so, t, usageErrorf("--object-lock-mode needs an s3:// destination")
+	}
+	st, err := openStore(ctx, o.destOptions, t, !o.dryRun)
+	if err != nil {
+		return so, t, err
+	}
+	host, _ := os.Hostname()
+	so = s3sync.Options{Source: o.source, Store: st, Compress: compress, Concurrency: o.concurrency,
+		BackupQuiet: quiet, DryRun: o.dryRun, Prune: prune, Host: host}
+	return so, t, nil
+}
+
+func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
+	ctx := cmd.Context()
+	opts, t, err := o.build(ctx)
+	if err != nil {
+		return err
 	}
 	limitMemory(t)
 	showBar := !o.noProgress && isTerminal(g.streams.err)
@@ -202,24 +221,17 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, o.destOptions, t, !o.dryRun)
-	if err != nil {
-		return err
+	opts.Log = log
+	opts.RunID = o.runID
+	if opts.RunID == "" {
+		opts.RunID = newRunID(time.Now())
 	}
-	now := time.Now()
-	runID := o.runID
-	if runID == "" {
-		runID = newRunID(now)
-	}
-	host, _ := os.Hostname()
-	opts := s3sync.Options{Source: o.source, Store: st, RunID: runID, Compress: compress, Concurrency: o.concurrency,
-		BackupQuiet: quiet, DryRun: o.dryRun, Prune: prune, Log: log, Host: host}
 	if showBar {
 		opts.Progress = progress.New(g.streams.err, "sync")
 	}
-	log.Info("sync started", "run_id", runID, "source", o.source, "destination", st.URL(), "dry_run", o.dryRun)
+	log.Info("sync started", "run_id", opts.RunID, "source", o.source, "destination", opts.Store.URL(), "dry_run", o.dryRun)
 	res, err := s3sync.Run(ctx, opts)
-	log.Info("sync finished", "run_id", runID, "status", res.Status, "uploaded_files", res.Uploaded.Files,
+	log.Info("sync finished", "run_id", opts.RunID, "status", res.Status, "uploaded_files", res.Uploaded.Files,
 		"uploaded_bytes", res.Uploaded.Bytes, "failed", len(res.Failed), "pruned_files", res.Pruned.Files, "duration_seconds", res.DurationSec)
 	if perr := printSyncResult(g.streams.out, o.output, res); perr != nil && err == nil {
 		err = perr

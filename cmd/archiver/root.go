@@ -13,8 +13,10 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/xroad-archiver/archiver/internal/lock"
 	"github.com/xroad-archiver/archiver/internal/restore"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
+	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/verify"
@@ -27,6 +29,8 @@ const (
 	exitUsage       = 2
 	exitPartial     = 3
 	exitVerifyFail  = 4
+	exitLocked      = 11
+	exitSecondary   = 12
 	exitInterrupted = 130
 )
 
@@ -35,6 +39,9 @@ const exitCodesHelp = `Exit codes:
   1    error: the run could not proceed (destination, credentials, KMS key, source); nothing was deleted
   2    usage or configuration error
   3    partial: the run finished but some files failed (listed); they are retried by the next run
+  4    verification failed (verify)
+  11   locked: another archiver holds the lock (run)
+  12   secondary node: only the primary archives (run)
   130  interrupted (SIGINT/SIGTERM)`
 
 // errUsage marks command-line and configuration errors (exit 2).
@@ -53,7 +60,11 @@ func exitCode(err error) int {
 		return exitInterrupted
 	case errors.Is(err, errUsage), isCobraUsage(err):
 		return exitUsage
-	case errors.Is(err, s3sync.ErrPartial), errors.Is(err, restore.ErrPartial), errors.Is(err, snapshot.ErrPartial):
+	case errors.Is(err, lock.ErrLocked):
+		return exitLocked
+	case errors.Is(err, schedule.ErrSecondary):
+		return exitSecondary
+	case errors.Is(err, s3sync.ErrPartial), errors.Is(err, restore.ErrPartial), errors.Is(err, snapshot.ErrPartial), errors.Is(err, schedule.ErrPartial):
 		return exitPartial
 	case errors.Is(err, verify.ErrFailed):
 		return exitVerifyFail
@@ -127,7 +138,8 @@ EKS Pod Identity, environment, shared files, instance metadata).
 	root.SetIn(s.in)
 	g.AddFlags(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
-	root.AddCommand(newSyncCommand(g), newVerifyCommand(g), newRestoreCommand(g), newSnapshotCommand(g), newVersionCommand())
+	root.AddCommand(newSyncCommand(g), newVerifyCommand(g), newRestoreCommand(g), newSnapshotCommand(g),
+		newRunCommand(g), newServeCommand(g), newConfigCommand(), newVersionCommand())
 	return root
 }
 
@@ -147,7 +159,7 @@ func run(ctx context.Context, args []string, s streams) int {
 		err = fmt.Errorf("%w: %w", context.Canceled, err)
 	}
 	if err != nil && !errors.Is(err, s3sync.ErrPartial) && !errors.Is(err, restore.ErrPartial) && !errors.Is(err, verify.ErrFailed) &&
-		!errors.Is(err, snapshot.ErrPartial) {
+		!errors.Is(err, snapshot.ErrPartial) && !errors.Is(err, schedule.ErrPartial) {
 		fmt.Fprintf(s.err, "archiver: %s\n", oneLine(err))
 	}
 	return exitCode(err)

@@ -22,7 +22,10 @@ var errSome = errors.New("some files")
 
 func job(name string, err error, calls *[]string) Job {
 	return Job{Name: name, Schedule: "@every 1s", Partial: func(e error) bool { return errors.Is(e, errSome) },
-		Run: func(ctx context.Context, runID string) (any, error) { *calls = append(*calls, name); return map[string]string{"run": runID}, err }}
+		Run: func(ctx context.Context, runID string) (any, error) {
+			*calls = append(*calls, name)
+			return map[string]string{"run": runID}, err
+		}}
 }
 
 func TestRunnerOutcomes(t *testing.T) {

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/xroad-archiver/archiver/internal/config"
+	"github.com/xroad-archiver/archiver/internal/lock"
+	"github.com/xroad-archiver/archiver/internal/s3sync"
+	"github.com/xroad-archiver/archiver/internal/schedule"
+	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/units"
+)
+
+type runOptions struct {
+	config     string
+	jobs       []string
+	runID      string
+	output     string
+	kubeconfig string
+	noLock     bool
+	listen     string
+}
+
+func (o *runOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.config, "config", "c", "/etc/archiver/config.yaml", "configuration file [$ARCHIVER_CONFIG]")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
+	fs.BoolVar(&o.noLock, "no-lock", false, "do not take the run lock (only for a single archiver per volume that you control)")
+}
+
+const runExitHelp = `Exit codes:
+  0    every job succeeded
+  1    every job failed, or the run could not start
+  2    usage or configuration error
+  3    partial: some jobs (or some files or volumes of a job) failed; the report names them
+  11   locked: another archiver holds the lock for this volume
+  12   secondary node: only the primary archives (set primary.override to run anyway)`
+
+// configEnv applies environment overrides to a loaded configuration.
+func configEnv(c *config.Config) {
+	set := func(dst *string, env string) {
+		if v, ok := os.LookupEnv(env); ok {
+			*dst = v
+		}
+	}
+	set(&c.Sync.Source, "ARCHIVER_SOURCE")
+	set(&c.Sync.Dest, "ARCHIVER_DEST")
+	set(&c.Sync.KMSKeyID, "ARCHIVER_KMS_KEY_ID")
+	set(&c.Cluster, "ARCHIVER_CLUSTER")
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	if v, ok := os.LookupEnv("ARCHIVER_CONFIG"); ok && path == "/etc/archiver/config.yaml" {
+		path = v
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	configEnv(c)
+	return c, nil
+}
+
+// syncFromConfig maps the sync section onto the sync command's options.
+func syncFromConfig(c *config.Config) *syncOptions {
+	s := c.Sync
+	o := &syncOptions{source: s.Source, compress: s.Compress, concurrency: s.Concurrency, partSize: "8MiB", threshold: "64MiB",
+		bandwidth: s.BandwidthLimit, quiet: s.BackupQuietPeriod, pruneAge: s.Prune.OlderThan, pruneFree: s.Prune.FreeSpacePercent, output: "json"}
+	o.dest, o.kmsKeyID, o.bucketKey, o.endpointURL, o.region = s.Dest, s.KMSKeyID, s.BucketKey, s.EndpointURL, s.Region
+	if o.source == "" {
+		o.source = "/var/lib/xroad"
+	}
+	if o.compress == "" {
+		o.compress = "none"
+	}
+	if o.concurrency == 0 {
+		o.concurrency = 4
+	}
+	if o.bandwidth == "" {
+		o.bandwidth = "0"
+	}
+	if o.quiet == "" {
+		o.quiet = "2m"
+	}
+	if s.ObjectLock != nil {
+		o.lockMode, o.lockRetain = s.ObjectLock.Mode, s.ObjectLock.Retention
+	}
+	return o
+}
+
+// snapshotFromConfig maps the snapshot section onto the snapshot command's options.
+func snapshotFromConfig(c *config.Config, kubeconfig string) *snapshotOptions {
+	s := c.Snapshot
+	o := &snapshotOptions{pvcs: s.PVCs, kubeconfig: kubeconfig, cluster: c.Cluster, drRegion: s.DRRegion, drKMSKey: s.DRKMSKey,
+		efsVault: s.EFS.Vault, efsRole: s.EFS.RoleARN, account: s.EFS.AccountID, timeout: s.Timeout, timeZone: c.TimeZone, output: "json",
+		keep: snapshot.Policy{KeepLast: s.Retention.KeepLast, Daily: s.Retention.Daily, Weekly: s.Retention.Weekly, Monthly: s.Retention.Monthly}}
+	o.region = s.Region
+	o.dest, o.kmsKeyID, o.endpointURL = c.Sync.Dest, c.Sync.KMSKeyID, c.Sync.EndpointURL
+	for k, v := range s.Mounts {
+		o.mounts = append(o.mounts, k+"="+v)
+	}
+	if o.timeout == "" {
+		o.timeout = "2h"
+	}
+	if o.timeZone == "" {
+		o.timeZone = "UTC"
+	}
+	return o
+}
+
+// runner builds the jobs and the lock from the configuration.
+func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runOptions) (*schedule.Runner, error) {
+	log, err := g.logger(false)
+	if err != nil {
+		return nil, err
+	}
+	r := &schedule.Runner{Log: log}
+	confDir := c.Primary.ConfDir
+	if confDir == "" {
+		confDir = "/etc/xroad/conf.d"
+	}
+	r.Primary = func() error { return schedule.CheckPrimary(confDir, c.Primary.Override) }
+	if c.Sync.Enabled {
+		so := syncFromConfig(c)
+		r.Jobs = append(r.Jobs, schedule.Job{Name: "sync", Schedule: c.Sync.Schedule, Partial: isPartial,
+			Run: func(ctx context.Context, runID string) (any, error) {
+				opts, t, err := so.build(ctx)
+				if err != nil {
+					return nil, err
+				}
+				limitMemory(t)
+				opts.RunID, opts.Log = runID, log
+				return s3sync.Run(ctx, opts)
+			}})
+	}
+	if c.Snapshot.Enabled {
+		sn := snapshotFromConfig(c, o.kubeconfig)
+		r.Jobs = append(r.Jobs, schedule.Job{Name: "snapshot", Schedule: c.Snapshot.Schedule, Partial: isPartial,
+			Run: func(ctx context.Context, runID string) (any, error) {
+				so, err := sn.build(cmd, false)
+				if err != nil {
+					return nil, err
+				}
+				so.RunID, so.Log = runID, log
+				return snapshot.Run(ctx, so)
+			}})
+	}
+	if !o.noLock {
+		dur := 2 * time.Minute
+		if c.Lock.Duration != "" {
+			dur, _ = units.ParseDuration(c.Lock.Duration)
+		}
+		r.Acquire = func(ctx context.Context, runID string) (lock.Lock, error) {
+			holder := runID
+			if h, _ := os.Hostname(); h != "" {
+				holder = h + "/" + runID
+			}
+			if c.Lock.Namespace != "" && (os.Getenv("KUBERNETES_SERVICE_HOST") != "" || o.kubeconfig != "") {
+				kube, err := kubeClient(o.kubeconfig)
+				if err != nil {
+					return nil, err
+				}
+				name := c.Lock.Name
+				if name == "" {
+					name = "archiver"
+				}
+				return lock.AcquireLease(ctx, kube, lock.LeaseOptions{Namespace: c.Lock.Namespace, Name: name, Holder: holder, Duration: dur})
+			}
+			path := c.Lock.File
+			if path == "" {
+				path = os.TempDir() + "/archiver.lock"
+			}
+			return lock.AcquireFile(path, holder)
+		}
+	}
+	return r, nil
+}
+
+func isPartial(err error) bool {
+	return errors.Is(err, s3sync.ErrPartial) || errors.Is(err, snapshot.ErrPartial)
+}
+
+func newRunCommand(g *globalOptions) *cobra.Command {
+	o := &runOptions{}
+	c := &cobra.Command{
+		Use:   "run",
+		Short: "Run the configured jobs once (sync, then snapshot), under the run lock, on the primary only",
+		Long: `Run the jobs the configuration file enables, once, in order (sync, then snapshot), with one
+run id. The run holds a lock (a Kubernetes Lease when lock.namespace is set and archiver runs in
+a cluster, a file lock otherwise) so two archivers never work on one volume at once, and refuses
+to run on an X-Road secondary node. Each job's result is reported; --output json prints the
+whole run as one JSON object.
+
+` + runExitHelp,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(o.config)
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			if o.output != "text" && o.output != "json" {
+				return usageErrorf("--output %q: want text or json", o.output)
+			}
+			r, err := buildRunner(cmd, g, cfg, o)
+			if err != nil {
+				return err
+			}
+			runID := o.runID
+			if runID == "" {
+				runID = newRunID(time.Now())
+			}
+			rep, err := r.Run(cmd.Context(), runID, o.jobs)
+			if perr := printRunReport(g.streams.out, o.output, rep); perr != nil && err == nil {
+				err = perr
+			}
+			return err
+		},
+	}
+	o.AddFlags(c.Flags())
+	c.Flags().StringSliceVar(&o.jobs, "job", nil, "run only these jobs: sync, snapshot (default: all enabled)")
+	c.Flags().StringVar(&o.runID, "run-id", "", "run id (default: generated)")
+	c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	return c
+}
+
+func printRunReport(w io.Writer, format string, r *schedule.Report) error {
+	if r == nil {
+		return nil
+	}
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(w, "archiver run: %s (run %s, %.1fs)\n", r.Status, r.RunID, r.DurationSec)
+	for _, j := range r.Jobs {
+		fmt.Fprintf(w, "  %-9s %-8s %.1fs", j.Name, j.Status, j.DurationSec)
+		if j.Error != "" {
+			fmt.Fprintf(w, "  %s", strings.ReplaceAll(j.Error, "\n", " "))
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+func newServeCommand(g *globalOptions) *cobra.Command {
+	o := &runOptions{}
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the configured jobs on their cron schedules, with /healthz, /readyz and /metrics",
+		Long: `Run each enabled job on its cron schedule (sync.schedule, snapshot.schedule; 5-field cron or
+@hourly/@daily/@every 30m) in timeZone, after a random delay of up to serve.jitter. A job whose
+previous run is still going is skipped (and logged and counted). /healthz, /readyz and Prometheus
+/metrics are served on serve.listen (default :8080). SIGTERM stops scheduling, cancels a running job
+(uploads stop cleanly; nothing half-written becomes visible) and exits.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(o.config)
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			r, err := buildRunner(cmd, g, cfg, o)
+			if err != nil {
+				return err
+			}
+			loc := time.UTC
+			if cfg.TimeZone != "" {
+				loc, _ = time.LoadLocation(cfg.TimeZone)
+			}
+			var jitter time.Duration
+			if cfg.Serve.Jitter != "" {
+				jitter, _ = units.ParseDuration(cfg.Serve.Jitter)
+			}
+			listen := cfg.Serve.Listen
+			if o.listen != "" {
+				listen = o.listen
+			}
+			if listen == "" {
+				listen = ":8080"
+			}
+			s := &schedule.Server{Runner: r, Location: loc, Jitter: jitter, Listen: listen, NewRunID: func() string { return newRunID(time.Now()) }}
+			r.Log.Info("serving", "listen", listen, "time_zone", loc.String(), "jobs", len(r.Jobs))
+			return s.Serve(cmd.Context())
+		},
+	}
+	o.AddFlags(c.Flags())
+	c.Flags().StringVar(&o.listen, "listen", "", "address for /healthz, /readyz and /metrics (default: serve.listen or :8080)")
+	return c
+}
+
+func newConfigCommand() *cobra.Command {
+	c := &cobra.Command{Use: "config", Short: "Work with the configuration file"}
+	var path string
+	v := &cobra.Command{
+		Use:   "validate",
+		Short: "Check the configuration file; every problem is listed with its line and field",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := loadConfig(path); err != nil {
+				return usageErrorf("%v", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: valid\n", path)
+			return nil
+		},
+	}
+	v.Flags().StringVarP(&path, "config", "c", "/etc/archiver/config.yaml", "configuration file [$ARCHIVER_CONFIG]")
+	c.AddCommand(v)
+	return c
+}
