@@ -1,0 +1,230 @@
+// Package deploy holds archiver's Kubernetes manifests and IAM policy; its
+// tests apply them to a real kube-apiserver (server-side dry run) and
+// check, acting as archiver's ServiceAccount, that RBAC allows exactly
+// what archiver does.
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/xroad-archiver/archiver/internal/config"
+	"github.com/xroad-archiver/archiver/internal/lock"
+	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/testenv"
+)
+
+func objects(t *testing.T, file string) []*unstructured.Unstructured {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	var out []*unstructured.Unstructured
+	for {
+		var m map[string]any
+		err := dec.Decode(&m)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if m == nil {
+			continue
+		}
+		out = append(out, &unstructured.Unstructured{Object: m})
+	}
+}
+
+type applier struct {
+	dyn    dynamic.Interface
+	mapper *restmapper.DeferredDiscoveryRESTMapper
+}
+
+func newApplier(t *testing.T, cfg *rest.Config) applier {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return applier{dyn: dynamic.NewForConfigOrDie(cfg), mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}
+}
+
+func (a applier) apply(ctx context.Context, o *unstructured.Unstructured, dryRun bool) error {
+	gvk := o.GroupVersionKind()
+	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(o.Object)
+	var obj unstructured.Unstructured
+	obj.UnmarshalJSON(b)
+	opts := metav1.ApplyOptions{FieldManager: "archiver-test", Force: true}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	r := a.dyn.Resource(m.Resource)
+	if o.GetNamespace() != "" {
+		_, err = r.Namespace(o.GetNamespace()).Apply(ctx, o.GetName(), &obj, opts)
+	} else {
+		_, err = r.Apply(ctx, o.GetName(), &obj, opts)
+	}
+	return err
+}
+
+func ensureNamespace(t *testing.T, k testenv.KubeEnv, ns string) {
+	t.Helper()
+	_, err := k.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+func TestManifestsPassServerSideDryRun(t *testing.T) {
+	k := testenv.Kube(t)
+	ensureNamespace(t, k, "xroad")
+	a := newApplier(t, k.Config)
+	files, _ := filepath.Glob("*.yaml")
+	n := 0
+	for _, f := range files {
+		if f == "kustomization.yaml" {
+			continue
+		}
+		for _, o := range objects(t, f) {
+			n++
+			if err := a.apply(context.Background(), o, true); err != nil {
+				t.Errorf("%s: %s %s: %v", f, o.GetKind(), o.GetName(), err)
+			}
+		}
+	}
+	if n < 8 {
+		t.Fatalf("only %d objects found", n)
+	}
+}
+
+func TestKustomizationListsTheManifests(t *testing.T) {
+	b, _ := os.ReadFile("kustomization.yaml")
+	for _, f := range []string{"serviceaccount.yaml", "rbac.yaml", "configmap.yaml", "cronjob.yaml", "deployment.yaml"} {
+		if !strings.Contains(string(b), f) {
+			t.Errorf("kustomization.yaml does not mention %s", f)
+		}
+	}
+}
+
+func TestConfigMapHoldsAValidConfiguration(t *testing.T) {
+	for _, o := range objects(t, "configmap.yaml") {
+		data, _, _ := unstructured.NestedString(o.Object, "data", "config.yaml")
+		if _, err := config.Parse(strings.NewReader(data)); err != nil {
+			t.Fatalf("deploy/configmap.yaml: %v", err)
+		}
+	}
+}
+
+func TestIAMPolicyIsValidJSONAndKeepsMultipartWorking(t *testing.T) {
+	b, err := os.ReadFile("iam-policy.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Statement []struct {
+			Sid       string
+			Effect    string
+			Action    any
+			Condition map[string]map[string]any
+		}
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p.Statement {
+		// UploadPart carries no encryption header: a condition on it must be
+		// ...IfExists, or multipart uploads fail (boto/botocore#471).
+		for op := range s.Condition {
+			for key := range s.Condition[op] {
+				if strings.HasPrefix(key, "s3:x-amz-server-side-encryption") && !strings.HasSuffix(op, "IfExists") {
+					t.Errorf("%s: %s on %s breaks multipart uploads; use ...IfExists", s.Sid, op, key)
+				}
+			}
+		}
+	}
+}
+
+// TestRBACAllowsWhatArchiverDoesAndNothingElse acts as the ServiceAccount.
+func TestRBACAllowsWhatArchiverDoesAndNothingElse(t *testing.T) {
+	k := testenv.Kube(t)
+	ensureNamespace(t, k, "xroad")
+	ctx := context.Background()
+	a := newApplier(t, k.Config)
+	for _, f := range []string{"serviceaccount.yaml", "rbac.yaml"} {
+		for _, o := range objects(t, f) {
+			if err := a.apply(ctx, o, false); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+		}
+	}
+	tr, err := k.Client.CoreV1().ServiceAccounts("xroad").CreateToken(ctx, "archiver", &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(600))}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.AnonymousClientConfig(k.Config)
+	cfg.BearerToken = tr.Status.Token
+	as := kubernetes.NewForConfigOrDie(cfg)
+
+	// What archiver does: resolve a claim, hold its lease.
+	suffix := time.Now().Format("150405.000000")
+	suffix = strings.ReplaceAll(suffix, ".", "")
+	k.BoundClaim(t, "xroad", "data-"+suffix, &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "rbac-" + suffix},
+		Spec: corev1.PersistentVolumeSpec{Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: snapshot.DriverEBS, VolumeHandle: "vol-0123456789abcdef0"}}}})
+	if _, err := snapshot.Resolve(ctx, as, "xroad", "data-"+suffix); err != nil {
+		t.Errorf("as archiver, resolve a claim: %v", err)
+	}
+	l, err := lock.AcquireLease(ctx, as, lock.LeaseOptions{Namespace: "xroad", Name: "archiver-" + suffix, Holder: "test"})
+	if err != nil {
+		t.Errorf("as archiver, take the lease: %v", err)
+	} else if err := l.Release(ctx); err != nil {
+		t.Errorf("as archiver, release the lease: %v", err)
+	}
+	if _, err := as.CoreV1().Events("xroad").Create(ctx, &corev1.Event{ObjectMeta: metav1.ObjectMeta{GenerateName: "archiver-"},
+		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: "xroad", Name: "x"}, Reason: "Test", Message: "m", Type: "Normal"}, metav1.CreateOptions{}); err != nil {
+		t.Errorf("as archiver, record an event: %v", err)
+	}
+	// What it must not do.
+	denied := map[string]error{}
+	_, denied["read secrets"] = as.CoreV1().Secrets("xroad").List(ctx, metav1.ListOptions{})
+	_, denied["read claims in another namespace"] = as.CoreV1().PersistentVolumeClaims("kube-system").List(ctx, metav1.ListOptions{})
+	_, denied["create claims"] = as.CoreV1().PersistentVolumeClaims("xroad").Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
+	denied["delete volumes"] = as.CoreV1().PersistentVolumes().Delete(ctx, "rbac-"+suffix, metav1.DeleteOptions{})
+	_, denied["list pods"] = as.CoreV1().Pods("xroad").List(ctx, metav1.ListOptions{})
+	for what, err := range denied {
+		if !apierrors.IsForbidden(err) {
+			t.Errorf("as archiver, %s: %v, want Forbidden", what, err)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
