@@ -443,10 +443,10 @@ func (s *S3) putMultipart(ctx context.Context, key string, p Payload, m Meta) (O
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return Object{}, s.failed(key, up.id, err)
+		return Object{}, s.failed(ctx, key, up.id, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return Object{}, err // interrupted: the upload stays for the next run to resume
+		return Object{}, s.failed(ctx, key, up.id, err)
 	}
 	if p.BeforeCommit != nil {
 		if err := p.BeforeCommit(); err != nil {
@@ -459,11 +459,12 @@ func (s *S3) putMultipart(ctx context.Context, key string, p Payload, m Meta) (O
 	return obj, err
 }
 
-// failed decides what happens to an upload after a part failed: a fatal or
-// content error aborts it; anything else (network, interruption) leaves it
-// for the next run to resume.
-func (s *S3) failed(key, id string, err error) error {
-	if IsFatal(err) || errors.Is(err, ErrChanged) {
+// failed decides what happens to an upload after a part failed. A fatal
+// or content error aborts it, and so does a graceful stop (ctx cancelled,
+// e.g. SIGTERM): nothing is left behind. A network error leaves it for the
+// next run to resume, as does a crash, which never gets here.
+func (s *S3) failed(ctx context.Context, key, id string, err error) error {
+	if IsFatal(err) || errors.Is(err, ErrChanged) || ctx.Err() != nil {
 		s.abort(key, id)
 	}
 	return err
@@ -584,7 +585,7 @@ func (s *S3) putStream(ctx context.Context, key string, p Payload, m Meta) (Obje
 			s.putBuf(b)
 			s.release()
 			g.Wait()
-			return Object{}, s.failed(key, up.id, fmt.Errorf("%s: stream longer than %d parts of %d bytes: %w", key, MaxParts, ps, ErrChanged))
+			return Object{}, s.failed(ctx, key, up.id, fmt.Errorf("%s: stream longer than %d parts of %d bytes: %w", key, MaxParts, ps, ErrChanged))
 		}
 		buf, size, partNum := b, n, num
 		crc := crc32.Checksum((*buf)[:size], castagnoli)
@@ -610,7 +611,7 @@ func (s *S3) putStream(ctx context.Context, key string, p Payload, m Meta) (Obje
 		b, n, rerr = read()
 		if rerr != nil && rerr != io.EOF {
 			g.Wait()
-			return Object{}, s.failed(key, up.id, rerr)
+			return Object{}, s.failed(ctx, key, up.id, rerr)
 		}
 		if rerr == io.EOF && n == 0 {
 			s.putBuf(b)
@@ -624,10 +625,10 @@ func (s *S3) putStream(ctx context.Context, key string, p Payload, m Meta) (Obje
 		}
 	}
 	if err := g.Wait(); err != nil {
-		return Object{}, s.failed(key, up.id, err)
+		return Object{}, s.failed(ctx, key, up.id, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return Object{}, err
+		return Object{}, s.failed(ctx, key, up.id, err)
 	}
 	if p.BeforeCommit != nil {
 		if err := p.BeforeCommit(); err != nil {
