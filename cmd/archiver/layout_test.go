@@ -23,6 +23,9 @@ func TestPackagesAreDocumentedAndLayered(t *testing.T) {
 		"verify":   {"s3sync", "restore"},
 		"restore":  {"s3sync", "verify"},
 		"codec":    {"*"},
+		"snapshot": {"s3sync", "verify", "restore", "schedule"},
+		"config":   {"store", "s3sync", "snapshot"},
+		"lock":     {"s3sync", "snapshot", "schedule"},
 		"units":    {"*"},
 		"progress": {"*"},
 	}
@@ -56,6 +59,9 @@ func TestPackagesAreDocumentedAndLayered(t *testing.T) {
 				}
 				for _, imp := range f.Imports {
 					path := strings.Trim(imp.Path.Value, `"`)
+					if (rel == "schedule" || rel == "xroad" || rel == "config") && strings.HasPrefix(path, "github.com/aws/") {
+						t.Errorf("internal/%s imports %s: it must not know the AWS SDK", rel, path)
+					}
 					dep, ok := strings.CutPrefix(path, "github.com/xroad-archiver/archiver/internal/")
 					if !ok {
 						continue
