@@ -110,7 +110,7 @@ func TestManifestsPassServerSideDryRun(t *testing.T) {
 	files, _ := filepath.Glob("*.yaml")
 	n := 0
 	for _, f := range files {
-		if f == "kustomization.yaml" {
+		if f == "kustomization.yaml" || f == "cloudwatch-alarms.yaml" { // not Kubernetes objects
 			continue
 		}
 		for _, o := range objects(t, f) {

@@ -10,11 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/lock"
+	"github.com/xroad-archiver/archiver/internal/report"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
@@ -118,12 +120,39 @@ func snapshotFromConfig(c *config.Config, kubeconfig string) *snapshotOptions {
 }
 
 // runner builds the jobs and the lock from the configuration.
-func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runOptions) (*schedule.Runner, error) {
+// buildRunner builds the jobs, the lock and the reporting hooks from the
+// configuration; reg, in serve mode, also receives the run metrics.
+func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runOptions, reg *prometheus.Registry) (*schedule.Runner, error) {
 	log, err := g.logger(false)
 	if err != nil {
 		return nil, err
 	}
 	r := &schedule.Runner{Log: log}
+	sink, err := metricsSink(cmd.Context(), c)
+	if err != nil {
+		return nil, err
+	}
+	if reg != nil {
+		prom := &report.Prometheus{Registry: reg}
+		if sink == nil {
+			sink = prom
+		} else {
+			sink = report.Multi{sink, prom}
+		}
+	}
+	var hooks []func(context.Context, *schedule.Report)
+	if sink != nil {
+		failures := 0
+		hooks = append(hooks, publisher(c, sink, log, &failures))
+	}
+	if ev := eventRecorder(o.kubeconfig, log); ev != nil {
+		hooks = append(hooks, ev)
+	}
+	r.After = func(ctx context.Context, rep *schedule.Report) {
+		for _, h := range hooks {
+			h(ctx, rep)
+		}
+	}
 	confDir := c.Primary.ConfDir
 	if confDir == "" {
 		confDir = "/etc/xroad/conf.d"
@@ -210,7 +239,7 @@ whole run as one JSON object.
 			if o.output != "text" && o.output != "json" {
 				return usageErrorf("--output %q: want text or json", o.output)
 			}
-			r, err := buildRunner(cmd, g, cfg, o)
+			r, err := buildRunner(cmd, g, cfg, o, nil)
 			if err != nil {
 				return err
 			}
@@ -268,7 +297,8 @@ previous run is still going is skipped (and logged and counted). /healthz, /read
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
-			r, err := buildRunner(cmd, g, cfg, o)
+			reg := prometheus.NewRegistry()
+			r, err := buildRunner(cmd, g, cfg, o, reg)
 			if err != nil {
 				return err
 			}
@@ -287,7 +317,7 @@ previous run is still going is skipped (and logged and counted). /healthz, /read
 			if listen == "" {
 				listen = ":8080"
 			}
-			s := &schedule.Server{Runner: r, Location: loc, Jitter: jitter, Listen: listen, NewRunID: func() string { return newRunID(time.Now()) }}
+			s := &schedule.Server{Runner: r, Location: loc, Jitter: jitter, Listen: listen, Registry: reg, NewRunID: func() string { return newRunID(time.Now()) }}
 			r.Log.Info("serving", "listen", listen, "time_zone", loc.String(), "jobs", len(r.Jobs))
 			return s.Serve(cmd.Context())
 		},

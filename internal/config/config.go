@@ -30,6 +30,22 @@ type Config struct {
 	Sync           Sync     `yaml:"sync"`
 	Snapshot       Snapshot `yaml:"snapshot"`
 	Serve          Serve    `yaml:"serve"`
+	Metrics        Metrics  `yaml:"metrics"`
+	Alarms         Alarms   `yaml:"alarms"`
+}
+
+// Metrics says where run metrics go.
+type Metrics struct {
+	Sink      string `yaml:"sink"`      // cloudwatch, emf or none (default none)
+	Namespace string `yaml:"namespace"` // default XRoad/Archiver
+	Region    string `yaml:"region"`
+}
+
+// Alarms configures `archiver alarms apply`.
+type Alarms struct {
+	Actions        []string `yaml:"actions"`        // SNS topic ARNs
+	NoSuccessHours int      `yaml:"noSuccessHours"` // default 26
+	BacklogMaxAge  string   `yaml:"backlogMaxAge"`  // default 48h
 }
 
 // Lock keeps runs one at a time per volume.
@@ -307,6 +323,23 @@ func (c *Config) Validate(lines map[string]int) Errors {
 		}
 	}
 	dur("serve.jitter", c.Serve.Jitter)
+	switch c.Metrics.Sink {
+	case "", "none", "cloudwatch", "emf":
+	default:
+		add("metrics.sink", "%q: want cloudwatch, emf or none", c.Metrics.Sink)
+	}
+	if strings.HasPrefix(c.Metrics.Namespace, "AWS/") {
+		add("metrics.namespace", "%q: namespaces starting with AWS/ are reserved", c.Metrics.Namespace)
+	}
+	if c.Alarms.NoSuccessHours < 0 || c.Alarms.NoSuccessHours > 168 {
+		add("alarms.noSuccessHours", "%d: want 1 to 168 (CloudWatch evaluates at most 7 days)", c.Alarms.NoSuccessHours)
+	}
+	dur("alarms.backlogMaxAge", c.Alarms.BacklogMaxAge)
+	for i, a := range c.Alarms.Actions {
+		if !strings.HasPrefix(a, "arn:") {
+			add(fmt.Sprintf("alarms.actions[%d]", i), "%q: want an SNS topic ARN", a)
+		}
+	}
 	return errs
 }
 

@@ -88,10 +88,13 @@ type Result struct {
 	Conflicts   []Conflict `json:"conflicts,omitempty"`
 	Failed      []Failure  `json:"failed,omitempty"`
 	// Planned lists, in a dry run, what would be shipped.
-	Planned        []string  `json:"planned,omitempty"`
-	Pruned         Count     `json:"pruned"`
-	PrunePlanned   []string  `json:"prune_planned,omitempty"`
-	Manifest       string    `json:"manifest,omitempty"`
+	Planned      []string `json:"planned,omitempty"`
+	Pruned       Count    `json:"pruned"`
+	PrunePlanned []string `json:"prune_planned,omitempty"`
+	Manifest     string   `json:"manifest,omitempty"`
+	// LastCommit is when the newest manifest (this run\'s or an earlier
+	// one) was written: the age of the last complete archive state.
+	LastCommit     time.Time `json:"last_commit,omitzero"`
 	AbortedUploads int       `json:"aborted_uploads"`
 	Backlog        Backlog   `json:"backlog"`
 	Started        time.Time `json:"started"`
@@ -143,6 +146,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	var entries []manifest.Entry
 	if prev != nil {
 		entries = prev.Entries
+		res.LastCommit = prev.Created
 	}
 	ix := manifest.NewIndex(entries)
 	scan, err := Scan(o.Source, start, o.BackupQuiet)
@@ -198,7 +202,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		if err != nil {
 			return fail(err)
 		}
-		res.Manifest = ref.Key
+		res.Manifest, res.LastCommit = ref.Key, m.Created
 		for _, e := range newEntries {
 			ix.Add(e)
 		}

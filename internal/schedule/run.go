@@ -57,6 +57,9 @@ type Runner struct {
 	Primary func() error
 	Log     *slog.Logger
 	Now     func() time.Time
+	// After, when set, receives every finished run's report (metrics,
+	// events). It must not change the outcome.
+	After func(ctx context.Context, rep *Report)
 }
 
 // Run runs the jobs named in only (all when empty) in order.
@@ -69,7 +72,12 @@ func (r *Runner) Run(ctx context.Context, runID string, only []string) (*Report,
 	}
 	start := r.Now()
 	rep := &Report{RunID: runID, Started: start, Status: "failed"}
-	defer func() { rep.DurationSec = r.Now().Sub(start).Seconds() }()
+	defer func() {
+		rep.DurationSec = r.Now().Sub(start).Seconds()
+		if r.After != nil && len(rep.Jobs) > 0 {
+			r.After(context.WithoutCancel(ctx), rep)
+		}
+	}()
 	if r.Primary != nil {
 		if err := r.Primary(); err != nil {
 			return rep, err

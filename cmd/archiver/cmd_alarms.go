@@ -1,0 +1,84 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/spf13/cobra"
+
+	"github.com/xroad-archiver/archiver/internal/report"
+)
+
+func newAlarmsCommand(g *globalOptions) *cobra.Command {
+	var path, output string
+	c := &cobra.Command{
+		Use:   "alarms",
+		Short: "CloudWatch alarms: a failed job, no success within N hours (also when nothing runs), an old backlog",
+		Long: `The alarms page someone when a job fails, when a job has not succeeded for alarms.noSuccessHours
+(missing data counts as breaching, so a suspended CronJob or a pod that never starts pages too), and
+when archives wait too long to be shipped. Actions are the SNS topics in alarms.actions.`,
+	}
+	c.PersistentFlags().StringVarP(&path, "config", "c", "/etc/archiver/config.yaml", "configuration file [$ARCHIVER_CONFIG]")
+	c.PersistentFlags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	run := func(apply bool) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(path)
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			aws, err := awsConfig(cmd.Context(), cfg.Metrics.Region)
+			if err != nil {
+				return err
+			}
+			api := cloudwatch.NewFromConfig(aws)
+			defs := report.Alarms(report.AlarmConfigFrom(cfg))
+			var changes []report.Change
+			if apply {
+				changes, err = report.Apply(cmd.Context(), api, defs)
+			} else {
+				changes, err = report.Plan(cmd.Context(), api, defs)
+			}
+			if perr := printChanges(g.streams.out, output, changes, apply); perr != nil && err == nil {
+				err = perr
+			}
+			return err
+		}
+	}
+	c.AddCommand(
+		&cobra.Command{Use: "plan", Short: "Show which alarms would be created or updated", Args: cobra.NoArgs, RunE: run(false)},
+		&cobra.Command{Use: "apply", Short: "Create or update the alarms (idempotent)", Args: cobra.NoArgs, RunE: run(true)},
+		&cobra.Command{Use: "cloudformation", Short: "Print the alarms as a CloudFormation template", Args: cobra.NoArgs,
+			RunE: func(cmd *cobra.Command, _ []string) error {
+				cfg, err := loadConfig(path)
+				if err != nil {
+					return usageErrorf("%v", err)
+				}
+				_, err = io.WriteString(cmd.OutOrStdout(), report.CloudFormation(report.Alarms(report.AlarmConfigFrom(cfg))))
+				return err
+			}},
+	)
+	return c
+}
+
+func printChanges(w io.Writer, format string, changes []report.Change, applied bool) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(changes)
+	}
+	verb := map[string]string{"create": "would create", "update": "would update", "unchanged": "unchanged"}
+	if applied {
+		verb = map[string]string{"create": "created", "update": "updated", "unchanged": "unchanged"}
+	}
+	for _, c := range changes {
+		extra := ""
+		if len(c.Fields) > 0 {
+			extra = " (" + strings.Join(c.Fields, ", ") + ")"
+		}
+		fmt.Fprintf(w, "%-12s %s%s\n", verb[c.Action], c.Alarm, extra)
+	}
+	return nil
+}

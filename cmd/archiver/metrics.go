@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/xroad-archiver/archiver/internal/config"
+	"github.com/xroad-archiver/archiver/internal/report"
+	"github.com/xroad-archiver/archiver/internal/s3sync"
+	"github.com/xroad-archiver/archiver/internal/schedule"
+	"github.com/xroad-archiver/archiver/internal/snapshot"
+)
+
+// runMetrics turns a run report into data points.
+func runMetrics(c *config.Config, rep *schedule.Report, now time.Time) []report.Datum {
+	var out []report.Datum
+	for _, j := range rep.Jobs {
+		if j.Status == "skipped" {
+			continue
+		}
+		d := map[string]string{"Cluster": c.Cluster, "SecurityServer": c.SecurityServer, "Job": j.Name}
+		add := func(name string, unit cwtypes.StandardUnit, v float64) {
+			out = append(out, report.Datum{Name: name, Unit: unit, Value: v, Dims: d})
+		}
+		b := func(ok bool) float64 {
+			if ok {
+				return 1
+			}
+			return 0
+		}
+		add(report.MetricSuccess, cwtypes.StandardUnitCount, b(j.Status == "ok"))
+		add(report.MetricFailure, cwtypes.StandardUnitCount, b(j.Status == "failed"))
+		add(report.MetricPartial, cwtypes.StandardUnitCount, b(j.Status == "partial"))
+		add(report.MetricDuration, cwtypes.StandardUnitSeconds, j.DurationSec)
+		switch r := j.Result.(type) {
+		case *s3sync.Result:
+			if r == nil {
+				continue
+			}
+			add(report.MetricFilesShipped, cwtypes.StandardUnitCount, float64(r.Uploaded.Files))
+			add(report.MetricBytesShipped, cwtypes.StandardUnitBytes, float64(r.Uploaded.Bytes))
+			add(report.MetricFilesFailed, cwtypes.StandardUnitCount, float64(len(r.Failed)))
+			add(report.MetricBacklogFiles, cwtypes.StandardUnitCount, float64(r.Backlog.Files))
+			add(report.MetricBacklogBytes, cwtypes.StandardUnitBytes, float64(r.Backlog.Bytes))
+			add(report.MetricBacklogAge, cwtypes.StandardUnitSeconds, r.Backlog.OldestAgeSecond)
+			if !r.LastCommit.IsZero() {
+				add(report.MetricLastBackupAge, cwtypes.StandardUnitSeconds, now.Sub(r.LastCommit).Seconds())
+			}
+		case *snapshot.Result:
+			if r == nil {
+				continue
+			}
+			n := 0
+			for _, v := range r.Volumes {
+				for _, a := range v.Artifacts {
+					if !a.Reused && (a.State == "completed" || a.State == "COMPLETED") {
+						n++
+					}
+				}
+			}
+			add(report.MetricSnapshots, cwtypes.StandardUnitCount, float64(n))
+		}
+	}
+	return out
+}
+
+// metricsSink builds the configured sink (nil: none).
+func metricsSink(ctx context.Context, c *config.Config) (report.Sink, error) {
+	switch c.Metrics.Sink {
+	case "cloudwatch":
+		cfg, err := awsConfig(ctx, c.Metrics.Region)
+		if err != nil {
+			return nil, err
+		}
+		return &report.CloudWatch{API: cloudwatch.NewFromConfig(cfg), Namespace: c.Metrics.Namespace}, nil
+	case "emf":
+		return &report.EMF{W: os.Stdout, Namespace: c.Metrics.Namespace}, nil
+	}
+	return nil, nil
+}
+
+// publisher returns a Runner.After hook that publishes a run's metrics. A
+// publishing failure is logged (with the MetricsPublishErrors marker) and
+// never turned into a failed run.
+func publisher(c *config.Config, sink report.Sink, log *slog.Logger, failures *int) func(context.Context, *schedule.Report) {
+	return func(ctx context.Context, rep *schedule.Report) {
+		now := time.Now()
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := sink.Publish(ctx, now, runMetrics(c, rep, now)); err != nil {
+			*failures++
+			log.Error("metrics not published (the run's outcome is unchanged)", "run_id", rep.RunID, "error", err, "metric", report.MetricPublishErrors)
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/xroad-archiver/archiver/internal/awsfake"
+	"github.com/xroad-archiver/archiver/internal/report"
+	"github.com/xroad-archiver/archiver/internal/testenv"
+)
+
+// metricValue returns the value of the last datum named name for job.
+func metricValue(fake *awsfake.Server, job, name string) (float64, bool) {
+	v, ok := 0.0, false
+	for _, m := range fake.MetricData() {
+		if aws.ToString(m.Datum.MetricName) != name || m.Namespace != "XRoad/Test" {
+			continue
+		}
+		for _, d := range m.Datum.Dimensions {
+			if aws.ToString(d.Name) == "Job" && aws.ToString(d.Value) == job {
+				v, ok = aws.ToFloat64(m.Datum.Value), true
+			}
+		}
+	}
+	return v, ok
+}
+
+func TestRunPublishesMetrics(t *testing.T) {
+	fake := awsfake.New(t)
+	src := demoTree(t)
+	dest := t.TempDir()
+	cfg := func(dest, prune string) string {
+		return writeConfig(t, fmt.Sprintf(`cluster: c1
+securityServer: EE/GOV/70000310/ss1
+sync:
+  enabled: true
+  source: %s
+  dest: file://%s
+%s
+lock: {file: %s}
+primary: {confDir: %s}
+metrics: {sink: cloudwatch, namespace: XRoad/Test, region: eu-west-1}
+`, src, dest, prune, filepath.Join(t.TempDir(), "lock"), t.TempDir()))
+	}
+	env := []string{"AWS_ENDPOINT_URL=" + fake.URL(), "AWS_ACCESS_KEY_ID=t", "AWS_SECRET_ACCESS_KEY=t", "AWS_REGION=eu-west-1", "AWS_EC2_METADATA_DISABLED=true"}
+	want := func(step, name string, v float64) {
+		t.Helper()
+		if got, ok := metricValue(fake, "sync", name); !ok || got != v {
+			t.Errorf("%s: %s = %v (sent %v), want %v", step, name, got, ok, v)
+		}
+	}
+
+	// A successful run.
+	if r := cli(t, env, "run", "-c", cfg(dest, "")); r.code != 0 {
+		t.Fatalf("run: %d %s", r.code, r.stderr)
+	}
+	want("ok run", report.MetricSuccess, 1)
+	want("ok run", report.MetricFailure, 0)
+	want("ok run", report.MetricFilesShipped, 15)
+	want("ok run", report.MetricBacklogFiles, 0)
+	if _, ok := metricValue(fake, "sync", report.MetricLastBackupAge); !ok {
+		t.Error("no LastBackupAgeSeconds")
+	}
+
+	// A partial run: one archived object vanished, so pruning cannot prove it.
+	entries, _ := os.ReadDir(dest)
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) == ".zip" {
+			os.Remove(filepath.Join(dest, e.Name()))
+			break
+		}
+	}
+	if r := cli(t, env, "run", "-c", cfg(dest, "  prune: {olderThan: 1h}")); r.code != exitPartial {
+		t.Fatalf("partial run: exit %d %s", r.code, r.stderr)
+	}
+	want("partial run", report.MetricPartial, 1)
+	want("partial run", report.MetricSuccess, 0)
+	want("partial run", report.MetricFilesFailed, 1)
+
+	// A failed run: the destination cannot be created.
+	if r := cli(t, env, "run", "-c", cfg("/proc/archiver-cannot-write", "")); r.code != exitError {
+		t.Fatalf("failed run: exit %d %s", r.code, r.stderr)
+	}
+	want("failed run", report.MetricFailure, 1)
+
+	// The metrics endpoint fails: the run's outcome is unchanged.
+	fake.Inject("PutMetricData", 100, awsfake.InternalError)
+	r := cli(t, env, "run", "-c", cfg(t.TempDir(), ""))
+	if r.code != 0 {
+		t.Fatalf("run with failing metrics: exit %d, want 0 (%s)", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "metrics not published") {
+		t.Errorf("metrics failure not logged: %s", r.stderr)
+	}
+}
+
+func TestFailedRunRecordsAnEvent(t *testing.T) {
+	k := testenv.Kube(t)
+	ns := k.Namespace(t)
+	ctx := context.Background()
+	// No controller-manager runs here to create the default ServiceAccount.
+	k.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
+	if _, err := k.Client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "archiver-xyz"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "archiver", Image: "archiver"}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, fmt.Sprintf("sync: {enabled: true, source: %s, dest: 'file:///proc/archiver-cannot-write'}\nlock: {file: %s}\nprimary: {confDir: %s}\n",
+		demoTree(t), filepath.Join(t.TempDir(), "lock"), t.TempDir()))
+	r := cli(t, []string{"POD_NAME=archiver-xyz", "POD_NAMESPACE=" + ns}, "run", "-c", cfg, "--kubeconfig", k.Kubeconfig)
+	if r.code != exitError {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	evs, err := k.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs.Items) != 1 || evs.Items[0].Reason != "ArchiverJobFailed" || evs.Items[0].InvolvedObject.Name != "archiver-xyz" || evs.Items[0].Type != "Warning" {
+		t.Fatalf("events %+v", evs.Items)
+	}
+}

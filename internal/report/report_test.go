@@ -1,0 +1,123 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/xroad-archiver/archiver/internal/awsfake"
+)
+
+var at = time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+
+func sample() []Datum {
+	d := map[string]string{"Cluster": "c1", "SecurityServer": "EE/GOV/1/ss1", "Job": "sync"}
+	s := map[string]string{"Cluster": "c1", "SecurityServer": "EE/GOV/1/ss1", "Job": "snapshot"}
+	return []Datum{{MetricSuccess, cwtypes.StandardUnitCount, 1, d}, {MetricBytesShipped, cwtypes.StandardUnitBytes, 1234, d}, {MetricSnapshots, cwtypes.StandardUnitCount, 2, s}}
+}
+
+func TestEMFFormat(t *testing.T) {
+	var buf bytes.Buffer
+	if err := (&EMF{W: &buf}).Publish(context.Background(), at, sample()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want one per dimension set:\n%s", len(lines), buf.String())
+	}
+	var obj struct {
+		AWS struct {
+			Timestamp         int64
+			CloudWatchMetrics []struct {
+				Namespace  string
+				Dimensions [][]string
+				Metrics    []struct{ Name, Unit string }
+			}
+		} `json:"_aws"`
+		Job          string
+		JobSuccess   float64
+		BytesShipped float64
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &obj); err != nil {
+		t.Fatalf("line 1 is not one JSON object: %v", err)
+	}
+	cw := obj.AWS.CloudWatchMetrics
+	if obj.AWS.Timestamp != at.UnixMilli() || len(cw) != 1 || cw[0].Namespace != DefaultNamespace ||
+		strings.Join(cw[0].Dimensions[0], ",") != "Cluster,Job,SecurityServer" || len(cw[0].Metrics) != 2 ||
+		obj.Job != "sync" || obj.JobSuccess != 1 || obj.BytesShipped != 1234 || cw[0].Metrics[1].Unit != "Bytes" {
+		t.Fatalf("EMF object %+v\n%s", obj, lines[0])
+	}
+}
+
+func TestCloudWatchSinkSendsExactly(t *testing.T) {
+	fake := awsfake.New(t)
+	s := &CloudWatch{API: fake.CloudWatch("eu-west-1"), BatchSize: 2}
+	if err := s.Publish(context.Background(), at, sample()); err != nil {
+		t.Fatal(err)
+	}
+	got := fake.MetricData()
+	if len(got) != 3 || fake.Calls("PutMetricData") != 2 {
+		t.Fatalf("%d data in %d calls, want 3 in 2 batches", len(got), fake.Calls("PutMetricData"))
+	}
+	if got[1].Namespace != DefaultNamespace || aws.ToString(got[1].Datum.MetricName) != MetricBytesShipped ||
+		aws.ToFloat64(got[1].Datum.Value) != 1234 || len(got[1].Datum.Dimensions) != 3 || !aws.ToTime(got[1].Datum.Timestamp).Equal(at) {
+		t.Fatalf("datum %+v", got[1])
+	}
+	fake.Inject("PutMetricData", 10, awsfake.InternalError)
+	if err := s.Publish(context.Background(), at, sample()); err == nil {
+		t.Fatal("a failing sink reported success")
+	}
+}
+
+func TestAlarmsApplyIsIdempotent(t *testing.T) {
+	fake := awsfake.New(t)
+	api := fake.CloudWatch("eu-west-1")
+	cfg := AlarmConfig{Cluster: "c1", SecurityServer: "EE/GOV/1/ss1", Jobs: []string{"sync", "snapshot"}, Actions: []string{"arn:aws:sns:eu-west-1:123456789012:oncall"}}
+	defs := Alarms(cfg)
+	if len(defs) != 5 {
+		t.Fatalf("%d alarms", len(defs))
+	}
+	plan, err := Plan(context.Background(), api, defs)
+	if err != nil || plan[0].Action != "create" {
+		t.Fatalf("plan %+v %v", plan, err)
+	}
+	if _, err := Apply(context.Background(), api, defs); err != nil {
+		t.Fatal(err)
+	}
+	puts := fake.Calls("PutMetricAlarm")
+	changes, err := Apply(context.Background(), api, defs)
+	if err != nil || fake.Calls("PutMetricAlarm") != puts {
+		t.Fatalf("second apply: %v, puts %d -> %d", err, puts, fake.Calls("PutMetricAlarm"))
+	}
+	for _, c := range changes {
+		if c.Action != "unchanged" {
+			t.Errorf("second apply: %+v", c)
+		}
+	}
+	var noSuccess cwtypes.MetricAlarm
+	for _, a := range fake.Alarms("eu-west-1") {
+		if strings.HasSuffix(aws.ToString(a.AlarmName), "sync-no-success") {
+			noSuccess = a
+		}
+	}
+	if aws.ToString(noSuccess.TreatMissingData) != "breaching" || aws.ToInt32(noSuccess.EvaluationPeriods) != 26 || noSuccess.ComparisonOperator != cwtypes.ComparisonOperatorLessThanThreshold {
+		t.Fatalf("no-success alarm %+v", noSuccess)
+	}
+	cfg.NoSuccessHours = 50
+	changes, _ = Apply(context.Background(), api, Alarms(cfg))
+	updated := 0
+	for _, c := range changes {
+		if c.Action == "update" {
+			updated++
+		}
+	}
+	if updated != 2 {
+		t.Errorf("changing noSuccessHours updated %d alarms, want the 2 no-success alarms: %+v", updated, changes)
+	}
+}
