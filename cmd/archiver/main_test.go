@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -43,22 +45,44 @@ type cliResult struct {
 	maxRSSKiB      int64
 }
 
+// cli runs the archiver binary. maxRSSKiB is the child's own high-water
+// RSS (VmHWM from /proc, polled while it runs): the rusage of a child
+// started with vfork also counts the parent's memory, here the test binary.
 func cli(t *testing.T, env []string, args ...string) cliResult {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(), env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := cliResult{stdout: out.String(), stderr: errb.String()}
-	if cmd.ProcessState == nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatalf("run archiver: %v", err)
 	}
-	r.code = cmd.ProcessState.ExitCode()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.maxRSSKiB = ru.Maxrss
-	}
-	return r
+	var hwm atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+		for {
+			if b, err := os.ReadFile(status); err == nil {
+				for _, line := range strings.Split(string(b), "\n") {
+					if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+						var kib int64
+						fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kib)
+						if kib > hwm.Load() {
+							hwm.Store(kib)
+						}
+					}
+				}
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	cmd.Wait()
+	close(done)
+	return cliResult{stdout: out.String(), stderr: errb.String(), code: cmd.ProcessState.ExitCode(), maxRSSKiB: hwm.Load()}
 }
 
 func demoTree(t *testing.T) string {
