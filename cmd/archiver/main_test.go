@@ -176,7 +176,7 @@ func TestSyncS3ErrorsAreOneLineExit1(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{"unknown key", []string{"--dest", "s3://" + bucket + "/x", "--kms-key-id", "no-such-key"}, "KMS key not usable: no-such-key"},
+		{"unknown key", []string{"--dest", "s3://" + bucket + "/x", "--kms-key-id", "no-such-key"}, "KMS key not usable: the configured key …-key"},
 		{"missing bucket", []string{"--dest", "s3://archiver-no-such-bucket/x", "--kms-key-id", env.KMSKey}, "bucket does not exist"},
 		{"access denied", []string{"--dest", "s3://" + bucket + "/x", "--kms-key-id", env.KMSKey}, "access denied"},
 	} {

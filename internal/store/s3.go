@@ -263,7 +263,7 @@ func (s *S3) checkEncrypted(key, sse, kmsKey string) error {
 		return fmt.Errorf("%s came back with encryption %q: %w", key, sse, ErrNotEncrypted)
 	}
 	if !s.keyMatches(kmsKey) {
-		return fmt.Errorf("%s came back encrypted with key %q, requested %q: %w", key, kmsKey, s.o.KMSKeyID, ErrNotEncrypted)
+		return fmt.Errorf("%s came back encrypted with key %s, not the configured key %s: %w", key, Redact(kmsKey), Redact(s.o.KMSKeyID), ErrNotEncrypted)
 	}
 	return nil
 }
@@ -289,6 +289,15 @@ func (s *S3) keyMatches(got string) bool {
 		return s.resolvedKey == got
 	}
 	return false
+}
+
+// Redact shortens a KMS key id, ARN or alias to its last four characters,
+// so keys never appear whole in logs or output.
+func Redact(key string) string {
+	if len(key) <= 4 {
+		return "…"
+	}
+	return "…" + key[len(key)-4:]
 }
 
 // upload is an interrupted or new multipart upload.
@@ -783,6 +792,9 @@ func (s *S3) mapErr(err error) error {
 		return err
 	}
 	code, msg := ae.ErrorCode(), ae.ErrorMessage()
+	if s.o.KMSKeyID != "" { // servers may quote the key back
+		msg = strings.ReplaceAll(msg, s.o.KMSKeyID, Redact(s.o.KMSKeyID))
+	}
 	detail := code
 	if msg != "" {
 		detail = code + ": " + msg
@@ -797,7 +809,7 @@ func (s *S3) mapErr(err error) error {
 	case code == "AccessDenied" || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "AllAccessDisabled" || code == "Forbidden":
 		return fmt.Errorf("%w (%s)", ErrAccessDenied, detail)
 	case strings.HasPrefix(code, "KMS") || strings.Contains(strings.ToLower(code), "kms") || strings.Contains(strings.ToLower(msg), "kms"):
-		return fmt.Errorf("%w: %s (%s)", ErrKMSKey, s.o.KMSKeyID, detail)
+		return fmt.Errorf("%w: the configured key %s (%s)", ErrKMSKey, Redact(s.o.KMSKeyID), detail)
 	case code == "BadDigest" || code == "InvalidDigest" || code == "XAmzContentChecksumMismatch" || code == "InvalidPart":
 		return fmt.Errorf("%w (%s)", ErrChanged, detail)
 	case code == "InvalidRequest" || code == "InvalidBucketState" || code == "NotImplemented":

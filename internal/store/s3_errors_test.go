@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -215,5 +218,20 @@ func TestS3BandwidthLimit(t *testing.T) {
 	}
 	if el := time.Since(start); el < 2*time.Second {
 		t.Errorf("1.5 MiB at a 512 KiB/s cap took %v; the cap is not applied", el)
+	}
+}
+
+func TestTLSIsVerified(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	c, err := store.NewS3Client(context.Background(), store.ClientOptions{EndpointURL: srv.URL, Region: "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := store.NewS3(c, store.S3Options{Bucket: "b", KMSKeyID: "k"})
+	err = s.Check(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("a self-signed endpoint was accepted: %v", err)
 	}
 }
