@@ -9,7 +9,7 @@ TESTENV := scripts/testenv.sh
 # Packages whose tests need the test servers; the rest run without them.
 TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: help build demo test test-unit testenv testenv-stop bench check fuzz clean
+.PHONY: help build demo test test-unit testenv testenv-stop bench chaos check fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ test-unit: ## tests that need no server (integration tests skip visibly)
 
 bench: build ## benchmark sync against aws s3 sync and rclone on the same MinIO; prints ratios
 	@scripts/bench.sh $(BIN)
+
+chaos: testenv ## hardening campaign: SIGKILLs, network faults, MinIO restarts, disk full, fuzzing (figures for RELIABILITY.md)
+	@scripts/chaos.sh
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 20s)
 	@scripts/fuzz.sh $${FUZZTIME:-20s}
