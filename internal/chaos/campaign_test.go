@@ -304,8 +304,9 @@ func TestCrashCampaign(t *testing.T) {
 	_, pruned := check(t, s, c)
 	report(t, "crash", map[string]any{"cycles": cycles, "sigkills": kills, "killed_mid_multipart_upload": midUpload, "invariant_checks": checks + 1,
 		"files": len(s.files), "pruned_after_proof": pruned, "normal_runs_not_ok": nonZero, "uploads_left": len(ups.Uploads), "files_lost": totalLost})
-	if len(ups.Uploads) != 0 {
-		t.Errorf("%d multipart uploads left after the final run", len(ups.Uploads))
+	for _, u := range ups.Uploads {
+		_, herr := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("chaos"), Key: u.Key})
+		t.Errorf("multipart upload left after the final run: %s initiated %s (object exists: %v)", aws.ToString(u.Key), aws.ToTime(u.Initiated), herr == nil)
 	}
 }
 

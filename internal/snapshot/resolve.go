@@ -125,7 +125,7 @@ func ParseEBSHandle(h string) (string, error) {
 		id = strings.Trim(u.Path, "/")
 	}
 	if !ebsID.MatchString(id) {
-		return "", fmt.Errorf("EBS volume handle %q: want vol-..., aws://ZONE/vol-... or aws:///vol-...", h)
+		return "", fmt.Errorf("EBS volume handle %q: want vol-ID, aws://ZONE/vol-ID or aws:///vol-ID", h)
 	}
 	return id, nil
 }

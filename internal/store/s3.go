@@ -716,14 +716,19 @@ func (s *S3) AbortIncomplete(ctx context.Context, prefix string, keep func(strin
 	if err != nil {
 		return 0, fmt.Errorf("list multipart uploads: %w", err)
 	}
-	if len(ups) == 0 && p != "" {
-		// MinIO lists uploads only for an exact key or the whole bucket.
+	if p != "" {
+		// Some servers (MinIO) filter uploads only by an exact key or not
+		// at all: list the bucket too and keep what is below the prefix.
 		all, err := s.listUploads(ctx, "")
 		if err != nil {
 			return 0, fmt.Errorf("list multipart uploads: %w", err)
 		}
+		seen := map[string]bool{}
+		for _, u := range ups {
+			seen[aws.ToString(u.UploadId)] = true
+		}
 		for _, u := range all {
-			if strings.HasPrefix(aws.ToString(u.Key), p) {
+			if strings.HasPrefix(aws.ToString(u.Key), p) && !seen[aws.ToString(u.UploadId)] {
 				ups = append(ups, u)
 			}
 		}
