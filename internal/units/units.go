@@ -38,8 +38,12 @@ func ParseSize(s string) (int64, error) {
 	return n, nil
 }
 
+// maxDuration keeps durations far from time.Duration's ~292-year limit.
+const maxDuration = 200 * 365 * 24 * time.Hour
+
 // ParseDuration extends time.ParseDuration with whole days ("30d") and
 // years of 365 days ("7y"), alone or followed by a Go duration ("1d12h").
+// Durations above 200 years are refused.
 func ParseDuration(s string) (time.Duration, error) {
 	t := strings.TrimSpace(s)
 	var total time.Duration
@@ -49,19 +53,22 @@ func ParseDuration(s string) (time.Duration, error) {
 	}{{"y", 365 * 24 * time.Hour}, {"d", 24 * time.Hour}} {
 		if i := strings.Index(t, u.suffix); i > 0 {
 			n, err := strconv.Atoi(t[:i])
-			if err != nil || n < 0 || n > 1000*365 {
-				return 0, fmt.Errorf("duration %q: want e.g. 30d, 7y, 36h or 90m", s)
+			if err != nil || n < 0 || time.Duration(n) > maxDuration/u.d {
+				return 0, fmt.Errorf("duration %q: want e.g. 30d, 7y, 36h or 90m (at most 200 years)", s)
 			}
 			total += time.Duration(n) * u.d
 			t = t[i+1:]
 		}
 	}
 	if t == "" {
+		if total > maxDuration {
+			return 0, fmt.Errorf("duration %q: at most 200 years", s)
+		}
 		return total, nil
 	}
 	d, err := time.ParseDuration(t)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("duration %q: want e.g. 30d, 7y, 36h or 90m", s)
+	if err != nil || d < 0 || d > maxDuration || total+d > maxDuration {
+		return 0, fmt.Errorf("duration %q: want e.g. 30d, 7y, 36h or 90m (at most 200 years)", s)
 	}
 	return total + d, nil
 }

@@ -30,6 +30,8 @@ func TestParseDuration(t *testing.T) {
 	}{
 		{"30d", 30 * day, true}, {"7y", 7 * 365 * day, true}, {"1d12h", 36 * time.Hour, true}, {"90m", 90 * time.Minute, true},
 		{"2m", 2 * time.Minute, true}, {"0", 0, true}, {"", 0, true}, {"xd", 0, false}, {"-5m", 0, false}, {"1w", 0, false},
+		// Found by make chaos: 1000 years overflowed time.Duration into a negative value.
+		{"1000y", 0, false}, {"200y", 200 * 365 * day, true}, {"199y400d", 0, false}, {"100000000h", 0, false},
 	} {
 		got, err := ParseDuration(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
