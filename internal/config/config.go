@@ -58,8 +58,13 @@ type Lock struct {
 
 // Primary says how to recognise the X-Road primary node.
 type Primary struct {
-	ConfDir  string `yaml:"confDir"`  // /etc/xroad/conf.d: [node] type=master|slave|standalone
-	Override bool   `yaml:"override"` // run even on a secondary
+	ConfDir string `yaml:"confDir"` // /etc/xroad/conf.d: [node] type=master|slave|standalone
+	// PodLabel (key=value), when set, is checked instead of the ini files
+	// against the pod's labels, as the downward API writes them to
+	// LabelsFile (default /etc/podinfo/labels).
+	PodLabel   string `yaml:"podLabel"`
+	LabelsFile string `yaml:"labelsFile"`
+	Override   bool   `yaml:"override"` // run even on a secondary
 }
 
 // Sync is the archive-shipping job.
@@ -258,6 +263,11 @@ func (c *Config) Validate(lines map[string]int) Errors {
 		}
 	}
 	dur("lock.duration", c.Lock.Duration)
+	if l := c.Primary.PodLabel; l != "" {
+		if k, _, ok := strings.Cut(l, "="); !ok || k == "" {
+			add("primary.podLabel", "%q: want key=value", l)
+		}
+	}
 	if !c.Sync.Enabled && !c.Snapshot.Enabled {
 		add("sync.enabled", "no job is enabled (set sync.enabled or snapshot.enabled)")
 	}

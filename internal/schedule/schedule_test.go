@@ -69,6 +69,17 @@ func TestRunnerRefusesSecondaryAndLocked(t *testing.T) {
 	if err := CheckPrimary(t.TempDir(), false); err != nil {
 		t.Errorf("standalone: %v", err)
 	}
+	labels := filepath.Join(dir, "labels")
+	os.WriteFile(labels, []byte("app=\"xroad\"\nrole=\"secondary\"\n"), 0o644)
+	if err := CheckPodLabel(labels, "role=primary", false); !errors.Is(err, ErrSecondary) {
+		t.Errorf("pod label on a secondary: %v", err)
+	}
+	if err := CheckPodLabel(labels, "role=secondary", false); err != nil {
+		t.Errorf("matching pod label: %v", err)
+	}
+	if err := CheckPodLabel(filepath.Join(dir, "missing"), "role=primary", false); err == nil || errors.Is(err, ErrSecondary) {
+		t.Errorf("missing labels file: %v", err)
+	}
 	p := filepath.Join(t.TempDir(), "lock")
 	held, _ := lock.AcquireFile(p, "other")
 	defer held.Release(context.Background())
