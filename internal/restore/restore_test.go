@@ -16,32 +16,11 @@ import (
 	"github.com/xroad-archiver/archiver/internal/manifest"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/store"
+	"github.com/xroad-archiver/archiver/internal/store/storetest"
 	"github.com/xroad-archiver/archiver/internal/testenv"
 	"github.com/xroad-archiver/archiver/internal/xroad"
 	"github.com/xroad-archiver/archiver/internal/xroadgen"
 )
-
-func destinations(t *testing.T, f func(t *testing.T, newStore func(t *testing.T) store.Store)) {
-	t.Run("local", func(t *testing.T) {
-		f(t, func(t *testing.T) store.Store {
-			s, err := store.NewLocal(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		})
-	})
-	t.Run("s3", func(t *testing.T) {
-		env := testenv.S3(t)
-		f(t, func(t *testing.T) store.Store {
-			s, err := store.NewS3(env.Client(t), store.S3Options{Bucket: env.Bucket(t, false), Prefix: "ss1", KMSKeyID: env.KMSKey})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		})
-	})
-}
 
 // shipped generates the demo tree and syncs it; it returns the source.
 func shipped(t *testing.T, s store.Store, compress string) (string, []xroadgen.File) {
@@ -78,7 +57,7 @@ func noTemps(t *testing.T, dir string) {
 }
 
 func TestRoundTripIsByteForByte(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		for _, compress := range []string{"none", "zstd"} {
 			s := newStore(t)
 			src, files := shipped(t, s, compress)
@@ -119,7 +98,7 @@ func TestRoundTripIsByteForByte(t *testing.T) {
 }
 
 func TestAsOfGivesTheOlderState(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		s := newStore(t)
 		src, files := shipped(t, s, "none")
 		var enc string
@@ -276,7 +255,7 @@ func TestSymlinkOutOfTheTargetIsRefused(t *testing.T) {
 }
 
 func TestCorruptObjectLeavesNoFile(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		s := newStore(t)
 		_, files := shipped(t, s, "none")
 		victim := files[3].Rel

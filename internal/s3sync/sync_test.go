@@ -18,43 +18,13 @@ import (
 	"github.com/xroad-archiver/archiver/internal/codec"
 	"github.com/xroad-archiver/archiver/internal/manifest"
 	"github.com/xroad-archiver/archiver/internal/store"
+	"github.com/xroad-archiver/archiver/internal/store/storetest"
 	"github.com/xroad-archiver/archiver/internal/testenv"
 	"github.com/xroad-archiver/archiver/internal/xroad"
 	"github.com/xroad-archiver/archiver/internal/xroadgen"
 )
 
 // destinations runs f against a local directory and against MinIO.
-func destinations(t *testing.T, f func(t *testing.T, newStore func(t *testing.T) store.Store)) {
-	t.Run("local", func(t *testing.T) {
-		f(t, func(t *testing.T) store.Store {
-			s, err := store.NewLocal(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		})
-	})
-	t.Run("s3", func(t *testing.T) {
-		env := testenv.S3(t)
-		f(t, func(t *testing.T) store.Store {
-			return newS3(t, env, env.Bucket(t, false), nil)
-		})
-	})
-}
-
-func newS3(t *testing.T, env testenv.S3Env, bucket string, mod func(*store.S3Options)) *store.S3 {
-	t.Helper()
-	o := store.S3Options{Bucket: bucket, Prefix: "xroad/ss1", KMSKeyID: env.KMSKey, PartSize: 5 << 20, MultipartThreshold: 5 << 20, Concurrency: 4}
-	if mod != nil {
-		mod(&o)
-	}
-	s, err := store.NewS3(env.Client(t), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 var (
 	templateOnce  sync.Once
 	templateDir   string
@@ -144,7 +114,7 @@ func objectSHA(t *testing.T, s store.Store, key string) string {
 }
 
 func TestSyncShipsArchivesAndBackupsOnly(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		src, files := tree(t)
 		s := newStore(t)
 		res, err := Run(context.Background(), opts(src, s))
@@ -189,7 +159,7 @@ func TestSyncShipsArchivesAndBackupsOnly(t *testing.T) {
 }
 
 func TestSecondRunIsNoOpAndReadsNothing(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		src, files := tree(t)
 		s := newStore(t)
 		if _, err := Run(context.Background(), opts(src, s)); err != nil {
@@ -226,7 +196,7 @@ func TestSecondRunIsNoOpAndReadsNothing(t *testing.T) {
 }
 
 func TestRewrittenArchiveKeepsBothVersions(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		src, files := tree(t)
 		s := newStore(t)
 		if _, err := Run(context.Background(), opts(src, s)); err != nil {
@@ -272,7 +242,7 @@ func TestRewrittenArchiveKeepsBothVersions(t *testing.T) {
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		src, _ := tree(t)
 		s := newStore(t)
 		o := opts(src, s)
@@ -310,7 +280,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 }
 
 func TestUnstableBackupWaits(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		src, _ := tree(t)
 		s := newStore(t)
 		fresh := filepath.Join(src, "backup", "ss-automatic-backup-2026_11_22_031500.gpg")
@@ -356,7 +326,7 @@ func TestSymlinksAreNotFollowed(t *testing.T) {
 }
 
 func TestCompressionAutoRoundTrips(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		src, _ := tree(t)
 		s := newStore(t)
 		o := opts(src, s)
@@ -391,7 +361,7 @@ func TestCompressionAutoRoundTrips(t *testing.T) {
 }
 
 func TestAdoptsObjectsOfAnInterruptedRun(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		src, files := tree(t)
 		s := newStore(t)
 		// An earlier run uploaded one archive and died before its manifest.
@@ -430,7 +400,7 @@ func (c changingStore) Put(ctx context.Context, key string, p store.Payload, m s
 }
 
 func TestChangingFileFailsAndIsRetried(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		src, files := tree(t)
 		t.Setenv("ARCHIVER_CHANGING_DIR", src)
 		target := files[1].Rel
@@ -498,7 +468,7 @@ func TestFatalDestinationErrorsChangeNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src, _ := tree(t)
-			s := newS3(t, env, bucket, tc.mod)
+			s := storetest.NewS3(t, env, bucket, tc.mod)
 			o := opts(src, s)
 			o.Prune.MinAge = time.Nanosecond
 			res, err := Run(context.Background(), o)
@@ -509,7 +479,7 @@ func TestFatalDestinationErrorsChangeNothing(t *testing.T) {
 			if len(entries) != 17 || res.Pruned.Files != 0 {
 				t.Fatalf("local files: %d entries, pruned %d: a failed run deleted something", len(entries), res.Pruned.Files)
 			}
-			if ks := keys(t, newS3(t, env, bucket, nil)); len(ks) != 0 {
+			if ks := keys(t, storetest.NewS3(t, env, bucket, nil)); len(ks) != 0 {
 				t.Fatalf("objects written: %v", ks)
 			}
 		})
@@ -517,7 +487,7 @@ func TestFatalDestinationErrorsChangeNothing(t *testing.T) {
 }
 
 func TestPruneDeletesOnlyProvenFiles(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		src, files := tree(t)
 		s := newStore(t)
 		if _, err := Run(context.Background(), opts(src, s)); err != nil {
@@ -594,7 +564,7 @@ func TestPruneRequiresObjectLockRetention(t *testing.T) {
 	ctx := context.Background()
 	t.Run("locked objects are pruned", func(t *testing.T) {
 		src, _ := tree(t)
-		s := newS3(t, env, env.Bucket(t, true), func(o *store.S3Options) { o.LockMode, o.LockRetention = "GOVERNANCE", 24*time.Hour })
+		s := storetest.NewS3(t, env, env.Bucket(t, true), func(o *store.S3Options) { o.LockMode, o.LockRetention = "GOVERNANCE", 24*time.Hour })
 		o := opts(src, s)
 		o.Prune = PruneOptions{MinAge: time.Hour, LockMode: "GOVERNANCE", Encrypted: true}
 		res, err := Run(ctx, o)
@@ -604,7 +574,7 @@ func TestPruneRequiresObjectLockRetention(t *testing.T) {
 	})
 	t.Run("unlocked objects are not", func(t *testing.T) {
 		src, _ := tree(t)
-		s := newS3(t, env, env.Bucket(t, false), nil)
+		s := storetest.NewS3(t, env, env.Bucket(t, false), nil)
 		o := opts(src, s)
 		o.Prune = PruneOptions{MinAge: time.Hour, LockMode: "GOVERNANCE", Encrypted: true}
 		res, err := Run(ctx, o)

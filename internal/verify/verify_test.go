@@ -19,7 +19,7 @@ import (
 	"github.com/xroad-archiver/archiver/internal/manifest"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/store"
-	"github.com/xroad-archiver/archiver/internal/testenv"
+	"github.com/xroad-archiver/archiver/internal/store/storetest"
 	"github.com/xroad-archiver/archiver/internal/xroad"
 	"github.com/xroad-archiver/archiver/internal/xroadgen"
 )
@@ -40,28 +40,6 @@ func synced(t *testing.T, newStore func(t *testing.T) store.Store, compress stri
 		t.Fatal(err)
 	}
 	return s, m
-}
-
-func destinations(t *testing.T, f func(t *testing.T, newStore func(t *testing.T) store.Store)) {
-	t.Run("local", func(t *testing.T) {
-		f(t, func(t *testing.T) store.Store {
-			s, err := store.NewLocal(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		})
-	})
-	t.Run("s3", func(t *testing.T) {
-		env := testenv.S3(t)
-		f(t, func(t *testing.T) store.Store {
-			s, err := store.NewS3(env.Client(t), store.S3Options{Bucket: env.Bucket(t, false), Prefix: "ss1", KMSKeyID: env.KMSKey})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		})
-	})
 }
 
 // replace swaps an object's stored bytes behind archiver's back, keeping
@@ -110,7 +88,7 @@ func archives(m *manifest.Manifest, group string) []manifest.Entry {
 }
 
 func TestCleanDestinationVerifies(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		for _, compress := range []string{"none", "auto"} {
 			s, m := synced(t, newStore, compress)
 			rep, err := Run(context.Background(), Options{Store: s, RequireEncryption: strings.HasPrefix(s.URL(), "s3://")})
@@ -125,7 +103,7 @@ func TestCleanDestinationVerifies(t *testing.T) {
 }
 
 func TestFlippedByteIsCaughtAndNamed(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		s, m := synced(t, newStore, "none")
 		for _, e := range m.Entries {
 			if e.Kind != "backup" { // one of each: an archive and a backup
@@ -155,7 +133,7 @@ func TestFlippedByteIsCaughtAndNamed(t *testing.T) {
 }
 
 func TestDeletedArchiveIsAChainBreakBetweenItsNeighbours(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		s, m := synced(t, newStore, "none")
 		chain := archives(m, "EE_GOV_70000310")
 		if len(chain) < 3 {
@@ -237,7 +215,7 @@ func rechain(t *testing.T, b []byte) []byte {
 }
 
 func TestRewrittenArchiveWithWrongChainIsCaught(t *testing.T) {
-	destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		s, m := synced(t, newStore, "none")
 		var victim manifest.Entry
 		for _, e := range archives(m, "EE_GOV_70000310") {
