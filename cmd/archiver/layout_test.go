@@ -23,6 +23,7 @@ func TestPackagesAreDocumentedAndLayered(t *testing.T) {
 		"verify":   {"s3sync", "restore"},
 		"restore":  {"s3sync", "verify"},
 		"codec":    {"*"},
+		"parallel": {"*"},
 		"snapshot": {"s3sync", "verify", "restore", "schedule"},
 		"config":   {"store", "s3sync", "snapshot"},
 		"lock":     {"s3sync", "snapshot", "schedule"},

@@ -20,6 +20,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/codec"
 	"github.com/xroad-archiver/archiver/internal/manifest"
+	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/xroad"
 )
@@ -207,53 +208,34 @@ func (o *Options) transfer(ctx context.Context, root *os.Root, sel []manifest.En
 		o.Progress.Start(len(sel), res.Selected.Bytes)
 		defer o.Progress.Finish()
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	var mu sync.Mutex
-	jobs := make(chan manifest.Entry)
-	var wg sync.WaitGroup
-	for i := 0; i < o.Concurrency; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for e := range jobs {
-				outcome, err := o.restoreOne(ctx, root, e)
-				mu.Lock()
-				it := Item{Path: e.Path, Key: e.Key, Size: e.Size}
-				switch {
-				case err != nil && fatal(err):
-					cancel(err)
-				case err != nil:
-					it.Reason = err.Error()
-					res.Failed = append(res.Failed, it)
-					o.Log.Warn("not restored", "path", e.Path, "error", err)
-				case outcome == outcomePresent:
-					res.Present = append(res.Present, it)
-				case outcome == outcomeExists:
-					it.Reason = "a different file exists; --force replaces it"
-					res.Existing = append(res.Existing, it)
-				default:
-					res.Restored.Files++
-					res.Restored.Bytes += e.Size
-				}
-				mu.Unlock()
-				if o.Progress != nil {
-					o.Progress.Done(e.Size)
-				}
-			}
-		}()
-	}
-feed:
-	for _, e := range sel {
-		select {
-		case jobs <- e:
-		case <-ctx.Done():
-			break feed
+	return parallel.ForEach(ctx, sel, o.Concurrency, func(ctx context.Context, _ int, e manifest.Entry) error {
+		outcome, err := o.restoreOne(ctx, root, e)
+		if err != nil && fatal(err) {
+			return err // the target or the source is unusable: stop
 		}
-	}
-	close(jobs)
-	wg.Wait()
-	return context.Cause(ctx)
+		mu.Lock()
+		it := Item{Path: e.Path, Key: e.Key, Size: e.Size}
+		switch {
+		case err != nil:
+			it.Reason = err.Error()
+			res.Failed = append(res.Failed, it)
+			o.Log.Warn("not restored", "path", e.Path, "error", err)
+		case outcome == outcomePresent:
+			res.Present = append(res.Present, it)
+		case outcome == outcomeExists:
+			it.Reason = "a different file exists; --force replaces it"
+			res.Existing = append(res.Existing, it)
+		default:
+			res.Restored.Files++
+			res.Restored.Bytes += e.Size
+		}
+		mu.Unlock()
+		if o.Progress != nil {
+			o.Progress.Done(e.Size)
+		}
+		return nil
+	})
 }
 
 // fatal errors stop the whole restore: the target or the source is unusable.

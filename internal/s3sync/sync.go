@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/xroad-archiver/archiver/internal/codec"
 	"github.com/xroad-archiver/archiver/internal/manifest"
+	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/xroad"
 )
@@ -255,43 +255,24 @@ func transfer(ctx context.Context, o Options, todo []File, ix *manifest.Index, r
 		o.Progress.Start(len(todo), total)
 		defer o.Progress.Finish()
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	type result struct {
 		entry   manifest.Entry
 		outcome outcome
 		err     error
 	}
 	results := make([]result, len(todo))
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < o.Concurrency; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				e, oc, err := ship(ctx, o, todo[i], ix)
-				results[i] = result{e, oc, err}
-				if err != nil && store.IsFatal(err) {
-					cancel(err)
-				}
-				if o.Progress != nil {
-					o.Progress.Done(todo[i].Size)
-				}
-			}
-		}()
-	}
-feed:
-	for i := range todo {
-		select {
-		case jobs <- i:
-		case <-ctx.Done():
-			break feed
+	err := parallel.ForEach(ctx, todo, o.Concurrency, func(ctx context.Context, i int, f File) error {
+		e, oc, err := ship(ctx, o, f, ix)
+		results[i] = result{e, oc, err}
+		if o.Progress != nil {
+			o.Progress.Done(f.Size)
 		}
-	}
-	close(jobs)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil && store.IsFatal(err) {
+		if err != nil && store.IsFatal(err) {
+			return err
+		}
+		return nil
+	})
+	if err != nil && store.IsFatal(err) {
 		return nil, err
 	}
 	var out []manifest.Entry

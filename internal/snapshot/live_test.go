@@ -9,8 +9,9 @@ package snapshot
 //	  go test -tags live -run Live -v ./internal/snapshot
 //
 // It snapshots the (EBS-backed) claim, waits for completion, lists it and
-// deletes that one snapshot again. Without ARCHIVER_LIVE_PVC it skips (it
-// is never part of make test).
+// deletes that one snapshot again. Without ARCHIVER_LIVE_PVC it skips, and
+// fails under ARCHIVER_TEST_DISALLOW_SKIP=1 like every other test (it is
+// never part of make test: it needs the build tag).
 
 import (
 	"context"
@@ -23,12 +24,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/xroad-archiver/archiver/internal/testenv"
 )
 
 func TestLiveEBS(t *testing.T) {
 	ref := os.Getenv("ARCHIVER_LIVE_PVC")
 	if ref == "" {
-		t.Skip("set ARCHIVER_LIVE_PVC=NAMESPACE/NAME (and AWS and Kubernetes credentials) to run against real AWS")
+		testenv.Skip(t, "set ARCHIVER_LIVE_PVC=NAMESPACE/NAME (and AWS and Kubernetes credentials) to run against real AWS")
 	}
 	ctx := context.Background()
 	kcfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(clientcmd.NewDefaultClientConfigLoadingRules(), nil).ClientConfig()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/codec"
 	"github.com/xroad-archiver/archiver/internal/manifest"
+	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/xroad"
 )
@@ -280,48 +281,28 @@ func (o *Options) reread(ctx context.Context, entries []manifest.Entry, rep *Rep
 		o.Progress.Start(len(entries), total)
 		defer o.Progress.Finish()
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	var mu sync.Mutex
 	links := map[string]xroad.Link{}
-	jobs := make(chan manifest.Entry)
-	var wg sync.WaitGroup
-	for i := 0; i < o.Concurrency; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for e := range jobs {
-				findings, link, err := o.check(ctx, e)
-				if err != nil {
-					cancel(err)
-					continue
-				}
-				mu.Lock()
-				rep.Reread.Files++
-				rep.Reread.Bytes += e.Size
-				rep.Findings = append(rep.Findings, findings...)
-				if link != nil {
-					links[link.Name] = *link
-					rep.Archives++
-				}
-				mu.Unlock()
-				if o.Progress != nil {
-					o.Progress.Done(e.Size)
-				}
-			}
-		}()
-	}
-feed:
-	for _, e := range entries {
-		select {
-		case jobs <- e:
-		case <-ctx.Done():
-			break feed
+	err := parallel.ForEach(ctx, entries, o.Concurrency, func(ctx context.Context, _ int, e manifest.Entry) error {
+		findings, link, err := o.check(ctx, e)
+		if err != nil {
+			return err // the destination, not the object: stop
 		}
-	}
-	close(jobs)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
+		mu.Lock()
+		rep.Reread.Files++
+		rep.Reread.Bytes += e.Size
+		rep.Findings = append(rep.Findings, findings...)
+		if link != nil {
+			links[link.Name] = *link
+			rep.Archives++
+		}
+		mu.Unlock()
+		if o.Progress != nil {
+			o.Progress.Done(e.Size)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	sort.SliceStable(rep.Findings, func(i, j int) bool { return rep.Findings[i].Key < rep.Findings[j].Key })

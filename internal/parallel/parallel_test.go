@@ -1,0 +1,61 @@
+package parallel
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestForEachRunsEveryItemWithBoundedWorkers(t *testing.T) {
+	var inFlight, peak atomic.Int32
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	items := make([]int, 50)
+	err := ForEach(context.Background(), items, 3, func(ctx context.Context, i int, _ int) error {
+		n := inFlight.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(time.Millisecond)
+		inFlight.Add(-1)
+		mu.Lock()
+		seen[i] = true
+		mu.Unlock()
+		return nil
+	})
+	if err != nil || len(seen) != 50 || peak.Load() > 3 {
+		t.Fatalf("err %v, ran %d of 50, peak %d workers (max 3)", err, len(seen), peak.Load())
+	}
+}
+
+func TestForEachStopsOnAnError(t *testing.T) {
+	boom := errors.New("bucket gone")
+	var ran atomic.Int32
+	err := ForEach(context.Background(), make([]int, 1000), 2, func(ctx context.Context, i int, _ int) error {
+		ran.Add(1)
+		if i == 5 {
+			return boom
+		}
+		<-time.After(time.Millisecond)
+		return nil
+	})
+	if !errors.Is(err, boom) || ran.Load() > 20 {
+		t.Fatalf("err %v after %d calls; want the error and an early stop", err, ran.Load())
+	}
+}
+
+func TestForEachStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var ran atomic.Int32
+	err := ForEach(ctx, make([]int, 1000), 2, func(ctx context.Context, i int, _ int) error {
+		if ran.Add(1) == 3 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || ran.Load() > 10 {
+		t.Fatalf("err %v after %d calls", err, ran.Load())
+	}
+}
