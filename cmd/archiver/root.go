@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/xroad-archiver/archiver/internal/dircheck"
 	"github.com/xroad-archiver/archiver/internal/lock"
 	"github.com/xroad-archiver/archiver/internal/restore"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
@@ -66,7 +67,7 @@ func exitCode(err error) int {
 		return exitSecondary
 	case errors.Is(err, s3sync.ErrPartial), errors.Is(err, restore.ErrPartial), errors.Is(err, snapshot.ErrPartial), errors.Is(err, schedule.ErrPartial):
 		return exitPartial
-	case errors.Is(err, verify.ErrFailed):
+	case errors.Is(err, verify.ErrFailed), errors.Is(err, dircheck.ErrFailed):
 		return exitVerifyFail
 	}
 	return exitError
@@ -139,7 +140,7 @@ EKS Pod Identity, environment, shared files, instance metadata).
 	g.AddFlags(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
 	root.AddCommand(newSyncCommand(g), newVerifyCommand(g), newRestoreCommand(g), newSnapshotCommand(g),
-		newRunCommand(g), newServeCommand(g), newConfigCommand(), newAlarmsCommand(g), newVersionCommand())
+		newVerifyDirCommand(g), newRunCommand(g), newServeCommand(g), newConfigCommand(), newAlarmsCommand(g), newVersionCommand())
 	return root
 }
 

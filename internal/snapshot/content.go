@@ -40,7 +40,7 @@ type ContentFile struct {
 	Size   int64     `json:"size"`
 	MTime  time.Time `json:"mtime"`
 	Kind   string    `json:"kind,omitempty"`   // archive, encrypted-archive, backup (when the volume is an archive-path)
-	SHA256 string    `json:"sha256,omitempty"` // for archives and backups
+	SHA256 string    `json:"sha256,omitempty"` // of every file (manifests before 0.2: archives and backups only)
 }
 
 // TarInfo is the stored tar of a hostPath volume.
@@ -61,8 +61,9 @@ func TarKey(v Volume, runID string) string {
 	return fmt.Sprintf("volumes/%s/%s/%s.tar.zst", v.Namespace, v.PVC, runID)
 }
 
-// ScanContent lists the files under root (symlinks are recorded as
-// entries of size 0 and never followed) and hashes archives and backups.
+// ScanContent lists the regular files under root with their SHA-256
+// (symlinks and other special files are skipped, never followed). Kind
+// marks X-Road archives and backups, which never change once written.
 func ScanContent(ctx context.Context, root string) ([]ContentFile, error) {
 	var out []ContentFile
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -84,9 +85,9 @@ func ScanContent(ctx context.Context, root string) ([]ContentFile, error) {
 		f := ContentFile{Path: rel, Size: info.Size(), MTime: info.ModTime().UTC()}
 		if k := xroad.Classify(rel); k != xroad.KindIgnored {
 			f.Kind = k.String()
-			if f.SHA256, err = fileSHA256(p); err != nil {
-				return err
-			}
+		}
+		if f.SHA256, err = fileSHA256(p); err != nil {
+			return err
 		}
 		out = append(out, f)
 		return nil

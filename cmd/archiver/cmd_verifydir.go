@@ -1,0 +1,129 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xroad-archiver/archiver/internal/dircheck"
+	"github.com/xroad-archiver/archiver/internal/units"
+)
+
+type verifyDirOptions struct {
+	dir            string
+	manifest       string
+	recoveryDir    string
+	sub            string
+	terminationLog string
+	output         string
+}
+
+func newVerifyDirCommand(g *globalOptions) *cobra.Command {
+	o := &verifyDirOptions{}
+	c := &cobra.Command{
+		Use:   "verify-dir",
+		Short: "Check a restored directory against the content manifest recorded at backup time",
+		Long: `Check that --dir holds every file the content manifest records, with the same SHA-256;
+plain mlog-*.zip archives must also be valid zips whose X-Road hash chain recomputes. Files the
+manifest does not record are fine, and so is a non-archive file rewritten after the manifest was
+written (a newer mtime); archives and backups never change, so any difference there fails.
+
+This is the command the verifier pod of 'archiver restore-test' runs, with the restored volume
+mounted read-only. It only reads. With --termination-log it also writes the result as compact
+JSON (at most 4096 bytes) for the pod's termination message.
+
+Exit codes:
+  0    every recorded file is present and identical
+  1    could not check (no manifest, directory unreadable)
+  2    usage error
+  4    verification failed: the files are named`,
+		Example: `  archiver verify-dir --dir /restore --manifest /etc/archiver/manifest/manifest.json.zst
+  archiver verify-dir --dir /mnt/efs --recovery-dir 'aws-backup-restore_*' --sub /xroad --manifest m.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runVerifyDir(cmd, g, o)
+		},
+	}
+	fs := c.Flags()
+	fs.StringVar(&o.dir, "dir", "", "the restored directory (the volume's root)")
+	fs.StringVar(&o.manifest, "manifest", "", "content manifest file (JSON, or zstd-compressed JSON)")
+	fs.StringVar(&o.recoveryDir, "recovery-dir", "", "check the newest directory below --dir matching this glob (AWS Backup EFS restores land in aws-backup-restore_<datetime>)")
+	fs.StringVar(&o.sub, "sub", "/", "with --recovery-dir: the volume's path inside the file system")
+	fs.StringVar(&o.terminationLog, "termination-log", "", "also write the compact JSON result here (e.g. /dev/termination-log)")
+	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	return c
+}
+
+func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) error {
+	if o.dir == "" || o.manifest == "" {
+		return usageErrorf("--dir and --manifest are required")
+	}
+	if o.output != "text" && o.output != "json" {
+		return usageErrorf("--output %q: want text or json", o.output)
+	}
+	log, err := g.logger(false)
+	if err != nil {
+		return err
+	}
+	res, err := checkDir(cmd, o)
+	if err != nil {
+		res = &dircheck.Result{Status: "error", Problems: []dircheck.Problem{{Kind: "error", Detail: err.Error()}}}
+	}
+	if o.terminationLog != "" {
+		b, cerr := res.Compact(dircheck.MaxMessage)
+		if cerr == nil {
+			cerr = os.WriteFile(o.terminationLog, b, 0o644)
+		}
+		if cerr != nil {
+			log.Warn("termination message not written", "path", o.terminationLog, "error", cerr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if o.output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(out, "%s: %d of %d files verified (%d archives chain-checked, %d changed after the backup), %s read in %.1fs\n",
+			res.Status, res.Verified, res.Expected, res.Archives, res.Changed, units.FormatSize(res.Bytes), res.Seconds)
+		for _, p := range res.Problems {
+			fmt.Fprintf(out, "  %-11s %s %s\n", p.Kind, p.Path, p.Detail)
+		}
+	}
+	return res.Err()
+}
+
+func checkDir(cmd *cobra.Command, o *verifyDirOptions) (*dircheck.Result, error) {
+	m, err := dircheck.LoadManifest(o.manifest)
+	if err != nil {
+		return nil, err
+	}
+	root, rel := o.dir, ""
+	if o.recoveryDir != "" {
+		if rel, err = dircheck.FindRecoveryDir(o.dir, o.recoveryDir, o.sub); err != nil {
+			return nil, err
+		}
+		root = filepath.Join(o.dir, filepath.FromSlash(rel))
+	}
+	if st, err := os.Stat(root); err != nil || !st.IsDir() {
+		if err == nil {
+			err = errors.New("not a directory")
+		}
+		return nil, fmt.Errorf("restored directory %s: %w", root, err)
+	}
+	res, err := dircheck.Check(cmd.Context(), root, m.Files)
+	if err != nil {
+		return nil, err
+	}
+	res.Dir = rel
+	return res, nil
+}

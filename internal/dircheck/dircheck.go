@@ -1,0 +1,230 @@
+// Package dircheck compares a restored directory with the content manifest
+// recorded when the volume was backed up. It is the check the verifier pod
+// of a restore drill runs (archiver verify-dir): every recorded file must be
+// present with the same SHA-256, plain message-log archives must still be
+// valid zips whose X-Road hash chain recomputes, and extra files are fine.
+//
+// It only reads: files are opened through an os.Root, so a symlink in the
+// restored data can never make it read outside the directory.
+package dircheck
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/xroad"
+)
+
+// ErrFailed means the directory does not hold what the manifest recorded.
+var ErrFailed = errors.New("restored files do not match the backup manifest")
+
+// Problem kinds.
+const (
+	Missing    = "missing"     // recorded, not restored
+	Corrupted  = "corrupted"   // different SHA-256 or size
+	BadArchive = "bad-archive" // not a valid zip, or its hash chain does not recompute
+	Unreadable = "unreadable"  // present but cannot be read (permissions, I/O error)
+	NotAFile   = "not-a-file"  // a directory or symlink where a file was recorded
+)
+
+// Problem is one file that does not match.
+type Problem struct {
+	Path   string `json:"path"`
+	Kind   string `json:"kind"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Result is the outcome of a check. It is what the verifier pod reports
+// through its termination message (see Compact).
+type Result struct {
+	Status   string    `json:"status"` // ok or failed
+	Dir      string    `json:"dir,omitempty"`
+	Expected int       `json:"expected"`
+	Verified int       `json:"verified"`
+	Archives int       `json:"archives_chain_checked"`
+	Changed  int       `json:"changed_after_backup,omitempty"`
+	Bytes    int64     `json:"bytes"`
+	Seconds  float64   `json:"seconds"`
+	Problems []Problem `json:"problems,omitempty"`
+	// Omitted counts problems left out of a compacted result.
+	Omitted int `json:"problems_omitted,omitempty"`
+}
+
+// Err is nil for a passing result and wraps ErrFailed otherwise, naming
+// the first problems.
+func (r *Result) Err() error {
+	if r.Status == "ok" {
+		return nil
+	}
+	var b strings.Builder
+	for i, p := range r.Problems {
+		if i == 5 {
+			fmt.Fprintf(&b, "; and %d more", len(r.Problems)-5+r.Omitted)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s %s", p.Path, p.Kind)
+		if p.Detail != "" {
+			fmt.Fprintf(&b, " (%s)", p.Detail)
+		}
+	}
+	return fmt.Errorf("%d of %d files: %w: %s", len(r.Problems)+r.Omitted, r.Expected, ErrFailed, b.String())
+}
+
+// Check reads every file of files below root. A recorded file that is not
+// an X-Road archive or backup, restored with a newer mtime and different
+// content, changed after the manifest was written and before the snapshot
+// was taken (a live file); it is counted, not failed. Archives and backups
+// never change once written, so any difference there is a failure.
+func Check(ctx context.Context, root string, files []snapshot.ContentFile) (*Result, error) {
+	start := time.Now()
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("open restored directory: %w", err)
+	}
+	defer r.Close()
+	res := &Result{Expected: len(files)}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		p, n, err := checkOne(r, f)
+		res.Bytes += n
+		switch {
+		case err != nil:
+			return nil, err
+		case p == nil:
+			res.Verified++
+			if f.Kind == xroad.KindArchive.String() {
+				res.Archives++
+			}
+		case p.Kind == "changed":
+			res.Changed++
+			res.Verified++
+		default:
+			res.Problems = append(res.Problems, *p)
+		}
+	}
+	sort.SliceStable(res.Problems, func(i, j int) bool { return res.Problems[i].Path < res.Problems[j].Path })
+	res.Status = "ok"
+	if len(res.Problems) > 0 {
+		res.Status = "failed"
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// checkOne returns nil when f is restored as recorded; an error only for
+// a context cancellation.
+func checkOne(r *os.Root, f snapshot.ContentFile) (*Problem, int64, error) {
+	name := path.Clean(f.Path)
+	if !fs.ValidPath(name) {
+		return &Problem{Path: f.Path, Kind: Missing, Detail: "path in the manifest is not a relative path"}, 0, nil
+	}
+	info, err := r.Lstat(filepath.FromSlash(name))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &Problem{Path: f.Path, Kind: Missing}, 0, nil
+	case err != nil:
+		return &Problem{Path: f.Path, Kind: Unreadable, Detail: errText(err)}, 0, nil
+	case !info.Mode().IsRegular():
+		return &Problem{Path: f.Path, Kind: NotAFile, Detail: info.Mode().Type().String()}, 0, nil
+	}
+	immutable := f.Kind != ""
+	newer := info.ModTime().After(f.MTime.Add(time.Second))
+	if info.Size() != f.Size && !(newer && !immutable) {
+		return &Problem{Path: f.Path, Kind: Corrupted, Detail: fmt.Sprintf("size %d, recorded %d", info.Size(), f.Size)}, 0, nil
+	}
+	if f.SHA256 == "" { // manifests before every file was hashed
+		return nil, 0, nil
+	}
+	fh, err := r.Open(filepath.FromSlash(name))
+	if err != nil {
+		return &Problem{Path: f.Path, Kind: Unreadable, Detail: errText(err)}, 0, nil
+	}
+	defer fh.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, fh)
+	if err != nil {
+		return &Problem{Path: f.Path, Kind: Unreadable, Detail: errText(err)}, n, nil
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 {
+		if newer && !immutable {
+			return &Problem{Path: f.Path, Kind: "changed"}, n, nil
+		}
+		return &Problem{Path: f.Path, Kind: Corrupted, Detail: fmt.Sprintf("sha256 %s…, recorded %s…", got[:12], f.SHA256[:min(12, len(f.SHA256))])}, n, nil
+	}
+	if f.Kind == xroad.KindArchive.String() {
+		if _, err := xroad.CheckArchive(fh, n, path.Base(name)); err != nil {
+			return &Problem{Path: f.Path, Kind: BadArchive, Detail: errText(err)}, n, nil
+		}
+	}
+	return nil, n, nil
+}
+
+// errText drops the path the os package puts in front: the problem names it.
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// MaxMessage is the most a container's termination message may hold.
+const MaxMessage = 4096
+
+// Compact encodes r in at most limit bytes, dropping problems from the end
+// (and counting them in Omitted) until it fits.
+func (r *Result) Compact(limit int) ([]byte, error) {
+	c := *r
+	for {
+		b, err := json.Marshal(&c)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) <= limit || len(c.Problems) == 0 {
+			return b, nil
+		}
+		drop := max(1, len(c.Problems)/4)
+		c.Problems = c.Problems[:len(c.Problems)-drop]
+		c.Omitted += drop
+	}
+}
+
+// FindRecoveryDir returns the newest directory directly below root whose
+// name matches pattern (AWS Backup's aws-backup-restore_<datetime>, which
+// sorts by time), joined with sub.
+func FindRecoveryDir(root, pattern, sub string) (string, error) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return "", fmt.Errorf("look for the recovery directory: %w", err)
+	}
+	var names []string
+	for _, e := range ents {
+		if ok, _ := path.Match(pattern, e.Name()); ok && e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		return "", fmt.Errorf("no directory matching %q in the restored file system", pattern)
+	}
+	sort.Strings(names)
+	rel := path.Join(names[len(names)-1], path.Clean("/" + sub)[1:])
+	return rel, nil
+}

@@ -1,0 +1,260 @@
+package dircheck
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/xroadgen"
+)
+
+// demo writes the demo tree and returns it with its content manifest.
+func demo(t *testing.T) (string, []snapshot.ContentFile) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "xroad")
+	if _, err := xroadgen.Generate(xroadgen.Demo(dir)); err != nil {
+		t.Fatal(err)
+	}
+	files, err := snapshot.ScanContent(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, files
+}
+
+func find(t *testing.T, files []snapshot.ContentFile, kind string) string {
+	t.Helper()
+	for _, f := range files {
+		if f.Kind == kind {
+			return f.Path
+		}
+	}
+	t.Fatalf("no %s file in the demo tree", kind)
+	return ""
+}
+
+func plain(t *testing.T, files []snapshot.ContentFile) string {
+	t.Helper()
+	for _, f := range files {
+		if f.Kind == "" && f.Size > 0 {
+			return f.Path
+		}
+	}
+	t.Fatal("no plain file in the demo tree")
+	return ""
+}
+
+func TestCheck(t *testing.T) {
+	later := time.Now().Add(time.Hour)
+	tests := []struct {
+		name    string
+		damage  func(t *testing.T, dir string, files []snapshot.ContentFile) string // returns the damaged path
+		kind    string                                                              // expected problem kind; "" = passes
+		changed int
+	}{
+		{name: "intact", damage: func(*testing.T, string, []snapshot.ContentFile) string { return "" }},
+		{name: "extra newer file is fine", damage: func(t *testing.T, dir string, _ []snapshot.ContentFile) string {
+			os.WriteFile(filepath.Join(dir, "mlog-new.zip.tmp"), []byte("x"), 0o600)
+			return ""
+		}},
+		{name: "missing archive", kind: Missing, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+			p := find(t, files, "archive")
+			os.Remove(filepath.Join(dir, p))
+			return p
+		}},
+		{name: "flipped byte in an archive", kind: Corrupted, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+			p := find(t, files, "archive")
+			flip(t, filepath.Join(dir, p))
+			return p
+		}},
+		{name: "truncated backup", kind: Corrupted, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+			p := find(t, files, "backup")
+			os.Truncate(filepath.Join(dir, p), 10)
+			return p
+		}},
+		{name: "archive newer but different is still corrupt", kind: Corrupted, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+			p := find(t, files, "encrypted-archive")
+			flip(t, filepath.Join(dir, p))
+			os.Chtimes(filepath.Join(dir, p), later, later)
+			return p
+		}},
+		{name: "live file changed after the manifest", changed: 1, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+			p := plain(t, files)
+			os.WriteFile(filepath.Join(dir, p), []byte("rewritten by the running server"), 0o600)
+			os.Chtimes(filepath.Join(dir, p), later, later)
+			return ""
+		}},
+		{name: "live file changed with an old mtime", kind: Corrupted, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+			p := plain(t, files)
+			flip(t, filepath.Join(dir, p))
+			return p
+		}},
+		{name: "directory where a file was", kind: NotAFile, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+			p := find(t, files, "backup")
+			os.Remove(filepath.Join(dir, p))
+			os.Mkdir(filepath.Join(dir, p), 0o700)
+			return p
+		}},
+		{name: "symlink pointing outside", kind: NotAFile, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+			p := find(t, files, "archive")
+			os.Remove(filepath.Join(dir, p))
+			os.Symlink("/etc/passwd", filepath.Join(dir, p))
+			return p
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, files := demo(t)
+			bad := tc.damage(t, dir, files)
+			res, err := Check(context.Background(), dir, files)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Expected != len(files) || res.Changed != tc.changed {
+				t.Errorf("expected %d changed %d, want %d and %d", res.Expected, res.Changed, len(files), tc.changed)
+			}
+			if tc.kind == "" {
+				if res.Status != "ok" || res.Err() != nil || res.Verified != len(files) || res.Archives == 0 {
+					t.Fatalf("want ok, got %+v", res)
+				}
+				return
+			}
+			if res.Status != "failed" || len(res.Problems) != 1 || res.Problems[0].Path != bad || res.Problems[0].Kind != tc.kind {
+				t.Fatalf("want one %s problem for %s, got %+v", tc.kind, bad, res.Problems)
+			}
+			if err := res.Err(); !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), bad) {
+				t.Fatalf("error %v does not name %s", err, bad)
+			}
+		})
+	}
+}
+
+func flip(t *testing.T, p string) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	st, _ := os.Stat(p)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(p, st.ModTime(), st.ModTime())
+}
+
+func TestBrokenChainInsideAValidZipIsABadArchive(t *testing.T) {
+	dir, files := demo(t)
+	p := find(t, files, "archive")
+	// Rewrite the archive as a valid zip whose containers are in another
+	// order than its linkinginfo chained them.
+	zr, err := zip.OpenReader(filepath.Join(dir, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := append([]*zip.File(nil), zr.File...)
+	if len(entries) < 3 {
+		t.Fatalf("archive has %d entries", len(entries))
+	}
+	entries[0], entries[1] = entries[1], entries[0]
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range entries {
+		w, _ := zw.Create(e.Name)
+		rc, _ := e.Open()
+		io.Copy(w, rc)
+		rc.Close()
+	}
+	zw.Close()
+	zr.Close()
+	os.WriteFile(filepath.Join(dir, p), buf.Bytes(), 0o600)
+	scanned, err := snapshot.ScanContent(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Check(context.Background(), dir, scanned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != "failed" || len(res.Problems) != 1 || res.Problems[0].Kind != BadArchive || res.Problems[0].Path != p {
+		t.Fatalf("got %+v", res)
+	}
+}
+
+func TestCompactFitsATerminationMessage(t *testing.T) {
+	r := &Result{Status: "failed", Expected: 5000}
+	for i := range 2000 {
+		r.Problems = append(r.Problems, Problem{Path: strings.Repeat("d/", 20) + "mlog-" + string(rune('a'+i%26)) + ".zip", Kind: Missing})
+	}
+	b, err := r.Compact(MaxMessage)
+	if err != nil || len(b) > MaxMessage {
+		t.Fatalf("%d bytes, %v", len(b), err)
+	}
+	var back Result
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Omitted+len(back.Problems) != 2000 || len(back.Problems) == 0 {
+		t.Fatalf("kept %d, omitted %d", len(back.Problems), back.Omitted)
+	}
+	if !strings.Contains(back.Err().Error(), "2000 of 5000") {
+		t.Fatalf("error %v", back.Err())
+	}
+}
+
+func TestManifestRoundTrip(t *testing.T) {
+	_, files := demo(t)
+	m := &snapshot.ContentManifest{Version: 1, RunID: "r1", Files: files}
+	b, err := EncodeManifest(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeManifest(bytes.NewReader(b))
+	if err != nil || len(back.Files) != len(files) || back.Files[0] != files[0] {
+		t.Fatalf("round trip: %v", err)
+	}
+	js, _ := json.Marshal(m)
+	if _, err := DecodeManifest(bytes.NewReader(js)); err != nil {
+		t.Fatalf("plain JSON: %v", err)
+	}
+	for _, bad := range []string{"", "{", `{"version":2}`, "[1,2]", string(zstdMagic) + "junk"} {
+		if _, err := DecodeManifest(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestFindRecoveryDir(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"aws-backup-restore_2026-11-20T10-00-00", "aws-backup-restore_2026-11-22T10-00-00", "xroad"} {
+		os.Mkdir(filepath.Join(root, d), 0o700)
+	}
+	os.WriteFile(filepath.Join(root, "aws-backup-restore_2099"), nil, 0o600) // a file, not a directory
+	got, err := FindRecoveryDir(root, "aws-backup-restore_*", "/xroad/../xroad")
+	if err != nil || got != "aws-backup-restore_2026-11-22T10-00-00/xroad" {
+		t.Fatalf("%q %v", got, err)
+	}
+	if _, err := FindRecoveryDir(t.TempDir(), "aws-backup-restore_*", "/"); err == nil {
+		t.Fatal("empty file system accepted")
+	}
+}
+
+func FuzzDecodeManifest(f *testing.F) {
+	f.Add([]byte(`{"version":1,"files":[{"path":"a","size":1}]}`))
+	f.Add(append(append([]byte{}, zstdMagic...), 0, 0, 0))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeManifest(bytes.NewReader(b))
+		if err == nil && m.Version != 1 {
+			t.Fatalf("accepted version %d", m.Version)
+		}
+	})
+}

@@ -1,0 +1,155 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// object is one scratch object to delete.
+type object struct {
+	kind, ns, name string
+	del            func(context.Context) error
+}
+
+func (o object) String() string {
+	if o.ns == "" {
+		return o.kind + "/" + o.name
+	}
+	return o.kind + "/" + o.ns + "/" + o.name
+}
+
+// objects lists the kinds a drill creates, pod first so that the claim is
+// released before it is deleted.
+func objects(kube kubernetes.Interface, snap snapclient.Interface, ns, name string, cluster bool) []object {
+	bg := metav1.DeletePropagationBackground
+	opts := metav1.DeleteOptions{PropagationPolicy: &bg}
+	out := []object{
+		{"Pod", ns, name, func(ctx context.Context) error { return kube.CoreV1().Pods(ns).Delete(ctx, name, opts) }},
+		{"PersistentVolumeClaim", ns, name, func(ctx context.Context) error {
+			return kube.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, name, opts)
+		}},
+		{"VolumeSnapshot", ns, name, func(ctx context.Context) error {
+			return snap.SnapshotV1().VolumeSnapshots(ns).Delete(ctx, name, opts)
+		}},
+		{"ConfigMap", ns, name, func(ctx context.Context) error { return kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, opts) }},
+	}
+	if cluster {
+		out = append(out,
+			object{"VolumeSnapshotContent", "", name, func(ctx context.Context) error {
+				return snap.SnapshotV1().VolumeSnapshotContents().Delete(ctx, name, opts)
+			}},
+			object{"PersistentVolume", "", name, func(ctx context.Context) error { return kube.CoreV1().PersistentVolumes().Delete(ctx, name, opts) }})
+	}
+	return out
+}
+
+// cleanup deletes this drill's scratch objects (never a kept PVC/PV; the
+// VolumeSnapshotContent's Retain policy keeps the AWS snapshot).
+func (d *drill) cleanup(ctx context.Context) ([]string, error) {
+	var deleted []string
+	var errs []error
+	for _, o := range objects(d.o.Kube, d.o.Snap, d.ns, d.n.base, true) {
+		err := o.del(ctx)
+		switch {
+		case err == nil:
+			deleted = append(deleted, o.String())
+		case apierrors.IsNotFound(err):
+		default:
+			errs = append(errs, fmt.Errorf("delete %s: %w", o, err))
+		}
+	}
+	return deleted, errors.Join(errs...)
+}
+
+// Sweep deletes the scratch objects of drills whose deadline has passed
+// (archiver was killed, or its cleanup failed) in ns and cluster-wide.
+// A VolumeSnapshot API that is not installed is not an error.
+func Sweep(ctx context.Context, kube kubernetes.Interface, snap snapclient.Interface, ns string, now time.Time) ([]string, error) {
+	sel := metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy + "," + LabelComponent + "=" + ComponentDrill}
+	expired := func(m metav1.ObjectMeta) bool {
+		t, err := time.Parse(time.RFC3339, m.Annotations[AnnotationDeadline])
+		return err == nil && now.After(t)
+	}
+	type found struct {
+		ns, name string
+		cluster  bool
+	}
+	var stale []found
+	add := func(m metav1.ObjectMeta, cluster bool) {
+		if expired(m) {
+			stale = append(stale, found{m.Namespace, m.Name, cluster})
+		}
+	}
+	var errs []error
+	if l, err := kube.CoreV1().Pods(ns).List(ctx, sel); err == nil {
+		for _, o := range l.Items {
+			add(o.ObjectMeta, false)
+		}
+	} else {
+		errs = append(errs, err)
+	}
+	if l, err := kube.CoreV1().ConfigMaps(ns).List(ctx, sel); err == nil {
+		for _, o := range l.Items {
+			add(o.ObjectMeta, false)
+		}
+	} else {
+		errs = append(errs, err)
+	}
+	if l, err := kube.CoreV1().PersistentVolumeClaims(ns).List(ctx, sel); err == nil {
+		for _, o := range l.Items {
+			add(o.ObjectMeta, false)
+		}
+	} else {
+		errs = append(errs, err)
+	}
+	if l, err := snap.SnapshotV1().VolumeSnapshots(ns).List(ctx, sel); err == nil {
+		for _, o := range l.Items {
+			add(o.ObjectMeta, false)
+		}
+	} else if !apierrors.IsNotFound(err) {
+		errs = append(errs, err)
+	}
+	if l, err := snap.SnapshotV1().VolumeSnapshotContents().List(ctx, sel); err == nil {
+		for _, o := range l.Items {
+			add(o.ObjectMeta, true)
+		}
+	} else if !apierrors.IsNotFound(err) {
+		errs = append(errs, err)
+	}
+	if l, err := kube.CoreV1().PersistentVolumes().List(ctx, sel); err == nil {
+		for _, o := range l.Items {
+			add(o.ObjectMeta, true)
+		}
+	} else if !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var deleted []string
+	seen := map[string]bool{}
+	for _, f := range stale {
+		for _, o := range objects(kube, snap, ns, f.name, true) {
+			if (o.ns == "") != f.cluster || seen[o.String()] {
+				continue
+			}
+			seen[o.String()] = true
+			err := o.del(ctx)
+			switch {
+			case err == nil:
+				deleted = append(deleted, o.String())
+			case apierrors.IsNotFound(err):
+			default:
+				errs = append(errs, fmt.Errorf("delete %s: %w", o, err))
+			}
+		}
+	}
+	return deleted, errors.Join(errs...)
+}

@@ -1,0 +1,369 @@
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/xroad-archiver/archiver/internal/dircheck"
+	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/store"
+)
+
+// Errors a drill ends with besides dircheck.ErrFailed (the restored files
+// do not match, exit 4).
+var (
+	// ErrTimeout: the restore or the verifier pod did not finish in time;
+	// the message carries the scheduling or provisioning reason.
+	ErrTimeout = errors.New("restore test timed out")
+	// ErrNoBackup: nothing to restore (no completed backup with a content
+	// manifest).
+	ErrNoBackup = errors.New("no backup to restore")
+)
+
+// Backup is the snapshot or recovery point a drill restores.
+type Backup struct {
+	Kind      string    `json:"kind"` // ebs-snapshot, recovery-point
+	ID        string    `json:"id"`
+	RunID     string    `json:"run_id"` // the snapshot run that made it
+	Started   time.Time `json:"started"`
+	SizeBytes int64     `json:"size_bytes,omitempty"`
+}
+
+// Options configure a drill.
+type Options struct {
+	Kube  kubernetes.Interface
+	Snap  snapclient.Interface // VolumeSnapshots (EBS)
+	EFS   *EFSRestore          // nil: EFS volumes cannot be drilled
+	Store store.Store          // where the content manifests are
+
+	Source snapshot.Volume // the PVC whose backup is restored
+	Backup Backup
+
+	Namespace     string // scratch namespace (default: the source's)
+	StorageClass  string // scratch PVC's class (default: the source PVC's)
+	SnapshotClass string // VolumeSnapshotClass (optional)
+	EFSPath       string // path of the volume inside the EFS file system, when the PVC uses an access point
+	Image         string // archiver image for the verifier pod
+	RunAsUser     int64  // verifier's uid/gid (default 999, X-Road's, so it can read the files)
+	Resources     corev1.ResourceRequirements
+	Timeout       time.Duration // whole drill (default 30m)
+	// Keep names the PVC of a real recovery (in Namespace): it is created
+	// under this name, verified and left in place.
+	Keep string
+
+	RunID string
+	Poll  time.Duration // default 2s
+	Now   func() time.Time
+	Log   *slog.Logger
+}
+
+// Result is the outcome of a drill.
+type Result struct {
+	RunID     string           `json:"run_id"`
+	Source    string           `json:"source_pvc"`
+	Kind      string           `json:"volume_kind"`
+	Backup    Backup           `json:"backup"`
+	Namespace string           `json:"namespace"`
+	Status    string           `json:"status"` // ok, failed (verification), error
+	Error     string           `json:"error,omitempty"`
+	PVC       string           `json:"restored_pvc,omitempty"` // kept (real recovery)
+	Check     *dircheck.Result `json:"check,omitempty"`
+	// RestoreSec is from the first restore call to the scratch PVC being
+	// bound; VerifySec the verifier pod's run; TotalSec the whole drill up
+	// to a verified volume (the measured recovery time).
+	RestoreSec float64  `json:"restore_seconds"`
+	VerifySec  float64  `json:"verify_seconds"`
+	TotalSec   float64  `json:"total_seconds"`
+	Deleted    []string `json:"deleted,omitempty"`   // this drill's scratch objects, removed
+	Leftovers  []string `json:"leftovers,omitempty"` // earlier crashed drills' objects, removed
+}
+
+type drill struct {
+	o            Options
+	src          snapshot.Volume
+	backup       Backup
+	ns           string
+	n            names
+	deadline     time.Time
+	storageClass string
+	size         int64
+	efsPath      string
+	efsFS        string // the file system the restore job wrote into
+	res          *Result
+}
+
+func (o *Options) defaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Poll <= 0 {
+		o.Poll = 2 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Minute
+	}
+	if o.RunAsUser == 0 {
+		o.RunAsUser = 999
+	}
+	if o.Resources.Limits == nil && o.Resources.Requests == nil {
+		o.Resources = DefaultResources()
+	}
+	if o.Namespace == "" {
+		o.Namespace = o.Source.Namespace
+	}
+}
+
+// Run restores o.Backup of o.Source, verifies it and cleans up. The error
+// wraps dircheck.ErrFailed when files differ, ErrTimeout when something
+// never became ready; the Result is filled in either way.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	o.defaults()
+	start := o.Now()
+	d := &drill{o: o, src: o.Source, backup: o.Backup, ns: o.Namespace, n: newNames(o.RunID, o.Source.Ref()),
+		deadline: start.Add(o.Timeout + cleanupGrace)}
+	d.res = &Result{RunID: o.RunID, Source: o.Source.Ref(), Kind: o.Source.Kind, Backup: o.Backup, Namespace: d.ns, Status: "error"}
+	if o.Image == "" {
+		return d.res, errors.New("no verifier image: set --image (or $ARCHIVER_IMAGE) to the archiver image")
+	}
+	if o.Keep != "" {
+		d.res.PVC = d.ns + "/" + o.Keep
+		_, err := o.Kube.CoreV1().PersistentVolumeClaims(d.ns).Get(ctx, o.Keep, metav1.GetOptions{})
+		if err == nil {
+			return d.fail(fmt.Errorf("PVC %s/%s already exists: choose another name (nothing is overwritten)", d.ns, o.Keep))
+		}
+		if !apierrors.IsNotFound(err) {
+			return d.fail(fmt.Errorf("check PVC %s/%s: %w", d.ns, o.Keep, err))
+		}
+	}
+	// Earlier drills that crashed: their deadline has passed.
+	left, err := Sweep(context.WithoutCancel(ctx), o.Kube, o.Snap, d.ns, o.Now())
+	d.res.Leftovers = left
+	if err != nil {
+		return d.fail(fmt.Errorf("remove leftovers of earlier drills: %w", err))
+	}
+	tctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	err = d.run(tctx, start)
+	// Cleanup runs even when ctx was cancelled (SIGTERM): it gets its own
+	// bounded context.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)
+	defer ccancel()
+	deleted, cerr := d.cleanup(cctx)
+	d.res.Deleted = deleted
+	d.res.TotalSec = o.Now().Sub(start).Seconds()
+	if err == nil && cerr != nil {
+		err = fmt.Errorf("verified, but cleanup failed (the next drill retries it): %w", cerr)
+	} else if cerr != nil {
+		o.Log.Warn("cleanup failed; the next drill retries it", "error", cerr)
+	}
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && !errors.Is(err, ErrTimeout) {
+			err = fmt.Errorf("%w after %s: %w", ErrTimeout, o.Timeout, err)
+		}
+		return d.fail(err)
+	}
+	d.res.Status = "ok"
+	return d.res, nil
+}
+
+// cleanupGrace bounds the cleanup after a drill, and is added to the
+// deadline after which a later drill treats its objects as leftovers.
+const cleanupGrace = 2 * time.Minute
+
+func (d *drill) fail(err error) (*Result, error) {
+	d.res.Error = err.Error()
+	if errors.Is(err, dircheck.ErrFailed) {
+		d.res.Status = "failed"
+	}
+	return d.res, err
+}
+
+func (d *drill) run(ctx context.Context, start time.Time) error {
+	m, err := snapshot.LoadContent(ctx, d.o.Store, snapshot.ContentKey(d.src, d.backup.RunID))
+	if err != nil {
+		return fmt.Errorf("content manifest of %s (run %s): %w", d.backup.ID, d.backup.RunID, err)
+	}
+	data, err := dircheck.EncodeManifest(m)
+	if err != nil {
+		return err
+	}
+	if len(data) > 1000<<10 {
+		return fmt.Errorf("content manifest of %s is %d KiB compressed, more than a ConfigMap holds (1 MiB)", d.backup.ID, len(data)>>10)
+	}
+	d.size = max(d.src.SizeBytes, d.backup.SizeBytes, 1<<30)
+	claim := d.n.base
+	keepMeta := d.keptMeta(d.o.Keep, d.ns)
+	switch d.src.Kind {
+	case snapshot.KindEBS:
+		if d.storageClass = d.o.StorageClass; d.storageClass == "" {
+			if d.storageClass, err = d.sourceClass(ctx); err != nil {
+				return err
+			}
+		}
+		if d.o.Keep != "" {
+			claim = d.o.Keep
+		}
+		if err := d.restoreEBS(ctx, claim, keepMeta); err != nil {
+			return err
+		}
+	case snapshot.KindEFS:
+		if d.o.EFS == nil {
+			return fmt.Errorf("PVC %s is on EFS: AWS Backup is not configured (set --efs-role-arn)", d.src.Ref())
+		}
+		if d.efsPath, err = d.efsItemPath(); err != nil {
+			return err
+		}
+		if err := d.restoreEFS(ctx); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("PVC %s is a %s volume: restore tests cover EBS snapshots and EFS recovery points (hostPath tars: archiver restore)", d.src.Ref(), d.src.Kind)
+	}
+	if _, err := d.o.Kube.CoreV1().ConfigMaps(d.ns).Create(ctx, d.manifestConfigMap(data), metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create ConfigMap %s/%s: %w", d.ns, d.n.base, err)
+	}
+	dl, _ := ctx.Deadline()
+	if _, err := d.o.Kube.CoreV1().Pods(d.ns).Create(ctx, d.verifierPod(claim, time.Until(dl)), metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create verifier pod %s/%s: %w", d.ns, d.n.base, err)
+	}
+	d.o.Log.Info("verifier pod created", "pod", d.ns+"/"+d.n.base, "claim", claim, "backup", d.backup.ID)
+	bound, check, err := d.waitPod(ctx, claim, start)
+	d.res.RestoreSec = bound.Sub(start).Seconds()
+	d.res.VerifySec = d.o.Now().Sub(bound).Seconds()
+	d.res.Check = check
+	if err != nil {
+		return err
+	}
+	if err := check.Err(); err != nil {
+		return err
+	}
+	if d.o.Keep != "" && d.src.Kind == snapshot.KindEFS {
+		return d.keepEFS(ctx, check.Dir, keepMeta)
+	}
+	return nil
+}
+
+func (d *drill) sourceClass(ctx context.Context) (string, error) {
+	pvc, err := d.o.Kube.CoreV1().PersistentVolumeClaims(d.src.Namespace).Get(ctx, d.src.PVC, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("get PVC %s: %w", d.src.Ref(), err)
+	}
+	if pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName == "" {
+		return "", fmt.Errorf("PVC %s has no storage class: set --storage-class to an ebs.csi.aws.com class", d.src.Ref())
+	}
+	return *pvc.Spec.StorageClassName, nil
+}
+
+// restoreEBS creates the VolumeSnapshotContent, the VolumeSnapshot and the
+// claim, and waits for the snapshot to be ready to use.
+func (d *drill) restoreEBS(ctx context.Context, claim string, keep metav1.ObjectMeta) error {
+	snaps := d.o.Snap.SnapshotV1()
+	if _, err := snaps.VolumeSnapshotContents().Create(ctx, d.volumeSnapshotContent(), metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create VolumeSnapshotContent %s: %w", d.n.vsc, err)
+	}
+	if _, err := snaps.VolumeSnapshots(d.ns).Create(ctx, d.volumeSnapshot(), metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create VolumeSnapshot %s/%s: %w", d.ns, d.n.base, err)
+	}
+	meta := d.meta(claim, d.ns)
+	if d.o.Keep != "" {
+		meta = keep
+	}
+	if _, err := d.o.Kube.CoreV1().PersistentVolumeClaims(d.ns).Create(ctx, d.ebsClaim(meta), metav1.CreateOptions{}); err != nil {
+		if apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("PVC %s/%s already exists: choose another name (nothing is overwritten)", d.ns, claim)
+		}
+		return fmt.Errorf("create PVC %s/%s: %w", d.ns, claim, err)
+	}
+	return d.poll(ctx, "VolumeSnapshot "+d.ns+"/"+d.n.base+" to be ready", func(ctx context.Context) (bool, string, error) {
+		vs, err := snaps.VolumeSnapshots(d.ns).Get(ctx, d.n.base, metav1.GetOptions{})
+		if err != nil {
+			return false, "", err
+		}
+		st := vs.Status
+		if st == nil {
+			return false, "no status yet (is the snapshot-controller installed?)", nil
+		}
+		if st.Error != nil && st.Error.Message != nil {
+			return false, "error: " + *st.Error.Message, nil
+		}
+		return st.ReadyToUse != nil && *st.ReadyToUse, "not ready to use", nil
+	})
+}
+
+// poll calls check until it reports done, returning ErrTimeout with the
+// last reason when ctx ends.
+func (d *drill) poll(ctx context.Context, what string, check func(context.Context) (bool, string, error)) error {
+	t := time.NewTicker(d.o.Poll)
+	defer t.Stop()
+	reason := ""
+	for {
+		done, why, err := check(ctx)
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		if done {
+			return nil
+		}
+		if why != "" {
+			reason = why
+		}
+		select {
+		case <-ctx.Done():
+			if ctx.Err() == context.DeadlineExceeded {
+				return fmt.Errorf("%w waiting for %s: %s", ErrTimeout, what, reason)
+			}
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Latest picks the newest completed backup made in region (not a DR copy).
+func Latest(arts []snapshot.Artifact, region string) (Backup, error) {
+	var ok []snapshot.Artifact
+	for _, a := range arts {
+		if (a.Kind == "ebs-snapshot" || a.Kind == "recovery-point") && (region == "" || a.Region == region) &&
+			(a.State == "completed" || a.State == "COMPLETED") && a.RunID != "" {
+			ok = append(ok, a)
+		}
+	}
+	if len(ok) == 0 {
+		return Backup{}, fmt.Errorf("%w: no completed backup made by archiver", ErrNoBackup)
+	}
+	sort.Slice(ok, func(i, j int) bool { return ok[i].Started.After(ok[j].Started) })
+	return FromArtifact(ok[0]), nil
+}
+
+// Find picks the backup with id among arts.
+func Find(arts []snapshot.Artifact, id string) (Backup, error) {
+	for _, a := range arts {
+		if a.ID == id {
+			if a.State != "completed" && a.State != "COMPLETED" {
+				return Backup{}, fmt.Errorf("%s is %s, not completed", id, a.State)
+			}
+			if a.RunID == "" {
+				return Backup{}, fmt.Errorf("%s carries no archiver run id: restore tests need the content manifest archiver records", id)
+			}
+			return FromArtifact(a), nil
+		}
+	}
+	return Backup{}, fmt.Errorf("%w: %s is not one of archiver's backups of this PVC (archiver snapshot list shows them)", ErrNoBackup, id)
+}
+
+// FromArtifact turns a listed snapshot or recovery point into a Backup.
+func FromArtifact(a snapshot.Artifact) Backup {
+	return Backup{Kind: a.Kind, ID: a.ID, RunID: a.RunID, Started: a.Started, SizeBytes: a.SizeBytes}
+}
