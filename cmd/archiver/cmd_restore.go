@@ -12,6 +12,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/restore"
+	"github.com/xroad-archiver/archiver/internal/snapshot"
 )
 
 type restoreOptions struct {
@@ -26,6 +27,8 @@ type restoreOptions struct {
 	concurrency int
 	output      string
 	noProgress  bool
+	toPVC       string
+	vol         drillOptions
 }
 
 func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
@@ -42,6 +45,8 @@ func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.concurrency, "concurrency", 8, "files restored at once (restores wait on the disk as much as on the network)")
 	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
+	fs.StringVar(&o.toPVC, "to-pvc", "", "restore --snapshot or --recovery-point into a new PVC NAMESPACE/NAME, verify it and leave it for the operator to mount")
+	o.vol.AddFlags(fs, true)
 }
 
 const restoreExitHelp = `Exit codes:
@@ -61,13 +66,22 @@ so no partial or unverified file is ever left behind. Paths come from the manife
 never trusted: anything that would land outside --to (.., absolute paths, symlinks in the
 target) is refused. An existing file is never replaced unless --force.
 
+With --snapshot (EBS) or --recovery-point (EFS) and --to-pvc, restore brings a volume back
+instead: the same machinery as restore-test creates the named PVC from the backup, verifies it
+against the content manifest in --from with a verifier pod, and leaves it in place. An existing
+PVC of that name is never touched.
+
 ` + restoreExitHelp,
 		Example: `  archiver restore --from s3://my-bucket/xroad/ss1 --to /restore --include 'mlog-*' --since 2026-11-01
-  archiver restore --from s3://my-bucket/xroad/ss1 --to /restore --as-of 20261120T031500Z-1a2b3c --dry-run`,
+  archiver restore --from s3://my-bucket/xroad/ss1 --to /restore --as-of 20261120T031500Z-1a2b3c --dry-run
+  archiver restore --from s3://my-bucket/xroad/ss1 --snapshot snap-0123456789abcdef0 --to-pvc xroad/xroad-data-restored --storage-class gp3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"from": "ARCHIVER_DEST"}); err != nil {
+			if err := envDefaults(cmd.Flags(), map[string]string{"from": "ARCHIVER_DEST", "image": "ARCHIVER_IMAGE"}); err != nil {
 				return err
+			}
+			if o.toPVC != "" || o.vol.snapshotID != "" || o.vol.recoveryPoint != "" {
+				return runRestoreToPVC(cmd, g, o)
 			}
 			return runRestore(cmd, g, o)
 		},
@@ -159,4 +173,24 @@ func printRestoreResult(w io.Writer, format string, r *restore.Result) error {
 		fmt.Fprintf(w, "  ERROR    %s\n", r.Error)
 	}
 	return nil
+}
+
+// runRestoreToPVC restores a snapshot or recovery point into a named PVC.
+func runRestoreToPVC(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
+	if o.toPVC == "" || (o.vol.snapshotID == "" && o.vol.recoveryPoint == "") {
+		return usageErrorf("restoring a volume needs --to-pvc NAMESPACE/NAME and --snapshot or --recovery-point")
+	}
+	ns, name, err := snapshot.ParseRef(o.toPVC)
+	if err != nil {
+		return usageErrorf("--to-pvc: %v", err)
+	}
+	if o.to != "" || o.dryRun || o.force || len(o.include) > 0 || o.asOf != "" {
+		return usageErrorf("--to-pvc restores a whole volume: --to, --include, --as-of, --force and --dry-run do not apply")
+	}
+	if o.dest == "" {
+		return usageErrorf("--from is required: the store holding the content manifests")
+	}
+	v := o.vol
+	v.destOptions, v.namespace, v.output = o.destOptions, ns, o.output
+	return runDrill(cmd, g, &v, name)
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/xroad-archiver/archiver/internal/dircheck"
-	"github.com/xroad-archiver/archiver/internal/units"
+	"github.com/xroad-archiver/archiver/internal/progress"
 )
 
 type verifyDirOptions struct {
@@ -94,7 +94,7 @@ func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) err
 		}
 	} else {
 		fmt.Fprintf(out, "%s: %d of %d files verified (%d archives chain-checked, %d changed after the backup), %s read in %.1fs\n",
-			res.Status, res.Verified, res.Expected, res.Archives, res.Changed, units.FormatSize(res.Bytes), res.Seconds)
+			res.Status, res.Verified, res.Expected, res.Archives, res.Changed, progress.Bytes(res.Bytes), res.Seconds)
 		for _, p := range res.Problems {
 			fmt.Fprintf(out, "  %-11s %s %s\n", p.Kind, p.Path, p.Detail)
 		}

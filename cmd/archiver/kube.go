@@ -13,6 +13,15 @@ import (
 // (unless --kubeconfig is given), and otherwise kubectl's rules: the
 // --kubeconfig flag, $KUBECONFIG, ~/.kube/config.
 func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
+	cfg, err := kubeConfig(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+// kubeConfig finds the cluster the way kubeClient describes.
+func kubeConfig(kubeconfig string) (*rest.Config, error) {
 	var cfg *rest.Config
 	var err error
 	if kubeconfig == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != "" && os.Getenv("KUBECONFIG") == "" {
@@ -26,5 +35,5 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
 		return nil, fmt.Errorf("kubernetes configuration: %w", err)
 	}
 	cfg.UserAgent = "archiver/" + version
-	return kubernetes.NewForConfig(cfg)
+	return cfg, nil
 }

@@ -42,14 +42,17 @@ func TestHostPathVolumeIsTarredWithItsContentManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hashed := 0
+	hashed, kinds := 0, 0
 	for _, f := range m.Files {
 		if f.SHA256 != "" {
 			hashed++
 		}
+		if f.Kind != "" {
+			kinds++
+		}
 	}
-	if hashed != 15 {
-		t.Errorf("%d files hashed in the content manifest, want the 15 archives and backups", hashed)
+	if hashed != len(m.Files) || kinds != 15 {
+		t.Errorf("%d of %d files hashed, %d marked as archives or backups; want every file hashed and the 15 archives and backups marked", hashed, len(m.Files), kinds)
 	}
 	// The tar holds every file byte for byte and the symlink as a link.
 	rc, obj, err := s.Get(ctx, m.Tar.Key)

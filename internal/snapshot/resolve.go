@@ -49,6 +49,7 @@ func (v Volume) Ref() string { return v.Namespace + "/" + v.PVC }
 var (
 	ErrUnsupported = errors.New("unsupported volume type")
 	ErrNotBound    = errors.New("claim is not bound to a volume")
+	ErrNoClaim     = errors.New("does not exist")
 )
 
 // ParseRef splits NAMESPACE/NAME.
@@ -66,7 +67,7 @@ func Resolve(ctx context.Context, kube kubernetes.Interface, ns, name string) (V
 	pvc, err := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		if apierrors.IsNotFound(err) {
-			return v, fmt.Errorf("PVC %s/%s does not exist", ns, name)
+			return v, fmt.Errorf("PVC %s/%s %w", ns, name, ErrNoClaim)
 		}
 		return v, fmt.Errorf("get PVC %s/%s: %w", ns, name, err)
 	}

@@ -72,17 +72,3 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	return total + d, nil
 }
-
-// FormatSize writes n bytes in binary units (e.g. "1.5 MiB").
-func FormatSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/backup"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/xroad-archiver/archiver/internal/drill"
+	"github.com/xroad-archiver/archiver/internal/snapshot"
+)
+
+// drillOptions are the flags of restore-test, and of restore when it
+// restores a snapshot or recovery point into a PVC.
+type drillOptions struct {
+	destOptions
+	pvc           string
+	snapshotID    string
+	recoveryPoint string
+	latest        bool
+	namespace     string
+	storageClass  string
+	snapshotClass string
+	efsPath       string
+	efsVault      string
+	efsRole       string
+	image         string
+	runAsUser     int64
+	timeout       string
+	poll          time.Duration
+	kubeconfig    string
+	runID         string
+	output        string
+}
+
+// AddFlags registers the flags restore-test and restore (with --to-pvc)
+// share; restore registers its own source, namespace and output flags.
+func (o *drillOptions) AddFlags(fs *pflag.FlagSet, restore bool) {
+	fs.StringVar(&o.snapshotID, "snapshot", "", "EBS snapshot to restore (snap-...; default: the newest of the PVC)")
+	fs.StringVar(&o.recoveryPoint, "recovery-point", "", "AWS Backup recovery point ARN to restore (EFS)")
+	fs.StringVar(&o.storageClass, "storage-class", "", "storage class of the restored EBS PVC (default: the source PVC's)")
+	fs.StringVar(&o.snapshotClass, "snapshot-class", "", "VolumeSnapshotClass for the pre-provisioned snapshot (optional)")
+	fs.StringVar(&o.efsPath, "efs-path", "", "the volume's directory inside the EFS file system (needed when the PVC mounts an access point)")
+	fs.StringVar(&o.efsVault, "efs-vault", "", "AWS Backup vault of the recovery point")
+	fs.StringVar(&o.efsRole, "efs-role-arn", "", "IAM role AWS Backup assumes to restore")
+	fs.StringVar(&o.image, "image", "", "archiver image the verifier pod runs [$ARCHIVER_IMAGE]")
+	fs.Int64Var(&o.runAsUser, "run-as-user", 999, "uid/gid of the verifier pod (X-Road's files belong to 999)")
+	fs.StringVar(&o.timeout, "timeout", "30m", "give up (and clean up) after this long")
+	fs.DurationVar(&o.poll, "poll-interval", 2*time.Second, "how often to check progress")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
+	_ = fs.MarkHidden("poll-interval")
+	if restore {
+		fs.StringVar(&o.pvc, "pvc", "", "with --to-pvc: the PVC that was backed up, NAMESPACE/NAME (default: from the snapshot's tags)")
+		return
+	}
+	fs.StringVar(&o.pvc, "pvc", "", "PVC whose backup to restore, NAMESPACE/NAME")
+	fs.BoolVar(&o.latest, "latest", false, "restore the newest completed backup (the default without --snapshot/--recovery-point)")
+	fs.StringVar(&o.namespace, "namespace", "", "namespace for the scratch PVC and verifier pod (default: the PVC's)")
+	fs.StringVar(&o.dest, "dest", "", "where the content manifests are: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
+	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL for the content manifests")
+	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
+	fs.StringVar(&o.runID, "run-id", "", "run id (default: generated)")
+	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+}
+
+const restoreTestExitHelp = `Exit codes:
+  0    restored and verified; everything created was deleted
+  1    error: no backup, the restore or the verifier pod did not finish in time (with the
+       scheduling or provisioning reason), Kubernetes or AWS refused
+  2    usage error
+  4    verification failed: the restored files that are missing or differ are named`
+
+func newRestoreTestCommand(g *globalOptions) *cobra.Command {
+	o := &drillOptions{}
+	c := &cobra.Command{
+		Use:   "restore-test",
+		Short: "Prove a snapshot restores: restore it into a scratch PVC, verify it in a pod, clean up",
+		Long: `Restore the newest (or a chosen) backup of a PVC into a scratch PVC and check it:
+EBS snapshots through a pre-provisioned VolumeSnapshotContent (deletionPolicy Retain, so the AWS
+snapshot survives) and a VolumeSnapshot as the PVC's dataSource; EFS recovery points through an
+AWS Backup item-level restore job and a static PV. A short-lived pod running this image
+('archiver verify-dir') mounts the PVC read-only under the restricted security profile and
+compares every file with the content manifest recorded at backup time (archiver snapshot
+--mount). The time until the restored volume is bound and verified is reported (a measured
+recovery time). Everything created carries archiver's labels and run id and is deleted on
+success, failure, timeout or interruption; leftovers of a crashed run are deleted by the next.
+
+` + restoreTestExitHelp,
+		Example: `  archiver restore-test --pvc xroad/xroad-primary-data --dest s3://my-bucket/xroad/ss1 --image ghcr.io/xroad-archiver/archiver:0.2.0
+  archiver restore-test --pvc xroad/archive-efs --recovery-point arn:aws:backup:... --efs-vault xroad --efs-role-arn arn:aws:iam::123456789012:role/backup -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envDefaults(cmd.Flags(), map[string]string{"dest": "ARCHIVER_DEST", "image": "ARCHIVER_IMAGE"}); err != nil {
+				return err
+			}
+			return runDrill(cmd, g, o, "")
+		},
+	}
+	o.AddFlags(c.Flags(), false)
+	return c
+}
+
+// runDrill restores and verifies; keep names the PVC a real recovery
+// leaves in place ("" for a drill).
+func runDrill(cmd *cobra.Command, g *globalOptions, o *drillOptions, keep string) error {
+	ctx := cmd.Context()
+	do, err := o.build(ctx, keep)
+	if err != nil {
+		return err
+	}
+	log, err := g.logger(false)
+	if err != nil {
+		return err
+	}
+	do.Log = log
+	log.Info("restore test started", "run_id", do.RunID, "pvc", do.Source.Ref(), "backup", do.Backup.ID, "namespace", do.Namespace, "keep", keep)
+	res, err := drill.Run(ctx, do)
+	if perr := printDrillResult(g.streams.out, o.output, res); perr != nil && err == nil {
+		err = perr
+	}
+	return err
+}
+
+func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, error) {
+	var do drill.Options
+	if o.output != "text" && o.output != "json" {
+		return do, usageErrorf("--output %q: want text or json", o.output)
+	}
+	if o.snapshotID != "" && o.recoveryPoint != "" {
+		return do, usageErrorf("--snapshot and --recovery-point exclude each other")
+	}
+	if o.latest && (o.snapshotID != "" || o.recoveryPoint != "") {
+		return do, usageErrorf("--latest excludes --snapshot and --recovery-point")
+	}
+	if o.pvc == "" && o.snapshotID == "" {
+		return do, usageErrorf("--pvc is required (NAMESPACE/NAME; with --snapshot it may be left out when the source PVC is gone)")
+	}
+	if o.pvc != "" {
+		if _, _, err := snapshot.ParseRef(o.pvc); err != nil {
+			return do, usageErrorf("--pvc: %v", err)
+		}
+	}
+	if o.dest == "" {
+		return do, usageErrorf("--dest is required: the store holding the content manifests (as given to archiver snapshot)")
+	}
+	if o.recoveryPoint != "" && (o.efsVault == "" || o.efsRole == "") {
+		return do, usageErrorf("--recovery-point needs --efs-vault and --efs-role-arn")
+	}
+	timeout, err := parseDurationFlag("--timeout", o.timeout)
+	if err != nil {
+		return do, err
+	}
+	if o.runAsUser <= 0 {
+		return do, usageErrorf("--run-as-user %d: the verifier runs as a non-root user", o.runAsUser)
+	}
+	do = drill.Options{Namespace: o.namespace, StorageClass: o.storageClass, SnapshotClass: o.snapshotClass, EFSPath: o.efsPath,
+		Image: o.image, RunAsUser: o.runAsUser, Timeout: timeout, Poll: o.poll, Keep: keep, RunID: o.runID}
+	if do.RunID == "" {
+		do.RunID = newRunID(time.Now())
+	}
+	if do.Store, err = openStore(ctx, o.destOptions, s3Tuning{concurrency: 1}, false); err != nil {
+		return do, err
+	}
+	cfg, err := kubeConfig(o.kubeconfig)
+	if err != nil {
+		return do, err
+	}
+	if do.Kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		return do, err
+	}
+	if do.Snap, err = snapclient.NewForConfig(cfg); err != nil {
+		return do, err
+	}
+	acfg, err := awsConfig(ctx, o.region)
+	if err != nil {
+		return do, err
+	}
+	ebs := &snapshot.EBS{API: ec2.NewFromConfig(acfg), Region: acfg.Region}
+	bk := backup.NewFromConfig(acfg)
+	efs := &snapshot.EFS{API: bk, Region: acfg.Region, Account: accountFromARN(os.Getenv("AWS_ROLE_ARN")), Vault: o.efsVault}
+	if o.efsRole != "" {
+		do.EFS = &drill.EFSRestore{API: bk, Vault: o.efsVault, IAMRole: o.efsRole}
+	}
+	if err := o.pick(ctx, &do, ebs, efs); err != nil {
+		return do, err
+	}
+	if do.Namespace == "" {
+		do.Namespace = do.Source.Namespace
+	}
+	return do, nil
+}
+
+// pick resolves the source PVC and the backup to restore. A snapshot
+// whose PVC no longer exists (the disaster a real recovery is for) is
+// described by the tags archiver put on it.
+func (o *drillOptions) pick(ctx context.Context, do *drill.Options, ebs *snapshot.EBS, efs *snapshot.EFS) error {
+	if o.pvc == "" {
+		return o.fromSnapshotTags(ctx, do, ebs)
+	}
+	ns, name, _ := snapshot.ParseRef(o.pvc)
+	v, err := snapshot.Resolve(ctx, do.Kube, ns, name)
+	if err != nil {
+		if o.snapshotID != "" && errors.Is(err, snapshot.ErrNoClaim) {
+			return o.fromSnapshotTags(ctx, do, ebs)
+		}
+		return err
+	}
+	do.Source = v
+	var arts []snapshot.Artifact
+	switch v.Kind {
+	case snapshot.KindEBS:
+		if o.recoveryPoint != "" {
+			return usageErrorf("PVC %s is an EBS volume: use --snapshot, not --recovery-point", v.Ref())
+		}
+		arts, err = ebs.List(ctx, v)
+	case snapshot.KindEFS:
+		if o.snapshotID != "" {
+			return usageErrorf("PVC %s is on EFS: use --recovery-point, not --snapshot", v.Ref())
+		}
+		if efs.Account == "" {
+			efs.Account = accountFromARN(o.recoveryPoint)
+		}
+		arts, err = efs.List(ctx, v)
+	default:
+		return fmt.Errorf("PVC %s is a %s volume: restore tests cover EBS and EFS (restore hostPath tars with archiver restore)", v.Ref(), v.Kind)
+	}
+	if err != nil {
+		return err
+	}
+	switch id := o.snapshotID + o.recoveryPoint; id {
+	case "":
+		do.Backup, err = drill.Latest(arts, ebs.Region)
+	default:
+		do.Backup, err = drill.Find(arts, id)
+	}
+	return err
+}
+
+func (o *drillOptions) fromSnapshotTags(ctx context.Context, do *drill.Options, ebs *snapshot.EBS) error {
+	out, err := ebs.API.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{o.snapshotID}})
+	if err != nil {
+		return fmt.Errorf("describe %s: %w", o.snapshotID, err)
+	}
+	if len(out.Snapshots) != 1 {
+		return fmt.Errorf("%w: %s not found", drill.ErrNoBackup, o.snapshotID)
+	}
+	s := out.Snapshots[0]
+	tags := map[string]string{}
+	for _, t := range s.Tags {
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	if tags[snapshot.TagManagedBy] != snapshot.ManagedBy || tags[snapshot.TagPVC] == "" {
+		return fmt.Errorf("%s was not made by archiver: pass --pvc (its content manifest is found through the PVC)", o.snapshotID)
+	}
+	if o.storageClass == "" {
+		return usageErrorf("the source PVC %s/%s is gone: set --storage-class for the restored PVC", tags[snapshot.TagNamespace], tags[snapshot.TagPVC])
+	}
+	size := int64(aws.ToInt32(s.VolumeSize)) << 30
+	do.Source = snapshot.Volume{Namespace: tags[snapshot.TagNamespace], PVC: tags[snapshot.TagPVC], PV: tags[snapshot.TagPV], Kind: snapshot.KindEBS,
+		VolumeID: aws.ToString(s.VolumeId), SizeBytes: size}
+	do.Backup, err = drill.Find([]snapshot.Artifact{{Kind: "ebs-snapshot", ID: o.snapshotID, Region: ebs.Region, State: string(s.State),
+		SizeBytes: size, Started: aws.ToTime(s.StartTime), RunID: tags[snapshot.TagRunID]}}, o.snapshotID)
+	return err
+}
+
+func printDrillResult(w io.Writer, format string, r *drill.Result) error {
+	if r == nil {
+		return nil
+	}
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintf(w, "archiver restore-test: %s (run %s)\n", r.Status, r.RunID)
+	fmt.Fprintf(w, "  %s %s of %s (%s, run %s) into namespace %s\n", r.Backup.Kind, r.Backup.ID, r.Source, r.Kind, r.Backup.RunID, r.Namespace)
+	if r.Check != nil {
+		c := r.Check
+		fmt.Fprintf(w, "  %d of %d files verified, %d archives chain-checked, %d changed after the backup\n", c.Verified, c.Expected, c.Archives, c.Changed)
+		for _, p := range c.Problems {
+			fmt.Fprintf(w, "    %-11s %s %s\n", p.Kind, p.Path, p.Detail)
+		}
+		if c.Omitted > 0 {
+			fmt.Fprintf(w, "    ... and %d more\n", c.Omitted)
+		}
+	}
+	fmt.Fprintf(w, "  restore %.1fs, verify %.1fs, total %.1fs\n", r.RestoreSec, r.VerifySec, r.TotalSec)
+	if r.PVC != "" && r.Status == "ok" {
+		fmt.Fprintf(w, "  restored PVC %s is ready to mount\n", r.PVC)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", r.Error)
+	}
+	fmt.Fprintf(w, "  cleaned up %d objects", len(r.Deleted))
+	if len(r.Leftovers) > 0 {
+		fmt.Fprintf(w, " (and %d left by earlier runs)", len(r.Leftovers))
+	}
+	fmt.Fprintln(w)
+	return nil
+}
