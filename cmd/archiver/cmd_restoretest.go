@@ -176,6 +176,7 @@ func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, e
 	if err != nil {
 		return do, err
 	}
+	cfg.QPS, cfg.Burst = 20, 40 // a few objects polled every --poll-interval
 	if do.Kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		return do, err
 	}

@@ -39,6 +39,7 @@ type snapshotOptions struct {
 	timeout    string
 	dryRun     bool
 	output     string
+	poll       time.Duration
 }
 
 func (o *snapshotOptions) AddFlags(fs *pflag.FlagSet) {
@@ -66,6 +67,8 @@ func (o *snapshotOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.timeout, "timeout", "2h", "how long to wait for each snapshot or backup job")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "resolve the PVCs and show what retention would delete; create and delete nothing")
 	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	fs.DurationVar(&o.poll, "poll-interval", 5*time.Second, "first interval between progress checks (then backing off to 1m)")
+	_ = fs.MarkHidden("poll-interval")
 }
 
 const snapshotExitHelp = `Exit codes:
@@ -161,7 +164,7 @@ func (o *snapshotOptions) build(cmd *cobra.Command, list bool) (snapshot.Options
 	if err != nil {
 		return so, err
 	}
-	wait := snapshot.Waiting{Timeout: timeout}
+	wait := snapshot.Waiting{Timeout: timeout, MinPoll: o.poll}
 	so.EBS = &snapshot.EBS{API: ec2.NewFromConfig(cfg), Region: cfg.Region, Cluster: o.cluster, Wait: wait}
 	if o.drRegion != "" {
 		if o.drRegion == cfg.Region {

@@ -133,7 +133,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	o.defaults()
 	start := o.Now()
 	d := &drill{o: o, src: o.Source, backup: o.Backup, ns: o.Namespace, n: newNames(o.RunID, o.Source.Ref()),
-		deadline: start.Add(o.Timeout + cleanupGrace)}
+		deadline: start.Add(o.Timeout + min(cleanupGrace, o.Timeout))}
 	d.res = &Result{RunID: o.RunID, Source: o.Source.Ref(), Kind: o.Source.Kind, Backup: o.Backup, Namespace: d.ns, Status: "error"}
 	if o.Image == "" {
 		return d.res, errors.New("no verifier image: set --image (or $ARCHIVER_IMAGE) to the archiver image")
@@ -179,9 +179,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return d.res, nil
 }
 
-// cleanupGrace bounds the cleanup after a drill, and is added to the
-// deadline after which a later drill treats its objects as leftovers.
-const cleanupGrace = 2 * time.Minute
+// cleanupGrace bounds the cleanup after a drill; it (or the timeout, when
+// shorter) is added to the deadline after which a later drill treats the
+// objects as leftovers of a crashed one.
+const cleanupGrace = time.Minute
 
 func (d *drill) fail(err error) (*Result, error) {
 	d.res.Error = err.Error()
@@ -311,7 +312,7 @@ func (d *drill) poll(ctx context.Context, what string, check func(context.Contex
 	reason := ""
 	for {
 		done, why, err := check(ctx)
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && !nearDeadline(ctx, d.o.Poll) {
 			return fmt.Errorf("waiting for %s: %w", what, err)
 		}
 		if done {
@@ -329,6 +330,13 @@ func (d *drill) poll(ctx context.Context, what string, check func(context.Contex
 		case <-t.C:
 		}
 	}
+}
+
+// nearDeadline: a call failing now may have failed only because ctx ends
+// soon (client-go's rate limiter refuses to wait past the deadline).
+func nearDeadline(ctx context.Context, poll time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < 2*poll+time.Second
 }
 
 // Latest picks the newest completed backup made in region (not a DR copy).

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/xroad-archiver/archiver/internal/awsfake"
+	"github.com/xroad-archiver/archiver/internal/dircheck"
+	"github.com/xroad-archiver/archiver/internal/drill"
+	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/testenv"
+)
+
+// drillEnv is a namespace with an EBS-backed PVC that archiver snapshot
+// has backed up (content manifest in a local store), and a fake cluster
+// that restores that snapshot from a copy of the data it captured.
+type drillEnv struct {
+	k       testenv.KubeEnv
+	ns      string
+	env     []string
+	dest    string
+	snapID  string
+	data    string // the volume's files at snapshot time
+	cluster *testenv.Cluster
+	fake    *awsfake.Server
+}
+
+func newDrillEnv(t *testing.T) *drillEnv {
+	t.Helper()
+	k := testenv.Kube(t)
+	e := &drillEnv{k: k, ns: k.Namespace(t), fake: awsfake.New(t)}
+	ctx := context.Background()
+	// Pods in the namespace must meet the restricted Pod Security profile.
+	ns, err := k.Client.CoreV1().Namespaces().Get(ctx, e.ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Labels["pod-security.kubernetes.io/enforce"] = "restricted"
+	if _, err := k.Client.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	snap := k.SnapshotCRDs(t)
+	e.fake.AddVolume("eu-west-1", "vol-0ddddddddddddddd1", 4, "eu-west-1a")
+	k.BoundClaim(t, e.ns, "data", &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "data-" + e.ns},
+		Spec: corev1.PersistentVolumeSpec{Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("4Gi")},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: snapshot.DriverEBS, VolumeHandle: "vol-0ddddddddddddddd1"}}}})
+	e.env = []string{"AWS_ENDPOINT_URL=" + e.fake.URL(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=eu-west-1",
+		"AWS_EC2_METADATA_DISABLED=true", "ARCHIVER_IMAGE=registry.example/archiver:test"}
+	e.dest = "file://" + t.TempDir()
+	e.data = demoTree(t)
+	r := cli(t, e.env, "snapshot", "--kubeconfig", k.Kubeconfig, "--pvc", e.ns+"/data", "--mount", e.ns+"/data="+e.data, "--dest", e.dest, "-o", "json", "--poll-interval", "50ms")
+	if r.code != 0 {
+		t.Fatalf("snapshot: exit %d: %s", r.code, r.stderr)
+	}
+	var sr snapshot.Result
+	if err := json.Unmarshal([]byte(r.stdout), &sr); err != nil {
+		t.Fatal(err)
+	}
+	e.snapID = sr.Volumes[0].Artifacts[0].ID
+	e.cluster = &testenv.Cluster{K: k, Snap: snap, NS: e.ns, Data: map[string]string{e.snapID: e.data}, Run: runPod}
+	return e
+}
+
+// runPod is the fake kubelet's container runtime: the archiver binary.
+func runPod(ctx context.Context, args []string) int {
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Run()
+	return cmd.ProcessState.ExitCode()
+}
+
+func (e *drillEnv) drill(t *testing.T, extra ...string) (cliResult, drill.Result) {
+	t.Helper()
+	args := append([]string{"restore-test", "--kubeconfig", e.k.Kubeconfig, "--pvc", e.ns + "/data", "--dest", e.dest,
+		"--storage-class", "gp3", "--poll-interval", "100ms", "--timeout", "60s", "-o", "json"}, extra...)
+	r := cli(t, e.env, args...)
+	var res drill.Result
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("exit %d, output is not a result: %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	return r, res
+}
+
+// scratch lists what is left of drills in the namespace and cluster-wide.
+func (e *drillEnv) scratch(t *testing.T) []string {
+	t.Helper()
+	ctx := context.Background()
+	sel := metav1.ListOptions{LabelSelector: drill.LabelComponent + "=" + drill.ComponentDrill}
+	var out []string
+	pods, _ := e.k.Client.CoreV1().Pods(e.ns).List(ctx, sel)
+	for _, p := range pods.Items {
+		out = append(out, "Pod/"+p.Name)
+	}
+	pvcs, _ := e.k.Client.CoreV1().PersistentVolumeClaims(e.ns).List(ctx, sel)
+	for _, p := range pvcs.Items {
+		out = append(out, "PVC/"+p.Name)
+	}
+	cms, _ := e.k.Client.CoreV1().ConfigMaps(e.ns).List(ctx, sel)
+	for _, p := range cms.Items {
+		out = append(out, "ConfigMap/"+p.Name)
+	}
+	vss, _ := e.cluster.Snap.SnapshotV1().VolumeSnapshots(e.ns).List(ctx, sel)
+	for _, p := range vss.Items {
+		out = append(out, "VolumeSnapshot/"+p.Name)
+	}
+	vscs, _ := e.cluster.Snap.SnapshotV1().VolumeSnapshotContents().List(ctx, sel)
+	for _, p := range vscs.Items {
+		if p.Spec.VolumeSnapshotRef.Namespace == e.ns {
+			out = append(out, "VolumeSnapshotContent/"+p.Name)
+		}
+	}
+	return out
+}
+
+// gone waits until nothing of a drill is left (claims go once the fake
+// pvc-protection controller lets them).
+func (e *drillEnv) gone(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for left := e.scratch(t); len(left) > 0; left = e.scratch(t) {
+		if time.Now().After(deadline) {
+			t.Fatalf("left behind: %v", left)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestRestoreTestVerifiesAGoodSnapshotAndCleansUp(t *testing.T) {
+	e := newDrillEnv(t)
+	e.cluster.Start(t)
+	r, res := e.drill(t)
+	if r.code != 0 || res.Status != "ok" {
+		t.Fatalf("exit %d: %+v\n%s", r.code, res, r.stderr)
+	}
+	files, _ := snapshot.ScanContent(context.Background(), e.data)
+	if res.Check == nil || res.Check.Verified != len(files) || res.Check.Expected != len(files) || res.Check.Archives == 0 {
+		t.Fatalf("check %+v, want all %d files", res.Check, len(files))
+	}
+	if res.Backup.ID != e.snapID || res.RestoreSec <= 0 || res.TotalSec < res.RestoreSec {
+		t.Fatalf("backup %s, restore %.2fs, total %.2fs", res.Backup.ID, res.RestoreSec, res.TotalSec)
+	}
+	if len(e.cluster.Pods) != 1 {
+		t.Fatalf("verifier pods run: %v", e.cluster.Pods)
+	}
+	for _, kind := range []string{"Pod/", "PersistentVolumeClaim/", "VolumeSnapshot/", "VolumeSnapshotContent/", "ConfigMap/"} {
+		if !strings.Contains(strings.Join(res.Deleted, " "), kind) {
+			t.Errorf("deleted %v, no %s", res.Deleted, kind)
+		}
+	}
+	e.gone(t)
+	// deletionPolicy Retain: the AWS snapshot is still there.
+	if snaps := e.fake.Snapshots("eu-west-1"); len(snaps) != 1 {
+		t.Fatalf("AWS snapshots after the drill: %d", len(snaps))
+	}
+	// The text output says the same.
+	r = cli(t, e.env, "restore-test", "--kubeconfig", e.k.Kubeconfig, "--pvc", e.ns+"/data", "--dest", e.dest, "--snapshot", e.snapID,
+		"--storage-class", "gp3", "--poll-interval", "100ms")
+	if r.code != 0 || !strings.Contains(r.stdout, "ok") || !strings.Contains(r.stdout, "files verified") {
+		t.Fatalf("text: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestRestoreTestNamesCorruptAndMissingFiles(t *testing.T) {
+	e := newDrillEnv(t)
+	files, _ := snapshot.ScanContent(context.Background(), e.data)
+	var archive, backup string
+	for _, f := range files {
+		switch {
+		case f.Kind == "archive" && archive == "":
+			archive = f.Path
+		case f.Kind == "backup" && backup == "":
+			backup = f.Path
+		}
+	}
+	// The restored volume differs from what was recorded: one archive has
+	// a flipped byte, one backup is gone.
+	p := filepath.Join(e.data, archive)
+	b, _ := os.ReadFile(p)
+	b[len(b)/3] ^= 0x01
+	st, _ := os.Stat(p)
+	os.WriteFile(p, b, 0o600)
+	os.Chtimes(p, st.ModTime(), st.ModTime())
+	os.Remove(filepath.Join(e.data, backup))
+	e.cluster.Start(t)
+	r, res := e.drill(t)
+	if r.code != exitVerifyFail || res.Status != "failed" || res.Check == nil {
+		t.Fatalf("exit %d: %+v\n%s", r.code, res, r.stderr)
+	}
+	kinds := map[string]string{}
+	for _, p := range res.Check.Problems {
+		kinds[p.Path] = p.Kind
+	}
+	if kinds[archive] != dircheck.Corrupted || kinds[backup] != dircheck.Missing || len(kinds) != 2 {
+		t.Fatalf("problems %v, want %s corrupted and %s missing", res.Check.Problems, archive, backup)
+	}
+	if !strings.Contains(res.Error, archive) || !strings.Contains(r.stderr, archive) {
+		t.Fatalf("the error does not name %s: %q\n%s", archive, res.Error, r.stderr)
+	}
+	e.gone(t)
+}
+
+func TestRestoreTestPodNeverScheduledTimesOutWithTheReason(t *testing.T) {
+	e := newDrillEnv(t)
+	e.cluster.Unschedulable = "0/3 nodes are available: 3 Insufficient memory."
+	e.cluster.Start(t)
+	r, res := e.drill(t, "--timeout", "3s")
+	if r.code != exitError || res.Status != "error" {
+		t.Fatalf("exit %d: %+v", r.code, res)
+	}
+	if !strings.Contains(res.Error, "timed out") || !strings.Contains(res.Error, "Insufficient memory") {
+		t.Fatalf("error %q does not say why", res.Error)
+	}
+	e.gone(t)
+}
+
+func TestRestoreTestKilledMidwayIsCleanedUpByTheNextRun(t *testing.T) {
+	e := newDrillEnv(t)
+	e.cluster.Hold = true
+	e.cluster.Start(t)
+	cmd := exec.Command(binary, "restore-test", "--kubeconfig", e.k.Kubeconfig, "--pvc", e.ns+"/data", "--dest", e.dest,
+		"--storage-class", "gp3", "--poll-interval", "100ms", "--timeout", "4s")
+	cmd.Env = append(os.Environ(), e.env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for len(e.scratch(t)) < 5 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the drill never created its objects: %v", e.scratch(t))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	left := e.scratch(t)
+	if len(left) != 5 {
+		t.Fatalf("after the kill: %v", left)
+	}
+	// A drill started before the dead one's deadline leaves its objects
+	// alone (they might belong to a slow, live drill) and does its own work.
+	e.cluster.Hold = false
+	r, res := e.drill(t)
+	if r.code != 0 || len(res.Leftovers) != 0 {
+		t.Fatalf("second run: exit %d, leftovers %v: %s", r.code, res.Leftovers, r.stderr)
+	}
+	for settle := time.Now().Add(10 * time.Second); len(e.scratch(t)) != 5; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(settle) { // its own objects go; the dead drill's stay
+			t.Fatalf("the dead drill's objects changed before its deadline: %v", e.scratch(t))
+		}
+	}
+	if got := e.scratch(t); strings.Join(got, " ") != strings.Join(left, " ") {
+		t.Fatalf("the dead drill's objects changed before its deadline: %v, were %v", got, left)
+	}
+	time.Sleep(time.Until(deadline.Add(-20 * time.Second).Add(8 * time.Second)))
+	r, res = e.drill(t)
+	if r.code != 0 || len(res.Leftovers) < 5 {
+		t.Fatalf("third run: exit %d, leftovers %v: %s", r.code, res.Leftovers, r.stderr)
+	}
+	e.gone(t)
+}
