@@ -212,7 +212,7 @@ func TestRestoreTestPodNeverScheduledTimesOutWithTheReason(t *testing.T) {
 	e := newDrillEnv(t)
 	e.cluster.Unschedulable = "0/3 nodes are available: 3 Insufficient memory."
 	e.cluster.Start(t)
-	r, res := e.drill(t, "--timeout", "3s")
+	r, res := e.drill(t, "--timeout", "8s")
 	if r.code != exitError || res.Status != "error" {
 		t.Fatalf("exit %d: %+v", r.code, res)
 	}
@@ -227,7 +227,7 @@ func TestRestoreTestKilledMidwayIsCleanedUpByTheNextRun(t *testing.T) {
 	e.cluster.Hold = true
 	e.cluster.Start(t)
 	cmd := exec.Command(binary, "restore-test", "--kubeconfig", e.k.Kubeconfig, "--pvc", e.ns+"/data", "--dest", e.dest,
-		"--storage-class", "gp3", "--poll-interval", "100ms", "--timeout", "4s")
+		"--storage-class", "gp3", "--poll-interval", "100ms", "--timeout", "10s")
 	cmd.Env = append(os.Environ(), e.env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -261,7 +261,21 @@ func TestRestoreTestKilledMidwayIsCleanedUpByTheNextRun(t *testing.T) {
 	if got := e.scratch(t); strings.Join(got, " ") != strings.Join(left, " ") {
 		t.Fatalf("the dead drill's objects changed before its deadline: %v, were %v", got, left)
 	}
-	time.Sleep(time.Until(deadline.Add(-20 * time.Second).Add(8 * time.Second)))
+	var cmName string
+	for _, o := range left {
+		if n, ok := strings.CutPrefix(o, "ConfigMap/"); ok {
+			cmName = n
+		}
+	}
+	cm, err := e.k.Client.CoreV1().ConfigMaps(e.ns).Get(context.Background(), cmName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl, err := time.Parse(time.RFC3339, cm.Annotations[drill.AnnotationDeadline])
+	if err != nil {
+		t.Fatalf("deadline annotation: %v", err)
+	}
+	time.Sleep(time.Until(dl.Add(time.Second)))
 	r, res = e.drill(t)
 	if r.code != 0 || len(res.Leftovers) < 5 {
 		t.Fatalf("third run: exit %d, leftovers %v: %s", r.code, res.Leftovers, r.stderr)
