@@ -35,6 +35,7 @@ type drillOptions struct {
 	efsPath       string
 	efsVault      string
 	efsRole       string
+	account       string
 	image         string
 	runAsUser     int64
 	timeout       string
@@ -54,6 +55,7 @@ func (o *drillOptions) AddFlags(fs *pflag.FlagSet, restore bool) {
 	fs.StringVar(&o.efsPath, "efs-path", "", "the volume's directory inside the EFS file system (needed when the PVC mounts an access point)")
 	fs.StringVar(&o.efsVault, "efs-vault", "", "AWS Backup vault of the recovery point")
 	fs.StringVar(&o.efsRole, "efs-role-arn", "", "IAM role AWS Backup assumes to restore")
+	fs.StringVar(&o.account, "aws-account-id", "", "account of the EFS file system (default: from AWS_ROLE_ARN or the recovery point ARN)")
 	fs.StringVar(&o.image, "image", "", "archiver image the verifier pod runs [$ARCHIVER_IMAGE]")
 	fs.Int64Var(&o.runAsUser, "run-as-user", 999, "uid/gid of the verifier pod (X-Road's files belong to 999)")
 	fs.StringVar(&o.timeout, "timeout", "30m", "give up (and clean up) after this long")
@@ -189,7 +191,11 @@ func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, e
 	}
 	ebs := &snapshot.EBS{API: ec2.NewFromConfig(acfg), Region: acfg.Region}
 	bk := backup.NewFromConfig(acfg)
-	efs := &snapshot.EFS{API: bk, Region: acfg.Region, Account: accountFromARN(os.Getenv("AWS_ROLE_ARN")), Vault: o.efsVault}
+	account := o.account
+	if account == "" {
+		account = accountFromARN(os.Getenv("AWS_ROLE_ARN"))
+	}
+	efs := &snapshot.EFS{API: bk, Region: acfg.Region, Account: account, Vault: o.efsVault}
 	if o.efsRole != "" {
 		do.EFS = &drill.EFSRestore{API: bk, Vault: o.efsVault, IAMRole: o.efsRole}
 	}

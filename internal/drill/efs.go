@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -134,5 +135,11 @@ func (d *drill) keepEFS(ctx context.Context, dir string, meta metav1.ObjectMeta)
 		return fmt.Errorf("create PVC %s/%s: %w", d.ns, d.o.Keep, err)
 	}
 	d.o.Log.Info("restored EFS volume kept", "pvc", d.ns+"/"+d.o.Keep, "pv", pvName, "volume_handle", handle)
-	return nil
+	return d.poll(ctx, "PVC "+d.ns+"/"+d.o.Keep+" to bind", func(ctx context.Context) (bool, string, error) {
+		pvc, err := kube.PersistentVolumeClaims(d.ns).Get(ctx, d.o.Keep, metav1.GetOptions{})
+		if err != nil {
+			return false, "", err
+		}
+		return pvc.Status.Phase == corev1.ClaimBound, "PVC " + string(pvc.Status.Phase), nil
+	})
 }
