@@ -10,6 +10,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/report"
+	"github.com/xroad-archiver/archiver/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite deploy/cloudwatch-alarms.yaml from the alarm definitions")
@@ -18,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite deploy/cloudwatch-alarms.yaml f
 // `archiver alarms cloudformation` renders from deploy/configmap.yaml.
 func TestCloudFormationAlarmsAreInSync(t *testing.T) {
 	var cfg *config.Config
-	for _, o := range objects(t, "configmap.yaml") {
+	for _, o := range testenv.Objects(t, "configmap.yaml") {
 		data, _, _ := unstructured.NestedString(o.Object, "data", "config.yaml")
 		c, err := config.Parse(strings.NewReader(data))
 		if err != nil {

@@ -7,27 +7,18 @@ package deploy
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/lock"
@@ -35,87 +26,20 @@ import (
 	"github.com/xroad-archiver/archiver/internal/testenv"
 )
 
-func objects(t *testing.T, file string) []*unstructured.Unstructured {
-	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	var out []*unstructured.Unstructured
-	for {
-		var m map[string]any
-		err := dec.Decode(&m)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		if m == nil {
-			continue
-		}
-		out = append(out, &unstructured.Unstructured{Object: m})
-	}
-}
-
-type applier struct {
-	dyn    dynamic.Interface
-	mapper *restmapper.DeferredDiscoveryRESTMapper
-}
-
-func newApplier(t *testing.T, cfg *rest.Config) applier {
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return applier{dyn: dynamic.NewForConfigOrDie(cfg), mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}
-}
-
-func (a applier) apply(ctx context.Context, o *unstructured.Unstructured, dryRun bool) error {
-	gvk := o.GroupVersionKind()
-	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil {
-		return err
-	}
-	b, _ := json.Marshal(o.Object)
-	var obj unstructured.Unstructured
-	obj.UnmarshalJSON(b)
-	opts := metav1.ApplyOptions{FieldManager: "archiver-test", Force: true}
-	if dryRun {
-		opts.DryRun = []string{metav1.DryRunAll}
-	}
-	r := a.dyn.Resource(m.Resource)
-	if o.GetNamespace() != "" {
-		_, err = r.Namespace(o.GetNamespace()).Apply(ctx, o.GetName(), &obj, opts)
-	} else {
-		_, err = r.Apply(ctx, o.GetName(), &obj, opts)
-	}
-	return err
-}
-
-func ensureNamespace(t *testing.T, k testenv.KubeEnv, ns string) {
-	t.Helper()
-	_, err := k.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-}
-
 func TestManifestsPassServerSideDryRun(t *testing.T) {
 	k := testenv.Kube(t)
-	ensureNamespace(t, k, "xroad")
-	a := newApplier(t, k.Config)
+	k.EnsureNamespace(t, "xroad")
+	k.EnsureNamespace(t, "xroad-restore-test")
+	a := k.Applier(t)
 	files, _ := filepath.Glob("*.yaml")
 	n := 0
 	for _, f := range files {
 		if f == "kustomization.yaml" || f == "cloudwatch-alarms.yaml" { // not Kubernetes objects
 			continue
 		}
-		for _, o := range objects(t, f) {
+		for _, o := range testenv.Objects(t, f) {
 			n++
-			if err := a.apply(context.Background(), o, true); err != nil {
+			if err := a.Apply(context.Background(), o, true); err != nil {
 				t.Errorf("%s: %s %s: %v", f, o.GetKind(), o.GetName(), err)
 			}
 		}
@@ -135,7 +59,7 @@ func TestKustomizationListsTheManifests(t *testing.T) {
 }
 
 func TestConfigMapHoldsAValidConfiguration(t *testing.T) {
-	for _, o := range objects(t, "configmap.yaml") {
+	for _, o := range testenv.Objects(t, "configmap.yaml") {
 		data, _, _ := unstructured.NestedString(o.Object, "data", "config.yaml")
 		if _, err := config.Parse(strings.NewReader(data)); err != nil {
 			t.Fatalf("deploy/configmap.yaml: %v", err)
@@ -175,23 +99,10 @@ func TestIAMPolicyIsValidJSONAndKeepsMultipartWorking(t *testing.T) {
 // TestRBACAllowsWhatArchiverDoesAndNothingElse acts as the ServiceAccount.
 func TestRBACAllowsWhatArchiverDoesAndNothingElse(t *testing.T) {
 	k := testenv.Kube(t)
-	ensureNamespace(t, k, "xroad")
+	k.EnsureNamespace(t, "xroad")
 	ctx := context.Background()
-	a := newApplier(t, k.Config)
-	for _, f := range []string{"serviceaccount.yaml", "rbac.yaml"} {
-		for _, o := range objects(t, f) {
-			if err := a.apply(ctx, o, false); err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-		}
-	}
-	tr, err := k.Client.CoreV1().ServiceAccounts("xroad").CreateToken(ctx, "archiver", &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(600))}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := rest.AnonymousClientConfig(k.Config)
-	cfg.BearerToken = tr.Status.Token
+	k.Applier(t).ApplyFiles(t, "serviceaccount.yaml", "rbac.yaml", "restore-test.yaml")
+	cfg, _ := k.ServiceAccountConfig(t, "xroad", "archiver")
 	as := kubernetes.NewForConfigOrDie(cfg)
 
 	// What archiver does: resolve a claim, hold its lease.
@@ -218,8 +129,11 @@ func TestRBACAllowsWhatArchiverDoesAndNothingElse(t *testing.T) {
 	_, denied["read secrets"] = as.CoreV1().Secrets("xroad").List(ctx, metav1.ListOptions{})
 	_, denied["read claims in another namespace"] = as.CoreV1().PersistentVolumeClaims("kube-system").List(ctx, metav1.ListOptions{})
 	_, denied["create claims"] = as.CoreV1().PersistentVolumeClaims("xroad").Create(ctx, &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
-	denied["delete volumes"] = as.CoreV1().PersistentVolumes().Delete(ctx, "rbac-"+suffix, metav1.DeleteOptions{})
-	_, denied["list pods"] = as.CoreV1().Pods("xroad").List(ctx, metav1.ListOptions{})
+	_, denied["change volumes"] = as.CoreV1().PersistentVolumes().Update(ctx, &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "rbac-" + suffix}}, metav1.UpdateOptions{})
+	_, denied["list pods in xroad"] = as.CoreV1().Pods("xroad").List(ctx, metav1.ListOptions{})
+	_, denied["create pods in xroad"] = as.CoreV1().Pods("xroad").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
+	_, denied["read secrets in the scratch namespace"] = as.CoreV1().Secrets("xroad-restore-test").List(ctx, metav1.ListOptions{})
+	_, denied["exec in scratch pods"] = as.CoreV1().RESTClient().Post().Namespace("xroad-restore-test").Resource("pods").Name("x").SubResource("exec").DoRaw(ctx)
 	for what, err := range denied {
 		if !apierrors.IsForbidden(err) {
 			t.Errorf("as archiver, %s: %v, want Forbidden", what, err)

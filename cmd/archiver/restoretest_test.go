@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -404,7 +405,83 @@ func TestRestoreToPVCLeavesAVerifiedClaim(t *testing.T) {
 			pv.Spec.PersistentVolumeReclaimPolicy != corev1.PersistentVolumeReclaimRetain {
 			t.Fatalf("restored PV: %v %+v", err, pv)
 		}
-		t.Cleanup(func() { e.k.Client.CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{}) })
+		t.Cleanup(func() {
+			e.k.Client.CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{})
+		})
 		e.gone(t)
 	})
+}
+
+// TestRestoreTestAsTheServiceAccount runs a drill with nothing but the
+// rights deploy/ grants archiver's ServiceAccount, into the scratch
+// namespace deploy/restore-test.yaml creates (restricted Pod Security).
+func TestRestoreTestAsTheServiceAccount(t *testing.T) {
+	k := testenv.Kube(t)
+	k.EnsureNamespace(t, "xroad")
+	k.Applier(t).ApplyFiles(t, "../../deploy/serviceaccount.yaml", "../../deploy/rbac.yaml", "../../deploy/restore-test.yaml")
+	_, kubeconfig := k.ServiceAccountConfig(t, "xroad", "archiver")
+	snap := k.SnapshotCRDs(t)
+	fake := awsfake.New(t)
+	suffix := strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	vol := "vol-0" + suffix + "abcd"
+	fake.AddVolume("eu-west-1", vol, 2, "eu-west-1a")
+	claim := "data-" + suffix
+	k.BoundClaim(t, "xroad", claim, &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "rt-sa-" + suffix},
+		Spec: corev1.PersistentVolumeSpec{Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("2Gi")},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: snapshot.DriverEBS, VolumeHandle: vol}}}})
+	t.Cleanup(func() {
+		k.Client.CoreV1().PersistentVolumeClaims("xroad").Delete(context.Background(), claim, metav1.DeleteOptions{})
+	})
+	env := []string{"AWS_ENDPOINT_URL=" + fake.URL(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=eu-west-1",
+		"AWS_EC2_METADATA_DISABLED=true", "ARCHIVER_IMAGE=registry.example/archiver:test"}
+	dest, data := "file://"+t.TempDir(), demoTree(t)
+	r := cli(t, env, "snapshot", "--kubeconfig", kubeconfig, "--pvc", "xroad/"+claim, "--mount", "xroad/"+claim+"="+data, "--dest", dest, "-o", "json", "--poll-interval", "50ms")
+	if r.code != 0 {
+		t.Fatalf("snapshot as the ServiceAccount: exit %d: %s", r.code, r.stderr)
+	}
+	var sr snapshot.Result
+	json.Unmarshal([]byte(r.stdout), &sr)
+	c := &testenv.Cluster{K: k, Snap: snap, NS: "xroad-restore-test", Data: map[string]string{sr.Volumes[0].Artifacts[0].ID: data}, Run: runPod}
+	c.Start(t)
+	r = cli(t, env, "restore-test", "--kubeconfig", kubeconfig, "--pvc", "xroad/"+claim, "--namespace", "xroad-restore-test", "--dest", dest,
+		"--storage-class", "gp3", "--poll-interval", "100ms", "--timeout", "60s", "-o", "json")
+	var res drill.Result
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || res.Status != "ok" {
+		t.Fatalf("restore-test as the ServiceAccount: exit %d (%v)\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	if len(res.Deleted) < 5 {
+		t.Fatalf("deleted %v", res.Deleted)
+	}
+}
+
+// TestRestoreTestInterruptedCleansUp: SIGTERM (the pod being stopped)
+// while the verifier runs; archiver deletes what it created and exits 130.
+func TestRestoreTestInterruptedCleansUp(t *testing.T) {
+	e := newDrillEnv(t)
+	e.cluster.Hold = true
+	e.cluster.Start(t)
+	cmd := exec.Command(binary, "restore-test", "--kubeconfig", e.k.Kubeconfig, "--pvc", e.ns+"/data", "--dest", e.dest,
+		"--storage-class", "gp3", "--poll-interval", "100ms", "--timeout", "60s", "-o", "json")
+	cmd.Env = append(os.Environ(), e.env...)
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(e.scratch(t)) < 5; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the drill never created its objects: %v", e.scratch(t))
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
+		t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, out.String())
+	}
+	var res drill.Result
+	if err := json.Unmarshal([]byte(out.String()), &res); err != nil || len(res.Deleted) < 5 {
+		t.Fatalf("result %v: %s", err, out.String())
+	}
+	e.gone(t)
 }
