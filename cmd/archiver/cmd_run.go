@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/config"
+	"github.com/xroad-archiver/archiver/internal/drill"
 	"github.com/xroad-archiver/archiver/internal/lock"
 	"github.com/xroad-archiver/archiver/internal/report"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
@@ -190,6 +192,34 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 				return snapshot.Run(ctx, so)
 			}})
 	}
+	if c.RestoreTest.Enabled {
+		rt := c.RestoreTest
+		pvcs := rt.PVCs
+		if len(pvcs) == 0 {
+			pvcs = c.Snapshot.PVCs
+		}
+		r.Jobs = append(r.Jobs, schedule.Job{Name: "restore-test", Schedule: rt.Schedule, Partial: isPartial, AnyNode: true,
+			Run: func(ctx context.Context, runID string) (any, error) {
+				b := &drill.Batch{}
+				for _, pvc := range pvcs {
+					res, err := runConfiguredDrill(ctx, c, o.kubeconfig, pvc, runID, log)
+					if res == nil {
+						res = &drill.Result{RunID: runID, Source: pvc, Status: "error"}
+					}
+					if err != nil && res.Error == "" {
+						res.Error = err.Error()
+					}
+					if err != nil && res.Status == "ok" {
+						res.Status = "error"
+					}
+					b.Add(res)
+					if ctx.Err() != nil {
+						break
+					}
+				}
+				return b, b.Err()
+			}})
+	}
 	if !o.noLock {
 		dur := 2 * time.Minute
 		if c.Lock.Duration != "" {
@@ -222,18 +252,44 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 }
 
 func isPartial(err error) bool {
-	return errors.Is(err, s3sync.ErrPartial) || errors.Is(err, snapshot.ErrPartial)
+	return errors.Is(err, s3sync.ErrPartial) || errors.Is(err, snapshot.ErrPartial) || errors.Is(err, drill.ErrPartial)
+}
+
+// runConfiguredDrill runs the restore test of one PVC as the restoreTest
+// section configures it.
+func runConfiguredDrill(ctx context.Context, c *config.Config, kubeconfig, pvc, runID string, log *slog.Logger) (*drill.Result, error) {
+	rt := c.RestoreTest
+	o := &drillOptions{pvc: pvc, namespace: rt.Namespace, storageClass: rt.StorageClass, snapshotClass: rt.SnapshotClass,
+		efsPath: rt.EFSPaths[pvc], efsVault: c.Snapshot.EFS.Vault, efsRole: c.Snapshot.EFS.RoleARN, account: c.Snapshot.EFS.AccountID,
+		image: rt.Image, runAsUser: rt.RunAsUser, timeout: rt.Timeout, kubeconfig: kubeconfig, runID: runID, output: "json"}
+	o.dest, o.endpointURL, o.region = c.Sync.Dest, c.Sync.EndpointURL, c.Snapshot.Region
+	if o.image == "" {
+		o.image = os.Getenv("ARCHIVER_IMAGE")
+	}
+	if o.timeout == "" {
+		o.timeout = "30m"
+	}
+	if o.runAsUser == 0 {
+		o.runAsUser = 999
+	}
+	do, err := o.build(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	do.Log = log
+	return drill.Run(ctx, do)
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
 	o := &runOptions{}
 	c := &cobra.Command{
 		Use:   "run",
-		Short: "Run the configured jobs once (sync, then snapshot), under the run lock, on the primary only",
-		Long: `Run the jobs the configuration file enables, once, in order (sync, then snapshot), with one
-run id. The run holds a lock (a Kubernetes Lease when lock.namespace is set and archiver runs in
-a cluster, a file lock otherwise) so two archivers never work on one volume at once, and refuses
-to run on an X-Road secondary node. Each job's result is reported; --output json prints the
+		Short: "Run the configured jobs once (sync, snapshot, restore-test), under the run lock, on the primary only",
+		Long: `Run the jobs the configuration file enables, once, in order (sync, snapshot, restore-test), with
+one run id. The run holds a lock (a Kubernetes Lease when lock.namespace is set and archiver runs
+in a cluster, a file lock otherwise) so two archivers never work on one volume at once, and
+refuses to run on an X-Road secondary node. A run of restore-test alone touches no X-Road volume:
+it needs neither the primary node nor the lock, so it can be a CronJob of its own on any node. Each job's result is reported; --output json prints the
 whole run as one JSON object.
 
 ` + runExitHelp,
@@ -262,7 +318,7 @@ whole run as one JSON object.
 		},
 	}
 	o.AddFlags(c.Flags())
-	c.Flags().StringSliceVar(&o.jobs, "job", nil, "run only these jobs: sync, snapshot (default: all enabled)")
+	c.Flags().StringSliceVar(&o.jobs, "job", nil, "run only these jobs: sync, snapshot, restore-test (default: all enabled)")
 	c.Flags().StringVar(&o.runID, "run-id", "", "run id (default: generated)")
 	c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return c
@@ -293,7 +349,8 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the configured jobs on their cron schedules, with /healthz, /readyz and /metrics",
-		Long: `Run each enabled job on its cron schedule (sync.schedule, snapshot.schedule; 5-field cron or
+		Long: `Run each enabled job on its cron schedule (sync.schedule, snapshot.schedule,
+restoreTest.schedule; 5-field cron or
 @hourly/@daily/@every 30m) in timeZone, after a random delay of up to serve.jitter. A job whose
 previous run is still going is skipped (and logged and counted). /healthz, /readyz and Prometheus
 /metrics are served on serve.listen (default :8080). SIGTERM stops scheduling, cancels a running job

@@ -10,6 +10,7 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/xroad-archiver/archiver/internal/config"
+	"github.com/xroad-archiver/archiver/internal/drill"
 	"github.com/xroad-archiver/archiver/internal/report"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
@@ -64,6 +65,26 @@ func runMetrics(c *config.Config, rep *schedule.Report, now time.Time) []report.
 				}
 			}
 			add(report.MetricSnapshots, cwtypes.StandardUnitCount, float64(n))
+		case *drill.Batch:
+			if r == nil {
+				continue
+			}
+			slowest, verified, failed := 0.0, 0, 0
+			for _, d := range r.Drills {
+				if d.Status != "ok" {
+					failed++
+					continue
+				}
+				slowest = max(slowest, d.TotalSec)
+				if d.Check != nil {
+					verified += d.Check.Verified
+				}
+			}
+			add(report.MetricRestoreTestsFailed, cwtypes.StandardUnitCount, float64(failed))
+			add(report.MetricRestoreVerified, cwtypes.StandardUnitCount, float64(verified))
+			if failed < len(r.Drills) {
+				add(report.MetricRestoreSeconds, cwtypes.StandardUnitSeconds, slowest)
+			}
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/xroad-archiver/archiver/internal/awsfake"
 	"github.com/xroad-archiver/archiver/internal/dircheck"
 	"github.com/xroad-archiver/archiver/internal/drill"
+	"github.com/xroad-archiver/archiver/internal/report"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/testenv"
 )
@@ -484,4 +486,57 @@ func TestRestoreTestInterruptedCleansUp(t *testing.T) {
 		t.Fatalf("result %v: %s", err, out.String())
 	}
 	e.gone(t)
+}
+
+// TestRunRestoreTestJob: the restoreTest job of `archiver run`, on a
+// secondary node (it needs no primary), publishes its measured time.
+func TestRunRestoreTestJob(t *testing.T) {
+	e := newDrillEnv(t)
+	e.cluster.Start(t)
+	conf := t.TempDir()
+	os.WriteFile(filepath.Join(conf, "local.ini"), []byte("[node]\ntype=slave\n"), 0o644)
+	cfg := writeConfig(t, fmt.Sprintf(`cluster: c1
+securityServer: ss1
+sync: {enabled: false, dest: "%s"}
+snapshot: {enabled: false, pvcs: [%s/data]}
+restoreTest:
+  enabled: true
+  schedule: "30 4 * * 1,4"
+  storageClass: gp3
+  image: registry.example/archiver:test
+  timeout: 60s
+primary: {confDir: %s}
+lock: {file: %s}
+metrics: {sink: cloudwatch, namespace: XRoad/Test, region: eu-west-1}
+`, e.dest, e.ns, conf, filepath.Join(t.TempDir(), "lock")))
+	r := cli(t, e.env, "run", "-c", cfg, "--kubeconfig", e.k.Kubeconfig, "--job", "restore-test", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	secs, ok := metricValue(e.fake, "restore-test", report.MetricRestoreSeconds)
+	if !ok || secs <= 0 {
+		t.Fatalf("RestoreTestSeconds = %v (sent %v)", secs, ok)
+	}
+	files, _ := snapshot.ScanContent(context.Background(), e.data)
+	if v, _ := metricValue(e.fake, "restore-test", report.MetricRestoreVerified); v != float64(len(files)) {
+		t.Errorf("RestoreTestFilesVerified = %v, want %d", v, len(files))
+	}
+	if v, _ := metricValue(e.fake, "restore-test", report.MetricSuccess); v != 1 {
+		t.Errorf("JobSuccess = %v", v)
+	}
+	e.gone(t)
+	// A verification failure fails the job and is counted.
+	for _, f := range files {
+		if f.Kind == "archive" {
+			os.Remove(filepath.Join(e.data, f.Path))
+			break
+		}
+	}
+	r = cli(t, e.env, "run", "-c", cfg, "--kubeconfig", e.k.Kubeconfig, "--job", "restore-test", "-o", "json")
+	if r.code != exitError || !strings.Contains(r.stdout, `"missing"`) {
+		t.Fatalf("run with a missing file: exit %d\n%s", r.code, r.stdout)
+	}
+	if v, _ := metricValue(e.fake, "restore-test", report.MetricRestoreTestsFailed); v != 1 {
+		t.Errorf("RestoreTestsFailed = %v", v)
+	}
 }

@@ -22,16 +22,17 @@ import (
 
 // Config is the whole file.
 type Config struct {
-	Cluster        string   `yaml:"cluster"`
-	SecurityServer string   `yaml:"securityServer"`
-	TimeZone       string   `yaml:"timeZone"`
-	Lock           Lock     `yaml:"lock"`
-	Primary        Primary  `yaml:"primary"`
-	Sync           Sync     `yaml:"sync"`
-	Snapshot       Snapshot `yaml:"snapshot"`
-	Serve          Serve    `yaml:"serve"`
-	Metrics        Metrics  `yaml:"metrics"`
-	Alarms         Alarms   `yaml:"alarms"`
+	Cluster        string      `yaml:"cluster"`
+	SecurityServer string      `yaml:"securityServer"`
+	TimeZone       string      `yaml:"timeZone"`
+	Lock           Lock        `yaml:"lock"`
+	Primary        Primary     `yaml:"primary"`
+	Sync           Sync        `yaml:"sync"`
+	Snapshot       Snapshot    `yaml:"snapshot"`
+	RestoreTest    RestoreTest `yaml:"restoreTest"`
+	Serve          Serve       `yaml:"serve"`
+	Metrics        Metrics     `yaml:"metrics"`
+	Alarms         Alarms      `yaml:"alarms"`
 }
 
 // Metrics says where run metrics go.
@@ -46,6 +47,11 @@ type Alarms struct {
 	Actions        []string `yaml:"actions"`        // SNS topic ARNs
 	NoSuccessHours int      `yaml:"noSuccessHours"` // default 26
 	BacklogMaxAge  string   `yaml:"backlogMaxAge"`  // default 48h
+	// RestoreTestNoSuccessHours: restore tests run less often (default 168).
+	RestoreTestNoSuccessHours int `yaml:"restoreTestNoSuccessHours"`
+	// MaxRestoreMinutes: alarm when a restore test takes longer (the
+	// recovery time objective; default 60).
+	MaxRestoreMinutes int `yaml:"maxRestoreMinutes"`
 }
 
 // Lock keeps runs one at a time per volume.
@@ -124,6 +130,22 @@ type EFS struct {
 	Vault     string `yaml:"vault"`
 	RoleARN   string `yaml:"roleArn"`
 	AccountID string `yaml:"accountId"`
+}
+
+// RestoreTest is the restore drill job: the newest snapshot of each PVC
+// restored into a scratch PVC, verified by a pod, and cleaned up. The
+// content manifests are read from sync.dest; EFS settings from snapshot.efs.
+type RestoreTest struct {
+	Enabled       bool              `yaml:"enabled"`
+	Schedule      string            `yaml:"schedule"`
+	PVCs          []string          `yaml:"pvcs"`      // default: snapshot.pvcs
+	Namespace     string            `yaml:"namespace"` // scratch namespace; default: each PVC's
+	StorageClass  string            `yaml:"storageClass"`
+	SnapshotClass string            `yaml:"snapshotClass"`
+	Image         string            `yaml:"image"` // verifier image; default $ARCHIVER_IMAGE
+	RunAsUser     int64             `yaml:"runAsUser"`
+	Timeout       string            `yaml:"timeout"`  // per PVC; default 30m
+	EFSPaths      map[string]string `yaml:"efsPaths"` // NAMESPACE/NAME -> directory in the file system (access points)
 }
 
 // Serve configures the long-running scheduler.
@@ -268,8 +290,8 @@ func (c *Config) Validate(lines map[string]int) Errors {
 			add("primary.podLabel", "%q: want key=value", l)
 		}
 	}
-	if !c.Sync.Enabled && !c.Snapshot.Enabled {
-		add("sync.enabled", "no job is enabled (set sync.enabled or snapshot.enabled)")
+	if !c.Sync.Enabled && !c.Snapshot.Enabled && !c.RestoreTest.Enabled {
+		add("sync.enabled", "no job is enabled (set sync.enabled, snapshot.enabled or restoreTest.enabled)")
 	}
 	if s := c.Sync; s.Enabled {
 		sched("sync.schedule", s.Schedule)
@@ -331,6 +353,39 @@ func (c *Config) Validate(lines map[string]int) Errors {
 		if s.DRKMSKey != "" && s.DRRegion == "" {
 			add("snapshot.drKmsKeyId", "needs snapshot.drRegion")
 		}
+	}
+	if r := c.RestoreTest; r.Enabled {
+		sched("restoreTest.schedule", r.Schedule)
+		pvcs := r.PVCs
+		if len(pvcs) == 0 {
+			pvcs = c.Snapshot.PVCs
+		}
+		if len(pvcs) == 0 {
+			add("restoreTest.pvcs", "at least one NAMESPACE/NAME (or snapshot.pvcs)")
+		}
+		for i, p := range r.PVCs {
+			if ns, name, ok := strings.Cut(p, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+				add(fmt.Sprintf("restoreTest.pvcs[%d]", i), "%q: want NAMESPACE/NAME", p)
+			}
+		}
+		if c.Sync.Dest == "" {
+			add("restoreTest.enabled", "needs sync.dest: the content manifests snapshot writes there are what a restore is checked against")
+		}
+		if r.RunAsUser < 0 {
+			add("restoreTest.runAsUser", "%d: want a non-root uid", r.RunAsUser)
+		}
+		for k, v := range r.EFSPaths {
+			if !strings.HasPrefix(v, "/") {
+				add("restoreTest.efsPaths."+k, "%q: want an absolute path inside the file system", v)
+			}
+		}
+		dur("restoreTest.timeout", r.Timeout)
+	}
+	if h := c.Alarms.RestoreTestNoSuccessHours; h < 0 || h > 168 {
+		add("alarms.restoreTestNoSuccessHours", "%d: want 1 to 168 (CloudWatch evaluates at most 7 days)", h)
+	}
+	if c.Alarms.MaxRestoreMinutes < 0 {
+		add("alarms.maxRestoreMinutes", "%d: want a positive number of minutes", c.Alarms.MaxRestoreMinutes)
 	}
 	dur("serve.jitter", c.Serve.Jitter)
 	switch c.Metrics.Sink {

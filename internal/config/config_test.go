@@ -25,6 +25,13 @@ snapshot:
   schedule: "@daily"
   pvcs: [xroad/xroad-data]
   retention: {daily: 7, weekly: 4}
+restoreTest:
+  enabled: true
+  schedule: "30 4 * * 1,4"
+  namespace: xroad-restore-test
+  storageClass: gp3
+  timeout: 30m
+  efsPaths: {xroad/archive-efs: /xroad}
 `
 
 func TestGoodConfig(t *testing.T) {
@@ -32,7 +39,8 @@ func TestGoodConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Sync.Dest != "s3://bucket/xroad/ss1" || c.Snapshot.Retention.Weekly != 4 || c.Sync.ObjectLock.Retention != "7y" {
+	if c.Sync.Dest != "s3://bucket/xroad/ss1" || c.Snapshot.Retention.Weekly != 4 || c.Sync.ObjectLock.Retention != "7y" ||
+		c.RestoreTest.Namespace != "xroad-restore-test" || c.RestoreTest.EFSPaths["xroad/archive-efs"] != "/xroad" {
 		t.Errorf("parsed %+v", c)
 	}
 }
@@ -52,6 +60,12 @@ func TestErrorsNameLineAndField(t *testing.T) {
 		{"negative retention", strings.Replace(good, "daily: 7", "daily: -1", 1), "snapshot.retention"},
 		{"nothing enabled", strings.ReplaceAll(good, "enabled: true", "enabled: false"), "no job is enabled"},
 		{"not yaml", "sync: [", "invalid configuration"},
+		{"bad restore-test cron", strings.Replace(good, `"30 4 * * 1,4"`, `"30 4 * *"`, 1), "line 22: restoreTest.schedule"},
+		{"bad restore-test timeout", strings.Replace(good, "timeout: 30m", "timeout: long", 1), "line 25: restoreTest.timeout"},
+		{"relative efs path", strings.Replace(good, "archive-efs: /xroad", "archive-efs: xroad", 1), "restoreTest.efsPaths.xroad/archive-efs"},
+		{"restore test without pvcs", strings.Replace(good, "  pvcs: [xroad/xroad-data]\n", "", 1), "restoreTest.pvcs"},
+		{"restore test without a store", strings.Replace(strings.Replace(good, "  dest: s3://bucket/xroad/ss1\n", "", 1), "sync:\n  enabled: true", "sync:\n  enabled: false", 1), "needs sync.dest"},
+		{"too many hours", good + "alarms: {restoreTestNoSuccessHours: 200}\n", "alarms.restoreTestNoSuccessHours"},
 		{"wrong type", strings.Replace(good, "daily: 7", "daily: seven", 1), "line 19: cannot unmarshal"},
 	}
 	for _, tc := range tests {

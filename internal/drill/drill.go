@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
@@ -374,4 +375,43 @@ func Find(arts []snapshot.Artifact, id string) (Backup, error) {
 // FromArtifact turns a listed snapshot or recovery point into a Backup.
 func FromArtifact(a snapshot.Artifact) Backup {
 	return Backup{Kind: a.Kind, ID: a.ID, RunID: a.RunID, Started: a.Started, SizeBytes: a.SizeBytes}
+}
+
+// ErrPartial: some PVCs of a batch passed their restore test, others not.
+var ErrPartial = errors.New("some restore tests failed")
+
+// Batch is one scheduled run of restore tests over several PVCs.
+type Batch struct {
+	Status string    `json:"status"` // ok, partial, failed
+	Drills []*Result `json:"drills"`
+}
+
+// Add records one drill's outcome.
+func (b *Batch) Add(r *Result) { b.Drills = append(b.Drills, r) }
+
+// Err summarises the batch: nil when every drill passed, ErrPartial when
+// some did, and otherwise an error naming each failure (wrapping
+// dircheck.ErrFailed when every failure was a verification failure).
+func (b *Batch) Err() error {
+	var failed []string
+	verifyOnly := true
+	for _, r := range b.Drills {
+		if r.Status != "ok" {
+			failed = append(failed, r.Source+": "+r.Error)
+			verifyOnly = verifyOnly && r.Status == "failed"
+		}
+	}
+	switch {
+	case len(failed) == 0:
+		b.Status = "ok"
+		return nil
+	case len(failed) < len(b.Drills):
+		b.Status = "partial"
+		return fmt.Errorf("%d of %d restore tests failed: %w: %s", len(failed), len(b.Drills), ErrPartial, strings.Join(failed, "; "))
+	}
+	b.Status = "failed"
+	if verifyOnly {
+		return fmt.Errorf("%w: %s", dircheck.ErrFailed, strings.Join(failed, "; "))
+	}
+	return fmt.Errorf("every restore test failed: %s", strings.Join(failed, "; "))
 }

@@ -33,13 +33,19 @@ type AlarmConfig struct {
 	Actions        []string // SNS topic ARNs for ALARM and OK
 	NoSuccessHours int      // page when a job has not succeeded for this long; default 26, at most 168
 	BacklogMaxAge  time.Duration
+	// RestoreTestNoSuccessHours replaces NoSuccessHours for the
+	// restore-test job, which runs a few times a week (default 168).
+	RestoreTestNoSuccessHours int
+	// MaxRestore: alarm when a restore test took longer (default 1h).
+	MaxRestore time.Duration
 }
 
 // AlarmConfigFrom derives the alarm inputs from archiver's configuration:
 // one set of alarms per enabled job.
 func AlarmConfigFrom(c *config.Config) AlarmConfig {
 	ac := AlarmConfig{Namespace: c.Metrics.Namespace, Cluster: c.Cluster, SecurityServer: c.SecurityServer,
-		Actions: c.Alarms.Actions, NoSuccessHours: c.Alarms.NoSuccessHours}
+		Actions: c.Alarms.Actions, NoSuccessHours: c.Alarms.NoSuccessHours, RestoreTestNoSuccessHours: c.Alarms.RestoreTestNoSuccessHours,
+		MaxRestore: time.Duration(c.Alarms.MaxRestoreMinutes) * time.Minute}
 	if c.Alarms.BacklogMaxAge != "" {
 		ac.BacklogMaxAge, _ = units.ParseDuration(c.Alarms.BacklogMaxAge)
 	}
@@ -48,6 +54,9 @@ func AlarmConfigFrom(c *config.Config) AlarmConfig {
 	}
 	if c.Snapshot.Enabled {
 		ac.Jobs = append(ac.Jobs, "snapshot")
+	}
+	if c.RestoreTest.Enabled {
+		ac.Jobs = append(ac.Jobs, "restore-test")
 	}
 	return ac
 }
@@ -80,6 +89,12 @@ func Alarms(c AlarmConfig) []*cloudwatch.PutMetricAlarmInput {
 	if c.BacklogMaxAge <= 0 {
 		c.BacklogMaxAge = 48 * time.Hour
 	}
+	if c.RestoreTestNoSuccessHours <= 0 || c.RestoreTestNoSuccessHours > 168 {
+		c.RestoreTestNoSuccessHours = 168
+	}
+	if c.MaxRestore <= 0 {
+		c.MaxRestore = time.Hour
+	}
 	prefix := "archiver-" + sanitize(c.Cluster) + "-" + sanitize(c.SecurityServer)
 	base := func(name, desc, metric string, stat cwtypes.Statistic, period, evals int32, threshold float64, op cwtypes.ComparisonOperator, missing, job string) *cloudwatch.PutMetricAlarmInput {
 		return &cloudwatch.PutMetricAlarmInput{
@@ -92,12 +107,20 @@ func Alarms(c AlarmConfig) []*cloudwatch.PutMetricAlarmInput {
 	}
 	var out []*cloudwatch.PutMetricAlarmInput
 	for _, job := range c.Jobs {
+		hours := c.NoSuccessHours
+		if job == "restore-test" {
+			hours = c.RestoreTestNoSuccessHours
+		}
 		out = append(out,
 			base(job+"-failed", fmt.Sprintf("archiver %s job failed on %s (%s).", job, c.SecurityServer, c.Cluster),
 				MetricFailure, cwtypes.StatisticSum, 300, 1, 1, cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold, "notBreaching", job),
-			base(job+"-no-success", fmt.Sprintf("archiver %s job has not succeeded for %d hours on %s (%s): failing, or not running at all (suspended CronJob, image pull error, lost credentials).", job, c.NoSuccessHours, c.SecurityServer, c.Cluster),
-				MetricSuccess, cwtypes.StatisticSum, 3600, int32(c.NoSuccessHours), 1, cwtypes.ComparisonOperatorLessThanThreshold, "breaching", job),
+			base(job+"-no-success", fmt.Sprintf("archiver %s job has not succeeded for %d hours on %s (%s): failing, or not running at all (suspended CronJob, image pull error, lost credentials).", job, hours, c.SecurityServer, c.Cluster),
+				MetricSuccess, cwtypes.StatisticSum, 3600, int32(hours), 1, cwtypes.ComparisonOperatorLessThanThreshold, "breaching", job),
 		)
+		if job == "restore-test" {
+			out = append(out, base("restore-test-too-slow", fmt.Sprintf("A restore test on %s (%s) took more than %s from the first restore call to a verified volume: the recovery time objective is at risk.", c.SecurityServer, c.Cluster, c.MaxRestore),
+				MetricRestoreSeconds, cwtypes.StatisticMaximum, 3600, 1, c.MaxRestore.Seconds(), cwtypes.ComparisonOperatorGreaterThanThreshold, "notBreaching", job))
+		}
 		if job == "sync" {
 			out = append(out, base("sync-backlog-too-old", fmt.Sprintf("Archives or backups on %s (%s) have waited more than %s to be shipped.", c.SecurityServer, c.Cluster, c.BacklogMaxAge),
 				MetricBacklogAge, cwtypes.StatisticMaximum, 3600, 1, c.BacklogMaxAge.Seconds(), cwtypes.ComparisonOperatorGreaterThanThreshold, "notBreaching", job))

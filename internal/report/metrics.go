@@ -32,6 +32,11 @@ const (
 	MetricSnapshots     = "SnapshotsCreated"
 	MetricLastBackupAge = "LastBackupAgeSeconds"
 	MetricPublishErrors = "MetricsPublishErrors"
+	// Restore tests: the slowest restore-to-verified time of the run (the
+	// measured recovery time), files verified, and drills that failed.
+	MetricRestoreSeconds     = "RestoreTestSeconds"
+	MetricRestoreVerified    = "RestoreTestFilesVerified"
+	MetricRestoreTestsFailed = "RestoreTestsFailed"
 )
 
 // Datum is one data point.

@@ -121,3 +121,30 @@ func TestAlarmsApplyIsIdempotent(t *testing.T) {
 		t.Errorf("changing noSuccessHours updated %d alarms, want the 2 no-success alarms: %+v", updated, changes)
 	}
 }
+
+func TestRestoreTestAlarms(t *testing.T) {
+	fake := awsfake.New(t)
+	cfg := AlarmConfig{Cluster: "c1", SecurityServer: "ss1", Jobs: []string{"sync", "restore-test"}, MaxRestore: 45 * time.Minute}
+	if _, err := Apply(context.Background(), fake.CloudWatch("eu-west-1"), Alarms(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]cwtypes.MetricAlarm{}
+	for _, a := range fake.Alarms("eu-west-1") {
+		got[strings.TrimPrefix(aws.ToString(a.AlarmName), "archiver-c1-ss1-")] = a
+	}
+	if len(got) != 6 {
+		t.Fatalf("alarms %v", got)
+	}
+	// A restore test runs a few times a week: its silence window is 7 days,
+	// the longest CloudWatch evaluates; sync keeps 26 hours.
+	if n := aws.ToInt32(got["restore-test-no-success"].EvaluationPeriods); n != 168 {
+		t.Errorf("restore-test no-success over %d hours", n)
+	}
+	if n := aws.ToInt32(got["sync-no-success"].EvaluationPeriods); n != 26 {
+		t.Errorf("sync no-success over %d hours", n)
+	}
+	slow := got["restore-test-too-slow"]
+	if aws.ToString(slow.MetricName) != MetricRestoreSeconds || aws.ToFloat64(slow.Threshold) != 2700 || slow.ComparisonOperator != cwtypes.ComparisonOperatorGreaterThanThreshold {
+		t.Errorf("too-slow alarm %+v", slow)
+	}
+}

@@ -87,6 +87,18 @@ func TestRunnerRefusesSecondaryAndLocked(t *testing.T) {
 	if _, err := r.Run(context.Background(), "r", nil); !errors.Is(err, lock.ErrLocked) || len(calls) != 0 {
 		t.Fatalf("locked: %v, calls %v", err, calls)
 	}
+	// A restore test touches no X-Road volume: it runs on a secondary and
+	// beside a sync holding the lock; with sync it does not.
+	drill := job("restore-test", nil, &calls)
+	drill.AnyNode = true
+	r = &Runner{Jobs: []Job{job("sync", nil, &calls), drill}, Primary: func() error { return CheckPrimary(dir, false) },
+		Acquire: func(ctx context.Context, id string) (lock.Lock, error) { return lock.AcquireFile(p, id) }}
+	if _, err := r.Run(context.Background(), "r", []string{"restore-test"}); err != nil || len(calls) != 1 || calls[0] != "restore-test" {
+		t.Fatalf("restore test alone: %v, calls %v", err, calls)
+	}
+	if _, err := r.Run(context.Background(), "r", nil); !errors.Is(err, ErrSecondary) || len(calls) != 1 {
+		t.Fatalf("with sync: %v, calls %v", err, calls)
+	}
 }
 
 func freeAddr(t *testing.T) string {
