@@ -29,6 +29,8 @@ type drillOptions struct {
 	snapshotID    string
 	recoveryPoint string
 	latest        bool
+	archives      bool
+	serviceAcct   string
 	namespace     string
 	storageClass  string
 	snapshotClass string
@@ -68,6 +70,8 @@ func (o *drillOptions) AddFlags(fs *pflag.FlagSet, restore bool) {
 	}
 	fs.StringVar(&o.pvc, "pvc", "", "PVC whose backup to restore, NAMESPACE/NAME")
 	fs.BoolVar(&o.latest, "latest", false, "restore the newest completed backup (the default without --snapshot/--recovery-point)")
+	fs.BoolVar(&o.archives, "archives", false, "instead of a snapshot, restore the archives shipped to --dest (latest sync run) inside the verifier pod, into a scratch volume")
+	fs.StringVar(&o.serviceAcct, "service-account", "", "with --archives: the verifier pod's ServiceAccount in --namespace (IRSA or Pod Identity with read access to the bucket and key)")
 	fs.StringVar(&o.namespace, "namespace", "", "namespace for the scratch PVC and verifier pod (default: the PVC's)")
 	fs.StringVar(&o.dest, "dest", "", "where the content manifests are: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
 	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL for the content manifests")
@@ -94,12 +98,15 @@ snapshot survives) and a VolumeSnapshot as the PVC's dataSource; EFS recovery po
 AWS Backup item-level restore job and a static PV. A short-lived pod running this image
 ('archiver verify-dir') mounts the PVC read-only under the restricted security profile and
 compares every file with the content manifest recorded at backup time (archiver snapshot
---mount). The time until the restored volume is bound and verified is reported (a measured
+--mount). With --archives, the pod instead restores the archives shipped to --dest (the latest
+sync run) into a scratch volume with its own AWS identity and checks them the same way. The time
+until the restored volume is bound and verified is reported (a measured
 recovery time). Everything created carries archiver's labels and run id and is deleted on
 success, failure, timeout or interruption; leftovers of a crashed run are deleted by the next.
 
 ` + restoreTestExitHelp,
 		Example: `  archiver restore-test --pvc xroad/xroad-primary-data --dest s3://my-bucket/xroad/ss1 --image ghcr.io/xroad-archiver/archiver:0.2.0
+  archiver restore-test --archives --dest s3://my-bucket/xroad/ss1 --namespace xroad-restore-test --service-account archiver-reader
   archiver restore-test --pvc xroad/archive-efs --recovery-point arn:aws:backup:... --efs-vault xroad --efs-role-arn arn:aws:iam::123456789012:role/backup -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -145,7 +152,13 @@ func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, e
 	if o.latest && (o.snapshotID != "" || o.recoveryPoint != "") {
 		return do, usageErrorf("--latest excludes --snapshot and --recovery-point")
 	}
-	if o.pvc == "" && o.snapshotID == "" {
+	if o.archives && (o.pvc != "" || o.snapshotID != "" || o.recoveryPoint != "") {
+		return do, usageErrorf("--archives restores the S3 copy: --pvc, --snapshot and --recovery-point do not apply")
+	}
+	if o.archives && o.namespace == "" {
+		return do, usageErrorf("--archives needs --namespace (where the verifier pod runs)")
+	}
+	if o.pvc == "" && o.snapshotID == "" && !o.archives {
 		return do, usageErrorf("--pvc is required (NAMESPACE/NAME; with --snapshot it may be left out when the source PVC is gone)")
 	}
 	if o.pvc != "" {
@@ -184,6 +197,10 @@ func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, e
 	}
 	if do.Snap, err = snapclient.NewForConfig(cfg); err != nil {
 		return do, err
+	}
+	if o.archives {
+		do.Archives = &drill.Archives{Dest: o.dest, EndpointURL: o.endpointURL, Region: o.region, ServiceAccount: o.serviceAcct}
+		return do, nil
 	}
 	acfg, err := awsConfig(ctx, o.region)
 	if err != nil {

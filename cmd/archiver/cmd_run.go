@@ -201,10 +201,17 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 		r.Jobs = append(r.Jobs, schedule.Job{Name: "restore-test", Schedule: rt.Schedule, Partial: isPartial, AnyNode: true,
 			Run: func(ctx context.Context, runID string) (any, error) {
 				b := &drill.Batch{}
-				for _, pvc := range pvcs {
+				targets := pvcs
+				if rt.Archives {
+					targets = append([]string{""}, pvcs...) // "": the S3 copy
+				}
+				for _, pvc := range targets {
 					res, err := runConfiguredDrill(ctx, c, o.kubeconfig, pvc, runID, log)
 					if res == nil {
 						res = &drill.Result{RunID: runID, Source: pvc, Status: "error"}
+						if pvc == "" {
+							res.Source = c.Sync.Dest
+						}
 					}
 					if err != nil && res.Error == "" {
 						res.Error = err.Error()
@@ -259,7 +266,7 @@ func isPartial(err error) bool {
 // section configures it.
 func runConfiguredDrill(ctx context.Context, c *config.Config, kubeconfig, pvc, runID string, log *slog.Logger) (*drill.Result, error) {
 	rt := c.RestoreTest
-	o := &drillOptions{pvc: pvc, namespace: rt.Namespace, storageClass: rt.StorageClass, snapshotClass: rt.SnapshotClass,
+	o := &drillOptions{pvc: pvc, archives: pvc == "", serviceAcct: rt.ServiceAccount, namespace: rt.Namespace, storageClass: rt.StorageClass, snapshotClass: rt.SnapshotClass,
 		efsPath: rt.EFSPaths[pvc], efsVault: c.Snapshot.EFS.Vault, efsRole: c.Snapshot.EFS.RoleARN, account: c.Snapshot.EFS.AccountID,
 		image: rt.Image, runAsUser: rt.RunAsUser, timeout: rt.Timeout, kubeconfig: kubeconfig, runID: runID, output: "json"}
 	o.dest, o.endpointURL, o.region = c.Sync.Dest, c.Sync.EndpointURL, c.Snapshot.Region

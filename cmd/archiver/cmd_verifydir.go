@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,10 +11,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/xroad-archiver/archiver/internal/dircheck"
+	"github.com/xroad-archiver/archiver/internal/manifest"
 	"github.com/xroad-archiver/archiver/internal/progress"
+	"github.com/xroad-archiver/archiver/internal/restore"
+	"github.com/xroad-archiver/archiver/internal/snapshot"
 )
 
 type verifyDirOptions struct {
+	destOptions
+	asOf           string
 	dir            string
 	manifest       string
 	recoveryDir    string
@@ -53,14 +59,18 @@ Exit codes:
 	fs.StringVar(&o.manifest, "manifest", "", "content manifest file (JSON, or zstd-compressed JSON)")
 	fs.StringVar(&o.recoveryDir, "recovery-dir", "", "check the newest directory below --dir matching this glob (AWS Backup EFS restores land in aws-backup-restore_<datetime>)")
 	fs.StringVar(&o.sub, "sub", "/", "with --recovery-dir: the volume's path inside the file system")
+	fs.StringVar(&o.dest, "restore-from", "", "first restore the archives of this destination (s3://BUCKET/PREFIX or file:///path) into --dir, then check them against its manifest")
+	fs.StringVar(&o.asOf, "as-of", "", "with --restore-from: the run whose manifest to restore (default: the latest)")
+	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL for --restore-from")
+	fs.StringVar(&o.region, "region", "", "AWS region for --restore-from")
 	fs.StringVar(&o.terminationLog, "termination-log", "", "also write the compact JSON result here (e.g. /dev/termination-log)")
 	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return c
 }
 
 func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) error {
-	if o.dir == "" || o.manifest == "" {
-		return usageErrorf("--dir and --manifest are required")
+	if o.dir == "" || (o.manifest == "") == (o.dest == "") {
+		return usageErrorf("--dir and one of --manifest or --restore-from are required")
 	}
 	if o.output != "text" && o.output != "json" {
 		return usageErrorf("--output %q: want text or json", o.output)
@@ -103,6 +113,9 @@ func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) err
 }
 
 func checkDir(cmd *cobra.Command, o *verifyDirOptions) (*dircheck.Result, error) {
+	if o.dest != "" {
+		return restoreAndCheck(cmd.Context(), o)
+	}
 	m, err := dircheck.LoadManifest(o.manifest)
 	if err != nil {
 		return nil, err
@@ -125,5 +138,48 @@ func checkDir(cmd *cobra.Command, o *verifyDirOptions) (*dircheck.Result, error)
 		return nil, err
 	}
 	res.Dir = rel
+	return res, nil
+}
+
+// restoreAndCheck restores the archives of a sync run into --dir (each
+// file's SHA-256 checked as it is written) and then re-reads what landed
+// on the disk: the restore test of the S3 copy.
+func restoreAndCheck(ctx context.Context, o *verifyDirOptions) (*dircheck.Result, error) {
+	st, err := openStore(ctx, o.destOptions, s3Tuning{concurrency: 4}, false)
+	if err != nil {
+		return nil, err
+	}
+	var m *manifest.Manifest
+	if o.asOf != "" {
+		m, _, err = manifest.LoadRun(ctx, st, o.asOf)
+	} else {
+		m, _, err = manifest.Latest(ctx, st)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, restore.ErrNoManifest
+	}
+	rres, err := restore.Run(ctx, restore.Options{Store: st, To: o.dir, AsOf: m.RunID, Concurrency: 4})
+	if err != nil && !errors.Is(err, restore.ErrPartial) {
+		return nil, err
+	}
+	ix := manifest.NewIndex(m.Entries)
+	var files []snapshot.ContentFile
+	seen := map[string]bool{}
+	for _, e := range m.Entries {
+		if seen[e.Path] {
+			continue
+		}
+		seen[e.Path] = true
+		l, _ := ix.Latest(e.Path)
+		files = append(files, snapshot.ContentFile{Path: l.Path, Size: l.Size, MTime: l.MTime, Kind: l.Kind, SHA256: l.SHA256})
+	}
+	res, err := dircheck.Check(ctx, o.dir, files)
+	if err != nil {
+		return nil, err
+	}
+	res.RestoreSeconds, res.RunID = rres.DurationSec, m.RunID
 	return res, nil
 }

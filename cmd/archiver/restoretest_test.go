@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,8 +78,9 @@ func newDrillEnv(t *testing.T) *drillEnv {
 }
 
 // runPod is the fake kubelet's container runtime: the archiver binary.
-func runPod(ctx context.Context, args []string) int {
+func runPod(ctx context.Context, args, env []string) int {
 	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
 	cmd.Run()
 	return cmd.ProcessState.ExitCode()
 }
@@ -538,5 +542,61 @@ metrics: {sink: cloudwatch, namespace: XRoad/Test, region: eu-west-1}
 	}
 	if v, _ := metricValue(e.fake, "restore-test", report.MetricRestoreTestsFailed); v != 1 {
 		t.Errorf("RestoreTestsFailed = %v", v)
+	}
+}
+
+// TestRestoreTestOfTheS3Archives: the verifier pod restores the archives
+// shipped to a real MinIO (SSE-KMS) into a scratch volume with the
+// credentials its ServiceAccount would get, and re-reads them; an object
+// altered in the bucket fails the test, named.
+func TestRestoreTestOfTheS3Archives(t *testing.T) {
+	s3env := testenv.S3(t)
+	k := testenv.Kube(t)
+	ns := k.Namespace(t)
+	bucket := s3env.Bucket(t, false)
+	dest := "s3://" + bucket + "/ss1"
+	src := demoTree(t)
+	if r := cli(t, s3env.Environ(), "sync", "--source", src, "--dest", dest, "--kms-key-id", s3env.KMSKey); r.code != 0 {
+		t.Fatalf("sync: exit %d: %s", r.code, r.stderr)
+	}
+	c := &testenv.Cluster{K: k, Snap: k.SnapshotCRDs(t), NS: ns, Run: runPod, Env: s3env.Environ()}
+	c.Start(t)
+	args := []string{"restore-test", "--archives", "--kubeconfig", k.Kubeconfig, "--dest", dest, "--endpoint-url", s3env.Endpoint,
+		"--namespace", ns, "--service-account", "default", "--poll-interval", "100ms", "--timeout", "60s", "-o", "json"}
+	env := append(s3env.Environ(), "ARCHIVER_IMAGE=registry.example/archiver:test")
+	r := cli(t, env, args...)
+	var res drill.Result
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || res.Status != "ok" {
+		t.Fatalf("exit %d (%v)\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	if res.Kind != drill.KindArchives || res.Check.Verified != 15 || res.Check.Archives == 0 || res.Backup.RunID == "" {
+		t.Fatalf("result %+v check %+v", res, res.Check)
+	}
+	// Replace one archive in the bucket with other bytes: restore refuses
+	// it (SHA-256), the check names it missing, exit 4.
+	cl := s3env.Client(t)
+	ctx := context.Background()
+	var victim string
+	out, err := cl.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("ss1/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range out.Contents {
+		if strings.HasSuffix(aws.ToString(o.Key), ".zip") {
+			victim = aws.ToString(o.Key)
+			break
+		}
+	}
+	if _, err := cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(victim), Body: strings.NewReader("not the archive"),
+		ServerSideEncryption: s3types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(s3env.KMSKey)}); err != nil {
+		t.Fatal(err)
+	}
+	r = cli(t, env, args...)
+	res = drill.Result{}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != exitVerifyFail || res.Check == nil || len(res.Check.Problems) != 1 {
+		t.Fatalf("altered object: exit %d (%v)\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	if p := res.Check.Problems[0]; !strings.HasSuffix(victim, p.Path) {
+		t.Fatalf("problem %+v, altered %s", p, victim)
 	}
 }

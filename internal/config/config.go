@@ -146,6 +146,10 @@ type RestoreTest struct {
 	RunAsUser     int64             `yaml:"runAsUser"`
 	Timeout       string            `yaml:"timeout"`  // per PVC; default 30m
 	EFSPaths      map[string]string `yaml:"efsPaths"` // NAMESPACE/NAME -> directory in the file system (access points)
+	// Archives adds a restore test of the S3 copy: the verifier pod, as
+	// ServiceAccount (in Namespace), restores the latest sync run.
+	Archives       bool   `yaml:"archives"`
+	ServiceAccount string `yaml:"serviceAccount"`
 }
 
 // Serve configures the long-running scheduler.
@@ -360,8 +364,11 @@ func (c *Config) Validate(lines map[string]int) Errors {
 		if len(pvcs) == 0 {
 			pvcs = c.Snapshot.PVCs
 		}
-		if len(pvcs) == 0 {
-			add("restoreTest.pvcs", "at least one NAMESPACE/NAME (or snapshot.pvcs)")
+		if len(pvcs) == 0 && !r.Archives {
+			add("restoreTest.pvcs", "at least one NAMESPACE/NAME (or snapshot.pvcs, or archives: true)")
+		}
+		if r.Archives && r.Namespace == "" {
+			add("restoreTest.namespace", "required with archives: the verifier pod runs there")
 		}
 		for i, p := range r.PVCs {
 			if ns, name, ok := strings.Cut(p, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {

@@ -58,6 +58,10 @@ type Result struct {
 	Changed  int       `json:"changed_after_backup,omitempty"`
 	Bytes    int64     `json:"bytes"`
 	Seconds  float64   `json:"seconds"`
+	// RestoreSeconds is how long restoring from S3 took (verify-dir
+	// --restore-from), before the check.
+	RestoreSeconds float64 `json:"restore_seconds,omitempty"`
+	RunID          string  `json:"run_id,omitempty"` // the sync run whose manifest was restored
 	Problems []Problem `json:"problems,omitempty"`
 	// Omitted counts problems left out of a compacted result.
 	Omitted int `json:"problems_omitted,omitempty"`

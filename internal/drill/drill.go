@@ -49,6 +49,9 @@ type Options struct {
 
 	Source snapshot.Volume // the PVC whose backup is restored
 	Backup Backup
+	// Archives, when set, replaces Source and Backup: restore the shipped
+	// archives from S3 instead of a volume snapshot.
+	Archives *Archives
 
 	Namespace     string // scratch namespace (default: the source's)
 	StorageClass  string // scratch PVC's class (default: the source PVC's)
@@ -125,7 +128,13 @@ func (o *Options) defaults() {
 	if o.Namespace == "" {
 		o.Namespace = o.Source.Namespace
 	}
+	if o.Archives != nil {
+		o.Source = snapshot.Volume{Kind: KindArchives, PVC: o.Archives.Dest}
+	}
 }
+
+// KindArchives is the Result.Kind of the S3 variant.
+const KindArchives = "s3-archives"
 
 // Run restores o.Backup of o.Source, verifies it and cleans up. The error
 // wraps dircheck.ErrFailed when files differ, ErrTimeout when something
@@ -136,6 +145,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	d := &drill{o: o, src: o.Source, backup: o.Backup, ns: o.Namespace, n: newNames(o.RunID, o.Source.Ref()),
 		deadline: start.Add(o.Timeout + min(cleanupGrace, o.Timeout))}
 	d.res = &Result{RunID: o.RunID, Source: o.Source.Ref(), Kind: o.Source.Kind, Backup: o.Backup, Namespace: d.ns, Status: "error"}
+	if o.Archives != nil {
+		d.res.Source = o.Archives.Dest
+		if o.Namespace == "" {
+			return d.fail(errors.New("the S3 restore test needs a scratch namespace (--namespace)"))
+		}
+	}
 	if o.Image == "" {
 		return d.res, errors.New("no verifier image: set --image (or $ARCHIVER_IMAGE) to the archiver image")
 	}
@@ -157,7 +172,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	tctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	err = d.run(tctx, start)
+	if o.Archives != nil {
+		err = d.runArchives(tctx, start)
+	} else {
+		err = d.run(tctx, start)
+	}
 	// Cleanup runs even when ctx was cancelled (SIGTERM): it gets its own
 	// bounded context.
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)

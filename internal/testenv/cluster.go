@@ -110,9 +110,10 @@ func established(c *unstructured.Unstructured) bool {
 
 // PodRun is what the fake kubelet does with a pod's container: args are
 // the container's args with every volume mount path replaced by the local
-// directory behind it; it returns the exit code. The termination message
-// is read from the file that replaced /dev/termination-log.
-type PodRun func(ctx context.Context, args []string) int
+// directory behind it, env its environment (plus Cluster.Env); it returns
+// the exit code. The termination message is read from the file that
+// replaced /dev/termination-log.
+type PodRun func(ctx context.Context, args, env []string) int
 
 // Cluster plays the controllers and node agents a real cluster has and the
 // test API server lacks, for one namespace: the snapshot-controller (marks
@@ -130,6 +131,9 @@ type Cluster struct {
 	// (fs-...) to the local directory that holds its data.
 	Data map[string]string
 	Run  PodRun
+	// Env is added to every container's environment (what an IRSA or Pod
+	// Identity webhook would inject: AWS credentials).
+	Env []string
 	// Unschedulable leaves pods Pending with this PodScheduled message.
 	Unschedulable string
 	// Hold leaves pods Pending without a reason (a slow node).
@@ -374,6 +378,9 @@ func (c *Cluster) pods(ctx context.Context, t testing.TB) error {
 				if dir, ok = c.volumeDir(ctx, v.PersistentVolumeClaim.ClaimName); !ok {
 					ready = false
 				}
+			case v.EmptyDir != nil, v.Ephemeral != nil:
+				dir = filepath.Join(tmp, "vol-"+v.Name)
+				os.MkdirAll(dir, 0o700)
 			case v.ConfigMap != nil:
 				cm, err := core.ConfigMaps(c.NS).Get(ctx, v.ConfigMap.Name, metav1.GetOptions{})
 				if err != nil {
@@ -411,8 +418,12 @@ func (c *Cluster) pods(ctx context.Context, t testing.TB) error {
 				}
 			}
 		}
+		env := append([]string(nil), c.Env...)
+		for _, e := range pod.Spec.Containers[0].Env {
+			env = append(env, e.Name+"="+e.Value)
+		}
 		started := metav1.Now()
-		code := c.Run(ctx, args)
+		code := c.Run(ctx, args, env)
 		msg, _ := os.ReadFile(mounts[corev1.TerminationMessagePathDefault])
 		pod.Status.Phase = corev1.PodSucceeded
 		if code != 0 {
