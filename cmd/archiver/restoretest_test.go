@@ -158,6 +158,8 @@ func TestRestoreTestVerifiesAGoodSnapshotAndCleansUp(t *testing.T) {
 	if len(e.cluster.Pods) != 1 {
 		t.Fatalf("verifier pods run: %v", e.cluster.Pods)
 	}
+	t.Logf("drill of %d files (%d bytes): bound after %.2fs, verified in %.2fs (check %.2fs), total %.2fs", res.Check.Expected, res.Check.Bytes,
+		res.RestoreSec, res.VerifySec, res.Check.Seconds, res.TotalSec)
 	for _, kind := range []string{"Pod/", "PersistentVolumeClaim/", "VolumeSnapshot/", "VolumeSnapshotContent/", "ConfigMap/"} {
 		if !strings.Contains(strings.Join(res.Deleted, " "), kind) {
 			t.Errorf("deleted %v, no %s", res.Deleted, kind)

@@ -40,7 +40,7 @@ const exitCodesHelp = `Exit codes:
   1    error: the run could not proceed (destination, credentials, KMS key, source); nothing was deleted
   2    usage or configuration error
   3    partial: the run finished but some files failed (listed); they are retried by the next run
-  4    verification failed (verify)
+  4    verification failed (verify, verify-dir, restore-test)
   11   locked: another archiver holds the lock (run)
   12   secondary node: only the primary archives (run)
   130  interrupted (SIGINT/SIGTERM)`
