@@ -140,5 +140,3 @@ func TestRBACAllowsWhatArchiverDoesAndNothingElse(t *testing.T) {
 		}
 	}
 }
-
-func ptr[T any](v T) *T { return &v }

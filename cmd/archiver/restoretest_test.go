@@ -320,13 +320,11 @@ func newEFSDrillEnv(t *testing.T) (*drillEnv, string) {
 
 func copyTree(t *testing.T, from, to string) {
 	t.Helper()
+	if err := os.MkdirAll(to, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	if out, err := exec.Command("cp", "-a", from+"/.", to+"/").CombinedOutput(); err != nil {
-		if err := os.MkdirAll(to, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if out, err = exec.Command("cp", "-a", from+"/.", to+"/").CombinedOutput(); err != nil {
-			t.Fatalf("cp: %v %s", err, out)
-		}
+		t.Fatalf("cp: %v %s", err, out)
 	}
 }
 

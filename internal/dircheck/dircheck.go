@@ -50,19 +50,19 @@ type Problem struct {
 // Result is the outcome of a check. It is what the verifier pod reports
 // through its termination message (see Compact).
 type Result struct {
-	Status   string    `json:"status"` // ok or failed
-	Dir      string    `json:"dir,omitempty"`
-	Expected int       `json:"expected"`
-	Verified int       `json:"verified"`
-	Archives int       `json:"archives_chain_checked"`
-	Changed  int       `json:"changed_after_backup,omitempty"`
-	Bytes    int64     `json:"bytes"`
-	Seconds  float64   `json:"seconds"`
+	Status   string  `json:"status"` // ok or failed
+	Dir      string  `json:"dir,omitempty"`
+	Expected int     `json:"expected"`
+	Verified int     `json:"verified"`
+	Archives int     `json:"archives_chain_checked"`
+	Changed  int     `json:"changed_after_backup,omitempty"`
+	Bytes    int64   `json:"bytes"`
+	Seconds  float64 `json:"seconds"`
 	// RestoreSeconds is how long restoring from S3 took (verify-dir
 	// --restore-from), before the check.
-	RestoreSeconds float64 `json:"restore_seconds,omitempty"`
-	RunID          string  `json:"run_id,omitempty"` // the sync run whose manifest was restored
-	Problems []Problem `json:"problems,omitempty"`
+	RestoreSeconds float64   `json:"restore_seconds,omitempty"`
+	RunID          string    `json:"run_id,omitempty"` // the sync run whose manifest was restored
+	Problems       []Problem `json:"problems,omitempty"`
 	// Omitted counts problems left out of a compacted result.
 	Omitted int `json:"problems_omitted,omitempty"`
 }

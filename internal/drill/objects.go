@@ -3,7 +3,6 @@ package drill
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"time"
 
 	snapv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
@@ -208,5 +207,3 @@ func DefaultResources() corev1.ResourceRequirements {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func sizeString(n int64) string { return fmt.Sprintf("%dGi", (n+(1<<30)-1)>>30) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -27,9 +28,17 @@ import (
 // Objects reads the Kubernetes objects of a multi-document YAML file.
 func Objects(t testing.TB, file string) []*unstructured.Unstructured {
 	t.Helper()
-	f, err := os.Open(file)
+	out, err := readObjects(file)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+func readObjects(file string) ([]*unstructured.Unstructured, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	dec := yaml.NewDecoder(f)
@@ -38,10 +47,10 @@ func Objects(t testing.TB, file string) []*unstructured.Unstructured {
 		var m map[string]any
 		err := dec.Decode(&m)
 		if errors.Is(err, io.EOF) {
-			return out
+			return out, nil
 		}
 		if err != nil {
-			t.Fatalf("%s: %v", file, err)
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 		if m != nil {
 			out = append(out, &unstructured.Unstructured{Object: m})

@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"sigs.k8s.io/yaml"
 )
 
 const snapshotterModule = "github.com/kubernetes-csi/external-snapshotter/client/v8"
@@ -52,20 +50,13 @@ func (k KubeEnv) installCRDs() error {
 	ctx := context.Background()
 	var names []string
 	for _, f := range []string{"volumesnapshotclasses", "volumesnapshotcontents", "volumesnapshots"} {
-		b, err := os.ReadFile(filepath.Join(dir, "snapshot.storage.k8s.io_"+f+".yaml"))
-		if err != nil {
-			return err
+		objs, err := readObjects(filepath.Join(dir, "snapshot.storage.k8s.io_"+f+".yaml"))
+		if err != nil || len(objs) != 1 {
+			return fmt.Errorf("CRD %s: %v", f, err)
 		}
-		js, err := yaml.YAMLToJSON(b)
-		if err != nil {
-			return err
-		}
-		var obj unstructured.Unstructured
-		if err := json.Unmarshal(js, &obj.Object); err != nil {
-			return err
-		}
+		obj := objs[0]
 		names = append(names, obj.GetName())
-		if _, err := crds.Create(ctx, &obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		if _, err := crds.Create(ctx, obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create CRD %s: %w", obj.GetName(), err)
 		}
 	}
