@@ -158,6 +158,19 @@ func TestRestoreTestVerifiesAGoodSnapshotAndCleansUp(t *testing.T) {
 	if len(e.cluster.Pods) != 1 {
 		t.Fatalf("verifier pods run: %v", e.cluster.Pods)
 	}
+	// What the CSI driver was asked for: the AWS snapshot, kept on delete;
+	// a claim at least as large as the source volume, of the class given.
+	if len(e.cluster.Contents) != 1 || len(e.cluster.Claims) != 1 {
+		t.Fatalf("contents %d, claims %d", len(e.cluster.Contents), len(e.cluster.Claims))
+	}
+	vsc, pvc := e.cluster.Contents[0], e.cluster.Claims[0]
+	if vsc.Spec.Driver != snapshot.DriverEBS || *vsc.Spec.Source.SnapshotHandle != e.snapID || vsc.Spec.DeletionPolicy != "Retain" {
+		t.Errorf("VolumeSnapshotContent %+v", vsc.Spec)
+	}
+	if req := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; req.Cmp(resource.MustParse("4Gi")) < 0 || *pvc.Spec.StorageClassName != "gp3" ||
+		pvc.Spec.DataSource.Kind != "VolumeSnapshot" {
+		t.Errorf("scratch claim %+v", pvc.Spec)
+	}
 	t.Logf("drill of %d files (%d bytes): bound after %.2fs, verified in %.2fs (check %.2fs), total %.2fs", res.Check.Expected, res.Check.Bytes,
 		res.RestoreSec, res.VerifySec, res.Check.Seconds, res.TotalSec)
 	for _, kind := range []string{"Pod/", "PersistentVolumeClaim/", "VolumeSnapshot/", "VolumeSnapshotContent/", "ConfigMap/"} {
@@ -598,5 +611,48 @@ func TestRestoreTestOfTheS3Archives(t *testing.T) {
 	}
 	if p := res.Check.Problems[0]; !strings.HasSuffix(victim, p.Path) {
 		t.Fatalf("problem %+v, altered %s", p, victim)
+	}
+}
+
+// TestRestoreTestBadInputChangesNothing: each mistake is a clear error
+// and no object is created.
+func TestRestoreTestBadInputChangesNothing(t *testing.T) {
+	e := newDrillEnv(t)
+	e.k.BoundClaim(t, e.ns, "nfs", &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "nfs-" + e.ns},
+		Spec: corev1.PersistentVolumeSpec{Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{NFS: &corev1.NFSVolumeSource{Server: "nfs", Path: "/"}}}})
+	e.cluster.Start(t)
+	base := []string{"restore-test", "--kubeconfig", e.k.Kubeconfig, "--dest", e.dest, "--storage-class", "gp3", "--poll-interval", "100ms"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no pvc", nil, exitUsage, "--pvc is required"},
+		{"bad pvc", []string{"--pvc", "nonamespace"}, exitUsage, "NAMESPACE/NAME"},
+		{"both backups", []string{"--pvc", e.ns + "/data", "--snapshot", "snap-1", "--recovery-point", "arn:x"}, exitUsage, "exclude each other"},
+		{"no store", []string{"--pvc", e.ns + "/data", "--dest", ""}, exitUsage, "--dest is required"},
+		{"bad timeout", []string{"--pvc", e.ns + "/data", "--timeout", "soon"}, exitUsage, "--timeout"},
+		{"root verifier", []string{"--pvc", e.ns + "/data", "--run-as-user", "0"}, exitUsage, "non-root"},
+		{"missing pvc", []string{"--pvc", e.ns + "/nope"}, exitError, "does not exist"},
+		{"unsupported volume", []string{"--pvc", e.ns + "/nfs"}, exitError, "unsupported volume type"},
+		{"foreign snapshot", []string{"--pvc", e.ns + "/data", "--snapshot", "snap-0123456789abcdef0"}, exitError, "not one of archiver's backups"},
+		{"no content manifest", []string{"--pvc", e.ns + "/data", "--dest", "file://" + t.TempDir()}, exitError, "content manifest"},
+		{"no image", []string{"--pvc", e.ns + "/data", "--image", ""}, exitError, "no verifier image"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := e.env
+			if tc.name == "no image" {
+				env = append(append([]string(nil), e.env...), "ARCHIVER_IMAGE=")
+			}
+			r := cli(t, env, append(append([]string(nil), base...), tc.args...)...)
+			if r.code != tc.code || !strings.Contains(r.stderr+r.stdout, tc.msg) {
+				t.Fatalf("exit %d, want %d with %q:\n%s%s", r.code, tc.code, tc.msg, r.stdout, r.stderr)
+			}
+			if left := e.scratch(t); len(left) != 0 {
+				t.Fatalf("created %v", left)
+			}
+		})
 	}
 }

@@ -258,3 +258,32 @@ func FuzzDecodeManifest(f *testing.F) {
 		}
 	})
 }
+
+// TestHostileManifestPathsAreNeverReadOutsideTheDirectory: a manifest is
+// data from the store; its paths cannot make the check read elsewhere.
+func TestHostileManifestPathsAreNeverReadOutsideTheDirectory(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "restore")
+	os.Mkdir(dir, 0o700)
+	secret := filepath.Join(parent, "secret")
+	os.WriteFile(secret, []byte("outside"), 0o600)
+	os.Symlink(parent, filepath.Join(dir, "up"))
+	sum := "c8e6b1b2a3f5d1f0f8f0e5c1d0a0b0c0d0e0f0a0b0c0d0e0f0a0b0c0d0e0f0a0"
+	files := []snapshot.ContentFile{
+		{Path: "../secret", Size: 7, SHA256: sum},
+		{Path: "/etc/passwd", Size: 1, SHA256: sum},
+		{Path: "up/secret", Size: 7, SHA256: sum},
+	}
+	res, err := Check(context.Background(), dir, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != "failed" || len(res.Problems) != 3 || res.Bytes != 0 {
+		t.Fatalf("%+v", res)
+	}
+	for _, p := range res.Problems {
+		if p.Kind == Corrupted {
+			t.Errorf("%s was read: %+v", p.Path, p)
+		}
+	}
+}

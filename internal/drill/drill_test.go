@@ -59,7 +59,7 @@ func TestPodResult(t *testing.T) {
 		{"verifier could not check", pod(1, string(broken), ""), "no manifest"},
 		{"killed before writing a result", pod(137, "", ""), "without a result"},
 		{"garbage message", pod(1, "exec format error", ""), "without a result"},
-		{"exit code contradicts the result", pod(0, string(bad), ""), "exited 0 with result failed"},
+		{"exit code contradicts the result", pod(0, string(bad), ""), "exited 0 with result \"failed\""},
 		{"deadline", pod(0, "-", "DeadlineExceeded"), "active deadline"},
 		{"no container status", pod(0, "-", ""), "without a container result"},
 	}
@@ -158,4 +158,24 @@ func TestBatchErr(t *testing.T) {
 			t.Errorf("%d drills: %s %v", len(tc.drills), b.Status, err)
 		}
 	}
+}
+
+func FuzzPodResult(f *testing.F) {
+	f.Add(int32(0), `{"status":"ok","expected":1,"verified":1}`)
+	f.Add(int32(4), `{"status":"failed","problems":[{"path":"a","kind":"missing"}]}`)
+	f.Add(int32(1), `{"status":"error"}`)
+	f.Fuzz(func(t *testing.T, code int32, msg string) {
+		pod := &corev1.Pod{Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: ContainerName,
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Message: msg}}}}}}
+		res, err := podResult(pod)
+		if err == nil {
+			// Only a result whose status matches the exit code is believed.
+			if !(res.Status == "ok" && code == 0 || res.Status == "failed" && code == 4) {
+				t.Fatalf("believed %q with exit %d", res.Status, code)
+			}
+			if res.Status == "ok" && res.Err() != nil {
+				t.Fatalf("ok result with an error")
+			}
+		}
+	})
 }

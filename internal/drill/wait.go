@@ -73,10 +73,10 @@ func podResult(pod *corev1.Pod) (*dircheck.Result, error) {
 			detail = res.Problems[0].Detail
 		}
 		return nil, fmt.Errorf("verifier pod %s could not check the restored volume: %s", pod.Name, detail)
-	case res.Status == "ok" && term.ExitCode != 0, res.Status == "failed" && term.ExitCode != 4:
-		return nil, fmt.Errorf("verifier pod %s exited %d with result %s", pod.Name, term.ExitCode, res.Status)
+	case res.Status == "ok" && term.ExitCode == 0, res.Status == "failed" && term.ExitCode == 4:
+		return &res, nil
 	}
-	return &res, nil
+	return nil, fmt.Errorf("verifier pod %s exited %d with result %q", pod.Name, term.ExitCode, res.Status)
 }
 
 // pendingReason says why the verifier has not finished: not scheduled

@@ -133,6 +133,10 @@ type Cluster struct {
 	mu   sync.Mutex
 	seen map[string]bool
 	Pods []string // pods that ran
+	// Claims and Contents are the claims restored from a snapshot and the
+	// VolumeSnapshotContents marked ready, as the code under test made them.
+	Claims   []corev1.PersistentVolumeClaim
+	Contents []snapv1.VolumeSnapshotContent
 }
 
 // Start plays the cluster until the test ends. It also creates the
@@ -242,6 +246,9 @@ func (c *Cluster) snapshots(ctx context.Context) error {
 		if err != nil {
 			continue // not created yet
 		}
+		c.mu.Lock()
+		c.Contents = append(c.Contents, *vsc.DeepCopy())
+		c.mu.Unlock()
 		ready, now := true, metav1.Now()
 		var size int64 = 1 << 30
 		vsc.Status = &snapv1.VolumeSnapshotContentStatus{SnapshotHandle: vsc.Spec.Source.SnapshotHandle, ReadyToUse: &ready, RestoreSize: &size}
@@ -280,6 +287,9 @@ func (c *Cluster) claims(ctx context.Context) error {
 			if !ok {
 				continue // the CSI driver cannot find the snapshot: the claim stays Pending
 			}
+			c.mu.Lock()
+			c.Claims = append(c.Claims, *pvc.DeepCopy())
+			c.mu.Unlock()
 			pvName = "pvc-" + string(pvc.UID)
 			pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: pvName},
 				Spec: corev1.PersistentVolumeSpec{Capacity: pvc.Spec.Resources.Requests, AccessModes: pvc.Spec.AccessModes,
