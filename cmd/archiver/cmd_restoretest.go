@@ -320,6 +320,9 @@ func printDrillResult(w io.Writer, format string, r *drill.Result) error {
 		}
 	}
 	fmt.Fprintf(w, "  restore %.1fs, verify %.1fs, total %.1fs\n", r.RestoreSec, r.VerifySec, r.TotalSec)
+	if r.LeftOnEFS != "" && r.PVC == "" {
+		fmt.Fprintf(w, "  the restore job's copy stays on EFS at %s (remove it when no longer needed)\n", r.LeftOnEFS)
+	}
 	if r.PVC != "" && r.Status == "ok" {
 		fmt.Fprintf(w, "  restored PVC %s is ready to mount\n", r.PVC)
 	}

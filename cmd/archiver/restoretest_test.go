@@ -360,6 +360,9 @@ func TestRestoreTestOfAnEFSRecoveryPoint(t *testing.T) {
 	if !strings.Contains(strings.Join(res.Deleted, " "), "PersistentVolume/") {
 		t.Fatalf("the static PV was not deleted: %v", res.Deleted)
 	}
+	if res.LeftOnEFS != fs+":/aws-backup-restore_2026-11-22T03-00-00" {
+		t.Fatalf("left on EFS: %q", res.LeftOnEFS)
+	}
 	e.gone(t)
 	if _, err := e.k.Client.CoreV1().PersistentVolumes().Get(context.Background(), strings.TrimPrefix(res.Deleted[len(res.Deleted)-1], "PersistentVolume/"), metav1.GetOptions{}); err == nil {
 		t.Fatal("static PV still there")

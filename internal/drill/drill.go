@@ -85,11 +85,15 @@ type Result struct {
 	// RestoreSec is from the first restore call to the scratch PVC being
 	// bound; VerifySec the verifier pod's run; TotalSec the whole drill up
 	// to a verified volume (the measured recovery time).
-	RestoreSec float64  `json:"restore_seconds"`
-	VerifySec  float64  `json:"verify_seconds"`
-	TotalSec   float64  `json:"total_seconds"`
-	Deleted    []string `json:"deleted,omitempty"`   // this drill's scratch objects, removed
-	Leftovers  []string `json:"leftovers,omitempty"` // earlier crashed drills' objects, removed
+	RestoreSec float64 `json:"restore_seconds"`
+	VerifySec  float64 `json:"verify_seconds"`
+	TotalSec   float64 `json:"total_seconds"`
+	// LeftOnEFS is the recovery directory an EFS restore job wrote into the
+	// file system (FSID:/aws-backup-restore_...); archiver does not delete
+	// data on the production file system, so it is named here instead.
+	LeftOnEFS string   `json:"left_on_efs,omitempty"`
+	Deleted   []string `json:"deleted,omitempty"`   // this drill's scratch objects, removed
+	Leftovers []string `json:"leftovers,omitempty"` // earlier crashed drills' objects, removed
 }
 
 type drill struct {
@@ -270,6 +274,10 @@ func (d *drill) run(ctx context.Context, start time.Time) error {
 	}
 	if err := check.Err(); err != nil {
 		return err
+	}
+	if d.src.Kind == snapshot.KindEFS && check.Dir != "" {
+		top, _, _ := strings.Cut(check.Dir, "/")
+		d.res.LeftOnEFS = d.efsFS + ":/" + top
 	}
 	if d.o.Keep != "" && d.src.Kind == snapshot.KindEFS {
 		return d.keepEFS(ctx, check.Dir, keepMeta)
