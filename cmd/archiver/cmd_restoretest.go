@@ -45,6 +45,7 @@ type drillOptions struct {
 	kubeconfig    string
 	runID         string
 	output        string
+	dryRun        bool
 }
 
 // AddFlags registers the flags restore-test and restore (with --to-pvc)
@@ -78,6 +79,7 @@ func (o *drillOptions) AddFlags(fs *pflag.FlagSet, restore bool) {
 	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
 	fs.StringVar(&o.runID, "run-id", "", "run id (default: generated)")
 	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "resolve the PVC and the backup and list what would be created; create nothing")
 }
 
 const restoreTestExitHelp = `Exit codes:
@@ -133,6 +135,9 @@ func runDrill(cmd *cobra.Command, g *globalOptions, o *drillOptions, keep string
 		return err
 	}
 	do.Log = log
+	if o.dryRun {
+		return printDrillPlan(g.streams.out, o.output, do)
+	}
 	log.Info("restore test started", "run_id", do.RunID, "pvc", do.Source.Ref(), "backup", do.Backup.ID, "namespace", do.Namespace, "keep", keep)
 	res, err := drill.Run(ctx, do)
 	if perr := printDrillResult(g.streams.out, o.output, res); perr != nil && err == nil {
@@ -334,5 +339,28 @@ func printDrillResult(w io.Writer, format string, r *drill.Result) error {
 		fmt.Fprintf(w, " (and %d left by earlier runs)", len(r.Leftovers))
 	}
 	fmt.Fprintln(w)
+	return nil
+}
+
+func printDrillPlan(w io.Writer, format string, do drill.Options) error {
+	plan := struct {
+		DryRun    bool         `json:"dry_run"`
+		Source    string       `json:"source"`
+		Backup    drill.Backup `json:"backup"`
+		Namespace string       `json:"namespace"`
+		Create    []string     `json:"would_create"`
+	}{true, do.Source.Ref(), do.Backup, do.Namespace, drill.Plan(do)}
+	if do.Archives != nil {
+		plan.Source = do.Archives.Dest
+	}
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(plan)
+	}
+	fmt.Fprintf(w, "archiver restore-test (dry run: nothing created)\n  %s %s of %s (run %s) into namespace %s\n", plan.Backup.Kind, plan.Backup.ID, plan.Source, plan.Backup.RunID, plan.Namespace)
+	for _, c := range plan.Create {
+		fmt.Fprintf(w, "  would create %s\n", c)
+	}
 	return nil
 }

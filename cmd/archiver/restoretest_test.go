@@ -643,6 +643,7 @@ func TestRestoreTestBadInputChangesNothing(t *testing.T) {
 		{"foreign snapshot", []string{"--pvc", e.ns + "/data", "--snapshot", "snap-0123456789abcdef0"}, exitError, "not one of archiver's backups"},
 		{"no content manifest", []string{"--pvc", e.ns + "/data", "--dest", "file://" + t.TempDir()}, exitError, "content manifest"},
 		{"no image", []string{"--pvc", e.ns + "/data", "--image", ""}, exitError, "no verifier image"},
+		{"dry run", []string{"--pvc", e.ns + "/data", "--dry-run"}, exitOK, "would create VolumeSnapshotContent/archiver-rt-"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := e.env

@@ -442,3 +442,29 @@ func (b *Batch) Err() error {
 	}
 	return fmt.Errorf("every restore test failed: %s", strings.Join(failed, "; "))
 }
+
+// Plan lists the objects a drill with o would create, creating nothing
+// (restore-test --dry-run).
+func Plan(o Options) []string {
+	o.defaults()
+	n := newNames(o.RunID, o.Source.Ref())
+	ns := o.Namespace
+	claim := n.base
+	if o.Keep != "" {
+		claim = o.Keep
+	}
+	var out []string
+	switch {
+	case o.Archives != nil:
+		return []string{"Pod/" + ns + "/" + n.base + " (restores " + o.Archives.Dest + " into a scratch volume)"}
+	case o.Source.Kind == snapshot.KindEBS:
+		out = append(out, "VolumeSnapshotContent/"+n.vsc+" ("+o.Backup.ID+", deletionPolicy Retain)", "VolumeSnapshot/"+ns+"/"+n.base,
+			"PersistentVolumeClaim/"+ns+"/"+claim)
+	case o.Source.Kind == snapshot.KindEFS:
+		out = append(out, "AWS Backup restore job of "+o.Backup.ID, "PersistentVolume/"+n.pv, "PersistentVolumeClaim/"+ns+"/"+n.base)
+		if o.Keep != "" {
+			out = append(out, "PersistentVolume/archiver-restored-"+n.base[len("archiver-rt-"):], "PersistentVolumeClaim/"+ns+"/"+o.Keep)
+		}
+	}
+	return append(out, "ConfigMap/"+ns+"/"+n.base+" (content manifest of run "+o.Backup.RunID+")", "Pod/"+ns+"/"+n.base+" (verifier)")
+}
