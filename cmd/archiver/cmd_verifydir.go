@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,6 +24,7 @@ type verifyDirOptions struct {
 	dir            string
 	manifest       string
 	recoveryDir    string
+	since          string
 	sub            string
 	terminationLog string
 	output         string
@@ -58,6 +60,7 @@ Exit codes:
 	fs.StringVar(&o.dir, "dir", "", "the restored directory (the volume's root)")
 	fs.StringVar(&o.manifest, "manifest", "", "content manifest file (JSON, or zstd-compressed JSON)")
 	fs.StringVar(&o.recoveryDir, "recovery-dir", "", "check the newest directory below --dir matching this glob (AWS Backup EFS restores land in aws-backup-restore_<datetime>)")
+	fs.StringVar(&o.since, "recovery-since", "", "with --recovery-dir: only a directory written since this time (RFC 3339; the restore job's start)")
 	fs.StringVar(&o.sub, "sub", "/", "with --recovery-dir: the volume's path inside the file system")
 	fs.StringVar(&o.dest, "restore-from", "", "first restore the archives of this destination (s3://BUCKET/PREFIX or file:///path) into --dir, then check them against its manifest")
 	fs.StringVar(&o.asOf, "as-of", "", "with --restore-from: the run whose manifest to restore (default: the latest)")
@@ -122,7 +125,13 @@ func checkDir(cmd *cobra.Command, o *verifyDirOptions) (*dircheck.Result, error)
 	}
 	root, rel := o.dir, ""
 	if o.recoveryDir != "" {
-		if rel, err = dircheck.FindRecoveryDir(o.dir, o.recoveryDir, o.sub); err != nil {
+		var since time.Time
+		if o.since != "" {
+			if since, err = time.Parse(time.RFC3339, o.since); err != nil {
+				return nil, fmt.Errorf("--recovery-since: %w", err)
+			}
+		}
+		if rel, err = dircheck.FindRecoveryDir(o.dir, o.recoveryDir, o.sub, since); err != nil {
 			return nil, err
 		}
 		root = filepath.Join(o.dir, filepath.FromSlash(rel))

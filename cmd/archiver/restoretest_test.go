@@ -327,6 +327,11 @@ func newEFSDrillEnv(t *testing.T) (*drillEnv, string) {
 	copyTree(t, demoTree(t), filepath.Join(root, "aws-backup-restore_2026-01-01T00-00-00", "xroad"))
 	os.WriteFile(filepath.Join(root, "aws-backup-restore_2026-01-01T00-00-00", "xroad", "extra"), []byte("x"), 0o600)
 	copyTree(t, e.data, filepath.Join(root, "aws-backup-restore_2026-11-22T03-00-00", "xroad"))
+	// The old copy was written long ago; the new one by the restore job
+	// the test is about to start.
+	old, soon := time.Now().Add(-30*24*time.Hour), time.Now().Add(time.Hour)
+	os.Chtimes(filepath.Join(root, "aws-backup-restore_2026-01-01T00-00-00"), old, old)
+	os.Chtimes(filepath.Join(root, "aws-backup-restore_2026-11-22T03-00-00"), soon, soon)
 	e.cluster.Data[fs] = root
 	return e, fs
 }

@@ -211,24 +211,37 @@ func (r *Result) Compact(limit int) ([]byte, error) {
 	}
 }
 
-// FindRecoveryDir returns the newest directory directly below root whose
-// name matches pattern (AWS Backup's aws-backup-restore_<datetime>, which
-// sorts by time), joined with sub.
-func FindRecoveryDir(root, pattern, sub string) (string, error) {
+// FindRecoveryDir returns the directory directly below root whose name
+// matches pattern (AWS Backup's aws-backup-restore_<datetime>) and that
+// was written since the restore job started, joined with sub. A restore
+// job makes a new directory on every attempt; when more than one appeared
+// since (another restore of the same file system running), it refuses to
+// guess. A zero since accepts any, newest name first.
+func FindRecoveryDir(root, pattern, sub string, since time.Time) (string, error) {
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		return "", fmt.Errorf("look for the recovery directory: %w", err)
 	}
 	var names []string
 	for _, e := range ents {
-		if ok, _ := path.Match(pattern, e.Name()); ok && e.IsDir() {
-			names = append(names, e.Name())
+		if ok, _ := path.Match(pattern, e.Name()); !ok || !e.IsDir() {
+			continue
 		}
+		if !since.IsZero() {
+			info, err := e.Info()
+			// Two minutes of slack for clocks of the file system and AWS.
+			if err != nil || info.ModTime().Before(since.Add(-2*time.Minute)) {
+				continue
+			}
+		}
+		names = append(names, e.Name())
 	}
-	if len(names) == 0 {
-		return "", fmt.Errorf("no directory matching %q in the restored file system", pattern)
+	switch {
+	case len(names) == 0:
+		return "", fmt.Errorf("no directory matching %q written since %s in the restored file system", pattern, since.UTC().Format(time.RFC3339))
+	case len(names) > 1 && !since.IsZero():
+		return "", fmt.Errorf("%d directories matching %q were written since the restore job started (%s): another restore is writing to this file system; refusing to guess", len(names), pattern, strings.Join(names, ", "))
 	}
 	sort.Strings(names)
-	rel := path.Join(names[len(names)-1], path.Clean("/" + sub)[1:])
-	return rel, nil
+	return path.Join(names[len(names)-1], path.Clean("/" + sub)[1:]), nil
 }

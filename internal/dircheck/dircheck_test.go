@@ -235,16 +235,26 @@ func TestManifestRoundTrip(t *testing.T) {
 
 func TestFindRecoveryDir(t *testing.T) {
 	root := t.TempDir()
-	for _, d := range []string{"aws-backup-restore_2026-11-20T10-00-00", "aws-backup-restore_2026-11-22T10-00-00", "xroad"} {
+	old, start := time.Now().Add(-30*24*time.Hour), time.Now().Add(-time.Minute)
+	for _, d := range []string{"aws-backup-restore_2026-10-20T10-00-00", "aws-backup-restore_2026-11-22T10-00-00", "xroad"} {
 		os.Mkdir(filepath.Join(root, d), 0o700)
 	}
+	os.Chtimes(filepath.Join(root, "aws-backup-restore_2026-10-20T10-00-00"), old, old)
 	os.WriteFile(filepath.Join(root, "aws-backup-restore_2099"), nil, 0o600) // a file, not a directory
-	got, err := FindRecoveryDir(root, "aws-backup-restore_*", "/xroad/../xroad")
+	got, err := FindRecoveryDir(root, "aws-backup-restore_*", "/xroad/../xroad", start)
 	if err != nil || got != "aws-backup-restore_2026-11-22T10-00-00/xroad" {
 		t.Fatalf("%q %v", got, err)
 	}
-	if _, err := FindRecoveryDir(t.TempDir(), "aws-backup-restore_*", "/"); err == nil {
-		t.Fatal("empty file system accepted")
+	// Another restore wrote into the file system meanwhile: no guessing.
+	os.Mkdir(filepath.Join(root, "aws-backup-restore_2026-11-22T10-00-05"), 0o700)
+	if _, err := FindRecoveryDir(root, "aws-backup-restore_*", "/xroad", start); err == nil || !strings.Contains(err.Error(), "refusing to guess") {
+		t.Fatalf("two candidates: %v", err)
+	}
+	if _, err := FindRecoveryDir(root, "aws-backup-restore_*", "/xroad", time.Now().Add(time.Hour)); err == nil {
+		t.Fatal("nothing written since then, yet found")
+	}
+	if got, _ := FindRecoveryDir(root, "aws-backup-restore_*", "/", time.Time{}); got != "aws-backup-restore_2026-11-22T10-00-05" {
+		t.Fatalf("without a start time: %q", got)
 	}
 }
 

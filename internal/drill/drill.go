@@ -106,7 +106,8 @@ type drill struct {
 	storageClass string
 	size         int64
 	efsPath      string
-	efsFS        string // the file system the restore job wrote into
+	efsFS        string    // the file system the restore job wrote into
+	efsJobStart  time.Time // when the restore job was created
 	res          *Result
 }
 

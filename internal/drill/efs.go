@@ -85,12 +85,17 @@ func (d *drill) restoreEFS(ctx context.Context) error {
 		return fmt.Errorf("start restore job of %s: %w", d.backup.ID, err)
 	}
 	job := aws.ToString(out.RestoreJobId)
+	d.efsJobStart = d.o.Now()
+	d.res.LeftOnEFS = d.src.FileSystemID + ": an aws-backup-restore_* directory written by restore job " + job
 	d.o.Log.Info("restore job started", "job", job, "recovery_point", d.backup.ID, "items", meta["ItemsToRestore"])
 	fs := d.src.FileSystemID
 	err = d.poll(ctx, "restore job "+job, func(ctx context.Context) (bool, string, error) {
 		j, err := e.API.DescribeRestoreJob(ctx, &backup.DescribeRestoreJobInput{RestoreJobId: aws.String(job)})
 		if err != nil {
 			return false, "", err
+		}
+		if j.CreationDate != nil {
+			d.efsJobStart = *j.CreationDate
 		}
 		switch j.Status {
 		case backuptypes.RestoreJobStatusCompleted:
@@ -135,6 +140,7 @@ func (d *drill) keepEFS(ctx context.Context, dir string, meta metav1.ObjectMeta)
 		return fmt.Errorf("create PVC %s/%s: %w", d.ns, d.o.Keep, err)
 	}
 	d.o.Log.Info("restored EFS volume kept", "pvc", d.ns+"/"+d.o.Keep, "pv", pvName, "volume_handle", handle)
+	d.res.LeftOnEFS = "" // it is the kept volume now
 	return d.poll(ctx, "PVC "+d.ns+"/"+d.o.Keep+" to bind", func(ctx context.Context) (bool, string, error) {
 		pvc, err := kube.PersistentVolumeClaims(d.ns).Get(ctx, d.o.Keep, metav1.GetOptions{})
 		if err != nil {

@@ -158,7 +158,7 @@ func (d *drill) verifierPod(claim string, deadline time.Duration) *corev1.Pod {
 	args := []string{"verify-dir", "--dir", MountRestore, "--manifest", MountManifest + "/" + ManifestKey,
 		"--termination-log", corev1.TerminationMessagePathDefault, "--output", "json"}
 	if d.src.Kind == snapshot.KindEFS {
-		args = append(args, "--recovery-dir", efsRecoveryDir, "--sub", d.efsPath)
+		args = append(args, "--recovery-dir", efsRecoveryDir, "--sub", d.efsPath, "--recovery-since", d.efsJobStart.UTC().Format(time.RFC3339))
 	}
 	secs := max(int64(deadline.Seconds()), 1)
 	return &corev1.Pod{
