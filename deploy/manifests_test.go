@@ -133,6 +133,9 @@ func TestRBACAllowsWhatArchiverDoesAndNothingElse(t *testing.T) {
 	_, denied["list pods in xroad"] = as.CoreV1().Pods("xroad").List(ctx, metav1.ListOptions{})
 	_, denied["create pods in xroad"] = as.CoreV1().Pods("xroad").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
 	_, denied["read secrets in the scratch namespace"] = as.CoreV1().Secrets("xroad-restore-test").List(ctx, metav1.ListOptions{})
+	// Creating pods and volumes is the restore test's identity's right only.
+	_, denied["create pods in the scratch namespace"] = as.CoreV1().Pods("xroad-restore-test").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
+	_, denied["create volumes"] = as.CoreV1().PersistentVolumes().Create(ctx, &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "x"}}, metav1.CreateOptions{})
 	_, denied["exec in scratch pods"] = as.CoreV1().RESTClient().Post().Namespace("xroad-restore-test").Resource("pods").Name("x").SubResource("exec").DoRaw(ctx)
 	for what, err := range denied {
 		if !apierrors.IsForbidden(err) {

@@ -373,6 +373,22 @@ previous run is still going is skipped (and logged and counted). /healthz, /read
 			if err != nil {
 				return err
 			}
+			if len(o.jobs) > 0 {
+				want := map[string]bool{}
+				for _, j := range o.jobs {
+					want[j] = true
+				}
+				var keep []schedule.Job
+				for _, j := range r.Jobs {
+					if want[j.Name] {
+						keep = append(keep, j)
+					}
+				}
+				if len(keep) == 0 {
+					return usageErrorf("--job %v: no such enabled job", o.jobs)
+				}
+				r.Jobs = keep
+			}
 			loc := time.UTC
 			if cfg.TimeZone != "" {
 				loc, _ = time.LoadLocation(cfg.TimeZone)
@@ -395,6 +411,7 @@ previous run is still going is skipped (and logged and counted). /healthz, /read
 	}
 	o.AddFlags(c.Flags())
 	c.Flags().StringVar(&o.listen, "listen", "", "address for /healthz, /readyz and /metrics (default: serve.listen or :8080)")
+	c.Flags().StringSliceVar(&o.jobs, "job", nil, "schedule only these jobs: sync, snapshot, restore-test (default: all enabled)")
 	return c
 }
 

@@ -407,6 +407,29 @@ func TestRestoreToPVCLeavesAVerifiedClaim(t *testing.T) {
 			t.Fatalf("no storage class: exit %d: %s", r.code, r.stderr)
 		}
 	})
+	t.Run("ebs unverified", func(t *testing.T) {
+		e := newDrillEnv(t)
+		files, _ := snapshot.ScanContent(ctx, e.data)
+		os.Remove(filepath.Join(e.data, files[0].Path)) // the snapshot lacks a file the manifest records
+		e.cluster.Start(t)
+		r := cli(t, e.env, "restore", "--kubeconfig", e.k.Kubeconfig, "--from", e.dest, "--snapshot", e.snapID, "--to-pvc", e.ns+"/restored",
+			"--pvc", e.ns+"/data", "--poll-interval", "100ms", "--storage-class", "gp3", "-o", "json")
+		var res drill.Result
+		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != exitVerifyFail || res.PVC != "" || !strings.Contains(res.Error, "was removed") {
+			t.Fatalf("exit %d (%v): %s\n%s", r.code, err, r.stdout, r.stderr)
+		}
+		// An unverified volume is not left for someone to mount.
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			_, err := e.k.Client.CoreV1().PersistentVolumeClaims(e.ns).Get(ctx, "restored", metav1.GetOptions{})
+			if err != nil {
+				break
+			}
+			if time.Now().After(end) {
+				t.Fatal("the unverified PVC is still there")
+			}
+		}
+		e.gone(t)
+	})
 	t.Run("efs", func(t *testing.T) {
 		e, fs := newEFSDrillEnv(t)
 		e.cluster.Start(t)
@@ -439,14 +462,17 @@ func TestRestoreToPVCLeavesAVerifiedClaim(t *testing.T) {
 	})
 }
 
-// TestRestoreTestAsTheServiceAccount runs a drill with nothing but the
-// rights deploy/ grants archiver's ServiceAccount, into the scratch
-// namespace deploy/restore-test.yaml creates (restricted Pod Security).
+// TestRestoreTestAsTheServiceAccount snapshots as archiver's
+// ServiceAccount and runs a drill with nothing but the rights
+// deploy/restore-test.yaml grants the restore test's own ServiceAccount,
+// into the scratch namespace it creates (restricted Pod Security), with a
+// storage class that retains volumes.
 func TestRestoreTestAsTheServiceAccount(t *testing.T) {
 	k := testenv.Kube(t)
 	k.EnsureNamespace(t, "xroad")
 	k.Applier(t).ApplyFiles(t, "../../deploy/serviceaccount.yaml", "../../deploy/rbac.yaml", "../../deploy/restore-test.yaml")
 	_, kubeconfig := k.ServiceAccountConfig(t, "xroad", "archiver")
+	_, drillKubeconfig := k.ServiceAccountConfig(t, "xroad", "archiver-restore-test")
 	snap := k.SnapshotCRDs(t)
 	fake := awsfake.New(t)
 	suffix := strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
@@ -468,9 +494,10 @@ func TestRestoreTestAsTheServiceAccount(t *testing.T) {
 	}
 	var sr snapshot.Result
 	json.Unmarshal([]byte(r.stdout), &sr)
-	c := &testenv.Cluster{K: k, Snap: snap, NS: "xroad-restore-test", Data: map[string]string{sr.Volumes[0].Artifacts[0].ID: data}, Run: runPod}
+	c := &testenv.Cluster{K: k, Snap: snap, NS: "xroad-restore-test", Data: map[string]string{sr.Volumes[0].Artifacts[0].ID: data}, Run: runPod,
+		Reclaim: corev1.PersistentVolumeReclaimRetain}
 	c.Start(t)
-	r = cli(t, env, "restore-test", "--kubeconfig", kubeconfig, "--pvc", "xroad/"+claim, "--namespace", "xroad-restore-test", "--dest", dest,
+	r = cli(t, env, "restore-test", "--kubeconfig", drillKubeconfig, "--pvc", "xroad/"+claim, "--namespace", "xroad-restore-test", "--dest", dest,
 		"--storage-class", "gp3", "--poll-interval", "100ms", "--timeout", "60s", "-o", "json")
 	var res drill.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || res.Status != "ok" {
@@ -478,6 +505,23 @@ func TestRestoreTestAsTheServiceAccount(t *testing.T) {
 	}
 	if len(res.Deleted) < 5 {
 		t.Fatalf("deleted %v", res.Deleted)
+	}
+	// The scratch volume was provisioned Retain; archiver switched it to
+	// Delete, so it went with its claim (no EBS volume left behind).
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		pvs, _ := k.Client.CoreV1().PersistentVolumes().List(context.Background(), metav1.ListOptions{})
+		left := 0
+		for _, pv := range pvs.Items {
+			if r := pv.Spec.ClaimRef; r != nil && r.Namespace == "xroad-restore-test" && pv.DeletionTimestamp == nil {
+				left++
+			}
+		}
+		if left == 0 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%d scratch volumes left", left)
+		}
 	}
 }
 

@@ -97,6 +97,9 @@ func (r *Result) Err() error {
 // never change once written, so any difference there is a failure.
 func Check(ctx context.Context, root string, files []snapshot.ContentFile) (*Result, error) {
 	start := time.Now()
+	if len(files) == 0 {
+		return nil, errors.New("the manifest lists no files: nothing to verify (was the volume mounted when it was backed up?)")
+	}
 	r, err := os.OpenRoot(root)
 	if err != nil {
 		return nil, fmt.Errorf("open restored directory: %w", err)

@@ -47,6 +47,7 @@ func (d *drill) runArchives(ctx context.Context, start time.Time) error {
 	if _, err := d.o.Kube.CoreV1().Pods(d.ns).Create(ctx, d.archivesPod(m.RunID, time.Until(dl)), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create verifier pod %s/%s: %w", d.ns, d.n.base, err)
 	}
+	d.track("Pod", d.ns, d.n.base, false)
 	d.o.Log.Info("verifier pod created", "pod", d.ns+"/"+d.n.base, "dest", d.o.Archives.Dest, "run", m.RunID, "bytes", total)
 	var pod *corev1.Pod
 	err = d.poll(ctx, "the verifier pod "+d.ns+"/"+d.n.base, func(ctx context.Context) (bool, string, error) {
@@ -101,6 +102,11 @@ func (d *drill) archivesPod(runID string, deadline time.Duration) *corev1.Pod {
 			}}}}
 	}
 	p.Spec.Volumes = []corev1.Volume{{Name: "restore", VolumeSource: scratch}}
+	// A new volume's root belongs to root: the group makes it writable for
+	// the verifier's uid (the restricted profile allows fsGroup).
+	onMismatch := corev1.FSGroupChangeOnRootMismatch
+	p.Spec.SecurityContext.FSGroup = ptr(d.o.RunAsUser)
+	p.Spec.SecurityContext.FSGroupChangePolicy = &onMismatch
 	if a.ServiceAccount != "" {
 		// IRSA and Pod Identity hand the pod its AWS role through the
 		// ServiceAccount's projected token.

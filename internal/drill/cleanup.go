@@ -7,8 +7,10 @@ import (
 	"time"
 
 	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -50,12 +52,39 @@ func objects(kube kubernetes.Interface, snap snapclient.Interface, ns, name stri
 	return out
 }
 
-// cleanup deletes this drill's scratch objects (never a kept PVC/PV; the
-// VolumeSnapshotContent's Retain policy keeps the AWS snapshot).
-func (d *drill) cleanup(ctx context.Context) ([]string, error) {
+// track records an object this drill created; kept marks the PVC/PV of a
+// real recovery, removed only when the recovery fails.
+func (d *drill) track(kind, ns, name string, kept bool) {
+	for _, o := range objects(d.o.Kube, d.o.Snap, ns, name, true) {
+		if o.kind == kind {
+			if kept {
+				d.kept = append(d.kept, o)
+			} else {
+				d.created = append(d.created, o)
+			}
+		}
+	}
+}
+
+// cleanup deletes what this drill created, newest first (the pod before
+// its claim), never a kept PVC/PV of a successful recovery. The
+// VolumeSnapshotContent's Retain policy keeps the AWS snapshot; a scratch
+// volume provisioned with a Retain class is switched to Delete first, so
+// the EBS volume goes with its claim.
+func (d *drill) cleanup(ctx context.Context, failed bool) ([]string, error) {
+	all := d.created
+	if failed {
+		all = append(append([]object(nil), d.created...), d.kept...)
+	}
 	var deleted []string
 	var errs []error
-	for _, o := range objects(d.o.Kube, d.o.Snap, d.ns, d.n.base, true) {
+	for i := len(all) - 1; i >= 0; i-- {
+		o := all[i]
+		if o.kind == "PersistentVolumeClaim" {
+			if err := d.reclaim(ctx, o.ns, o.name); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		err := o.del(ctx)
 		switch {
 		case err == nil:
@@ -66,6 +95,28 @@ func (d *drill) cleanup(ctx context.Context) ([]string, error) {
 		}
 	}
 	return deleted, errors.Join(errs...)
+}
+
+// reclaim makes the volume provisioned for a claim archiver is about to
+// delete go with it, whatever the storage class's reclaim policy.
+func (d *drill) reclaim(ctx context.Context, ns, claim string) error {
+	pvc, err := d.o.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claim, metav1.GetOptions{})
+	// Only a claim restored from a snapshot has a volume provisioned for
+	// it; the static PV of an EFS restore points at the production file
+	// system and must never be handed to a deleter.
+	if err != nil || pvc.Spec.VolumeName == "" || pvc.Spec.DataSource == nil {
+		return nil
+	}
+	pv, err := d.o.Kube.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil || pv.Spec.ClaimRef == nil || pv.Spec.ClaimRef.UID != pvc.UID ||
+		pv.Spec.PersistentVolumeReclaimPolicy == corev1.PersistentVolumeReclaimDelete {
+		return nil // not provisioned for this claim, or already Delete
+	}
+	patch := []byte(`{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}`)
+	if _, err := d.o.Kube.CoreV1().PersistentVolumes().Patch(ctx, pv.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("set reclaim policy Delete on %s (provisioned for the scratch claim): %w", pv.Name, err)
+	}
+	return nil
 }
 
 // Sweep deletes the scratch objects of drills whose deadline has passed
@@ -120,7 +171,7 @@ func Sweep(ctx context.Context, kube kubernetes.Interface, snap snapclient.Inter
 		for _, o := range l.Items {
 			add(o.ObjectMeta, true)
 		}
-	} else if !apierrors.IsNotFound(err) {
+	} else if !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
 		errs = append(errs, err)
 	}
 	if l, err := kube.CoreV1().PersistentVolumes().List(ctx, sel); err == nil {

@@ -92,8 +92,11 @@ type Result struct {
 	// file system (FSID:/aws-backup-restore_...); archiver does not delete
 	// data on the production file system, so it is named here instead.
 	LeftOnEFS string   `json:"left_on_efs,omitempty"`
-	Deleted   []string `json:"deleted,omitempty"`   // this drill's scratch objects, removed
-	Leftovers []string `json:"leftovers,omitempty"` // earlier crashed drills' objects, removed
+	Deleted   []string `json:"deleted,omitempty"` // this drill's scratch objects, removed
+	// CleanupError: some objects could not be deleted (the next drill
+	// sweeps them after their deadline).
+	CleanupError string   `json:"cleanup_error,omitempty"`
+	Leftovers    []string `json:"leftovers,omitempty"` // earlier crashed drills' objects, removed
 }
 
 type drill struct {
@@ -109,6 +112,8 @@ type drill struct {
 	efsFS        string    // the file system the restore job wrote into
 	efsJobStart  time.Time // when the restore job was created
 	res          *Result
+	created      []object // scratch objects, deleted after the drill
+	kept         []object // a real recovery's PVC/PV: deleted only if it fails
 }
 
 func (o *Options) defaults() {
@@ -170,7 +175,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	// Earlier drills that crashed: their deadline has passed.
-	left, err := Sweep(context.WithoutCancel(ctx), o.Kube, o.Snap, d.ns, o.Now())
+	sctx, scancel := context.WithTimeout(ctx, cleanupGrace)
+	left, err := Sweep(sctx, o.Kube, o.Snap, d.ns, o.Now())
+	scancel()
 	d.res.Leftovers = left
 	if err != nil {
 		return d.fail(fmt.Errorf("remove leftovers of earlier drills: %w", err))
@@ -186,8 +193,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// bounded context.
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)
 	defer ccancel()
-	deleted, cerr := d.cleanup(cctx)
+	deleted, cerr := d.cleanup(cctx, err != nil)
 	d.res.Deleted = deleted
+	if cerr != nil {
+		d.res.CleanupError = cerr.Error()
+	}
+	if err != nil && d.o.Keep != "" && len(d.kept) > 0 {
+		err = fmt.Errorf("%w (the unverified PVC %s was removed)", err, d.res.PVC)
+	}
+	if err != nil {
+		d.res.PVC = ""
+	}
 	d.res.TotalSec = o.Now().Sub(start).Seconds()
 	if err == nil && cerr != nil {
 		err = fmt.Errorf("verified, but cleanup failed (the next drill retries it): %w", cerr)
@@ -221,6 +237,9 @@ func (d *drill) run(ctx context.Context, start time.Time) error {
 	m, err := snapshot.LoadContent(ctx, d.o.Store, snapshot.ContentKey(d.src, d.backup.RunID))
 	if err != nil {
 		return fmt.Errorf("content manifest of %s (run %s): %w", d.backup.ID, d.backup.RunID, err)
+	}
+	if len(m.Files) == 0 {
+		return fmt.Errorf("the content manifest of %s (run %s) lists no files: nothing to verify (run archiver snapshot with --mount on the volume)", d.backup.ID, d.backup.RunID)
 	}
 	data, err := dircheck.EncodeManifest(m)
 	if err != nil {
@@ -261,10 +280,12 @@ func (d *drill) run(ctx context.Context, start time.Time) error {
 	if _, err := d.o.Kube.CoreV1().ConfigMaps(d.ns).Create(ctx, d.manifestConfigMap(data), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create ConfigMap %s/%s: %w", d.ns, d.n.base, err)
 	}
+	d.track("ConfigMap", d.ns, d.n.base, false)
 	dl, _ := ctx.Deadline()
 	if _, err := d.o.Kube.CoreV1().Pods(d.ns).Create(ctx, d.verifierPod(claim, time.Until(dl)), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create verifier pod %s/%s: %w", d.ns, d.n.base, err)
 	}
+	d.track("Pod", d.ns, d.n.base, false)
 	d.o.Log.Info("verifier pod created", "pod", d.ns+"/"+d.n.base, "claim", claim, "backup", d.backup.ID)
 	bound, check, err := d.waitPod(ctx, claim, start)
 	d.res.RestoreSec = bound.Sub(start).Seconds()
@@ -304,9 +325,11 @@ func (d *drill) restoreEBS(ctx context.Context, claim string, keep metav1.Object
 	if _, err := snaps.VolumeSnapshotContents().Create(ctx, d.volumeSnapshotContent(), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create VolumeSnapshotContent %s: %w", d.n.vsc, err)
 	}
+	d.track("VolumeSnapshotContent", "", d.n.vsc, false)
 	if _, err := snaps.VolumeSnapshots(d.ns).Create(ctx, d.volumeSnapshot(), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create VolumeSnapshot %s/%s: %w", d.ns, d.n.base, err)
 	}
+	d.track("VolumeSnapshot", d.ns, d.n.base, false)
 	meta := d.meta(claim, d.ns)
 	if d.o.Keep != "" {
 		meta = keep
@@ -317,6 +340,7 @@ func (d *drill) restoreEBS(ctx context.Context, claim string, keep metav1.Object
 		}
 		return fmt.Errorf("create PVC %s/%s: %w", d.ns, claim, err)
 	}
+	d.track("PersistentVolumeClaim", d.ns, claim, d.o.Keep != "")
 	return d.poll(ctx, "VolumeSnapshot "+d.ns+"/"+d.n.base+" to be ready", func(ctx context.Context) (bool, string, error) {
 		vs, err := snaps.VolumeSnapshots(d.ns).Get(ctx, d.n.base, metav1.GetOptions{})
 		if err != nil {
@@ -341,7 +365,8 @@ func (d *drill) poll(ctx context.Context, what string, check func(context.Contex
 	reason := ""
 	for {
 		done, why, err := check(ctx)
-		if err != nil && ctx.Err() == nil && !nearDeadline(ctx, d.o.Poll) {
+		var final terminalError
+		if err != nil && (errors.As(err, &final) || ctx.Err() == nil && !nearDeadline(ctx, d.o.Poll)) {
 			return fmt.Errorf("waiting for %s: %w", what, err)
 		}
 		if done {
@@ -360,6 +385,13 @@ func (d *drill) poll(ctx context.Context, what string, check func(context.Contex
 		}
 	}
 }
+
+// terminalError is a check's verdict (a restore job FAILED), reported as
+// is even when the deadline is near.
+type terminalError struct{ err error }
+
+func (t terminalError) Error() string { return t.err.Error() }
+func (t terminalError) Unwrap() error { return t.err }
 
 // nearDeadline: a call failing now may have failed only because ctx ends
 // soon (client-go's rate limiter refuses to wait past the deadline).

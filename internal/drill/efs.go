@@ -104,7 +104,7 @@ func (d *drill) restoreEFS(ctx context.Context) error {
 			}
 			return true, "", nil
 		case backuptypes.RestoreJobStatusAborted, backuptypes.RestoreJobStatusFailed:
-			return false, "", fmt.Errorf("restore job %s ended %s: %s", job, j.Status, aws.ToString(j.StatusMessage))
+			return false, "", terminalError{fmt.Errorf("restore job %s ended %s: %s", job, j.Status, aws.ToString(j.StatusMessage))}
 		}
 		return false, fmt.Sprintf("restore job %s %s %s%%", job, j.Status, aws.ToString(j.PercentDone)), nil
 	})
@@ -115,9 +115,11 @@ func (d *drill) restoreEFS(ctx context.Context) error {
 	if _, err := kube.PersistentVolumes().Create(ctx, d.efsVolume(d.meta(d.n.pv, ""), fs, d.ns, d.n.base, true), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create PV %s: %w", d.n.pv, err)
 	}
+	d.track("PersistentVolume", "", d.n.pv, false)
 	if _, err := kube.PersistentVolumeClaims(d.ns).Create(ctx, d.efsClaim(d.meta(d.n.base, d.ns), d.n.pv), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create PVC %s/%s: %w", d.ns, d.n.base, err)
 	}
+	d.track("PersistentVolumeClaim", d.ns, d.n.base, false)
 	d.efsFS = fs
 	return nil
 }
@@ -133,12 +135,14 @@ func (d *drill) keepEFS(ctx context.Context, dir string, meta metav1.ObjectMeta)
 	if _, err := kube.PersistentVolumes().Create(ctx, d.efsVolume(pvMeta, handle, d.ns, d.o.Keep, false), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create PV %s: %w", pvName, err)
 	}
+	d.track("PersistentVolume", "", pvName, true)
 	if _, err := kube.PersistentVolumeClaims(d.ns).Create(ctx, d.efsClaim(meta, pvName), metav1.CreateOptions{}); err != nil {
 		if apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("PVC %s/%s already exists: choose another name (nothing is overwritten)", d.ns, d.o.Keep)
 		}
 		return fmt.Errorf("create PVC %s/%s: %w", d.ns, d.o.Keep, err)
 	}
+	d.track("PersistentVolumeClaim", d.ns, d.o.Keep, true)
 	d.o.Log.Info("restored EFS volume kept", "pvc", d.ns+"/"+d.o.Keep, "pv", pvName, "volume_handle", handle)
 	d.res.LeftOnEFS = "" // it is the kept volume now
 	return d.poll(ctx, "PVC "+d.ns+"/"+d.o.Keep+" to bind", func(ctx context.Context) (bool, string, error) {

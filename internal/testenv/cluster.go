@@ -129,6 +129,9 @@ type Cluster struct {
 	Unschedulable string
 	// Hold leaves pods Pending without a reason (a slow node).
 	Hold bool
+	// Reclaim is the reclaim policy of provisioned volumes (the storage
+	// class's; default Delete).
+	Reclaim corev1.PersistentVolumeReclaimPolicy
 
 	mu   sync.Mutex
 	seen map[string]bool
@@ -291,9 +294,13 @@ func (c *Cluster) claims(ctx context.Context) error {
 			c.Claims = append(c.Claims, *pvc.DeepCopy())
 			c.mu.Unlock()
 			pvName = "pvc-" + string(pvc.UID)
+			reclaim := c.Reclaim
+			if reclaim == "" {
+				reclaim = corev1.PersistentVolumeReclaimDelete
+			}
 			pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: pvName},
 				Spec: corev1.PersistentVolumeSpec{Capacity: pvc.Spec.Resources.Requests, AccessModes: pvc.Spec.AccessModes,
-					StorageClassName: *pvc.Spec.StorageClassName, PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimDelete,
+					StorageClassName: *pvc.Spec.StorageClassName, PersistentVolumeReclaimPolicy: reclaim,
 					PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}},
 					ClaimRef:               &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: c.NS, Name: pvc.Name, UID: pvc.UID}}}
 			if _, err := core.PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
