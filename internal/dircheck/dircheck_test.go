@@ -6,10 +6,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,13 +19,28 @@ import (
 	"github.com/xroad-archiver/archiver/internal/xroadgen"
 )
 
-// demo writes the demo tree and returns it with its content manifest.
+var (
+	demoOnce sync.Once
+	demoDir  string
+	demoErr  error
+)
+
+// demo copies the demo tree (generated once per test binary) and returns
+// the copy with its content manifest.
 func demo(t *testing.T) (string, []snapshot.ContentFile) {
 	t.Helper()
+	demoOnce.Do(func() {
+		demoDir = filepath.Join(os.TempDir(), fmt.Sprintf("dircheck-demo-%d", os.Getpid()))
+		_, demoErr = xroadgen.Generate(xroadgen.Demo(demoDir))
+	})
+	if demoErr != nil {
+		t.Fatal(demoErr)
+	}
 	dir := filepath.Join(t.TempDir(), "xroad")
-	if _, err := xroadgen.Generate(xroadgen.Demo(dir)); err != nil {
+	if err := os.CopyFS(dir, os.DirFS(demoDir)); err != nil {
 		t.Fatal(err)
 	}
+	// CopyFS does not keep mtimes; the manifest is taken of the copy.
 	files, err := snapshot.ScanContent(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +68,14 @@ func plain(t *testing.T, files []snapshot.ContentFile) string {
 	}
 	t.Fatal("no plain file in the demo tree")
 	return ""
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if demoDir != "" {
+		os.RemoveAll(demoDir)
+	}
+	os.Exit(code)
 }
 
 func TestCheck(t *testing.T) {
