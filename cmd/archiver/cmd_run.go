@@ -258,6 +258,35 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 	return r, nil
 }
 
+// selectJobs keeps only the named jobs (all when names is empty); a name
+// that is not an enabled job is a usage error, not silently nothing.
+func selectJobs(r *schedule.Runner, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	byName := map[string]schedule.Job{}
+	var enabled []string
+	for _, j := range r.Jobs {
+		byName[j.Name] = j
+		enabled = append(enabled, j.Name)
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		if _, ok := byName[n]; !ok {
+			return usageErrorf("--job %s: not an enabled job (enabled: %s)", n, strings.Join(enabled, ", "))
+		}
+		want[n] = true
+	}
+	var keep []schedule.Job
+	for _, j := range r.Jobs { // the configured order
+		if want[j.Name] {
+			keep = append(keep, j)
+		}
+	}
+	r.Jobs = keep
+	return nil
+}
+
 func isPartial(err error) bool {
 	return errors.Is(err, s3sync.ErrPartial) || errors.Is(err, snapshot.ErrPartial) || errors.Is(err, drill.ErrPartial)
 }
@@ -311,6 +340,9 @@ whole run as one JSON object.
 			}
 			r, err := buildRunner(cmd, g, cfg, o, nil)
 			if err != nil {
+				return err
+			}
+			if err := selectJobs(r, o.jobs); err != nil {
 				return err
 			}
 			runID := o.runID
@@ -373,21 +405,8 @@ previous run is still going is skipped (and logged and counted). /healthz, /read
 			if err != nil {
 				return err
 			}
-			if len(o.jobs) > 0 {
-				want := map[string]bool{}
-				for _, j := range o.jobs {
-					want[j] = true
-				}
-				var keep []schedule.Job
-				for _, j := range r.Jobs {
-					if want[j.Name] {
-						keep = append(keep, j)
-					}
-				}
-				if len(keep) == 0 {
-					return usageErrorf("--job %v: no such enabled job", o.jobs)
-				}
-				r.Jobs = keep
+			if err := selectJobs(r, o.jobs); err != nil {
+				return err
 			}
 			loc := time.UTC
 			if cfg.TimeZone != "" {

@@ -25,6 +25,7 @@ type verifyDirOptions struct {
 	manifest       string
 	recoveryDir    string
 	since          string
+	exclude        []string
 	sub            string
 	terminationLog string
 	output         string
@@ -61,6 +62,7 @@ Exit codes:
 	fs.StringVar(&o.manifest, "manifest", "", "content manifest file (JSON, or zstd-compressed JSON)")
 	fs.StringVar(&o.recoveryDir, "recovery-dir", "", "check the newest directory below --dir matching this glob (AWS Backup EFS restores land in aws-backup-restore_<datetime>)")
 	fs.StringVar(&o.since, "recovery-since", "", "with --recovery-dir: only a directory written since this time (RFC 3339; the restore job's start)")
+	fs.StringArrayVar(&o.exclude, "recovery-exclude", nil, "with --recovery-dir: never this directory (a kept recovery in use); repeatable")
 	fs.StringVar(&o.sub, "sub", "/", "with --recovery-dir: the volume's path inside the file system")
 	fs.StringVar(&o.dest, "restore-from", "", "first restore the archives of this destination (s3://BUCKET/PREFIX or file:///path) into --dir, then check them against its manifest")
 	fs.StringVar(&o.asOf, "as-of", "", "with --restore-from: the run whose manifest to restore (default: the latest)")
@@ -131,7 +133,7 @@ func checkDir(cmd *cobra.Command, o *verifyDirOptions) (*dircheck.Result, error)
 				return nil, fmt.Errorf("--recovery-since: %w", err)
 			}
 		}
-		if rel, err = dircheck.FindRecoveryDir(o.dir, o.recoveryDir, o.sub, since); err != nil {
+		if rel, err = dircheck.FindRecoveryDir(o.dir, o.recoveryDir, o.sub, since, o.exclude...); err != nil {
 			return nil, err
 		}
 		root = filepath.Join(o.dir, filepath.FromSlash(rel))

@@ -252,6 +252,7 @@ func TestRestoreTestPodNeverScheduledTimesOutWithTheReason(t *testing.T) {
 func TestRestoreTestKilledMidwayIsCleanedUpByTheNextRun(t *testing.T) {
 	e := newDrillEnv(t)
 	e.cluster.Hold = true
+	e.cluster.Reclaim = corev1.PersistentVolumeReclaimRetain // the class keeps volumes
 	e.cluster.Start(t)
 	cmd := exec.Command(binary, "restore-test", "--kubeconfig", e.k.Kubeconfig, "--pvc", e.ns+"/data", "--dest", e.dest,
 		"--storage-class", "gp3", "--poll-interval", "100ms", "--timeout", "10s")
@@ -308,6 +309,22 @@ func TestRestoreTestKilledMidwayIsCleanedUpByTheNextRun(t *testing.T) {
 		t.Fatalf("third run: exit %d, leftovers %v: %s", r.code, res.Leftovers, r.stderr)
 	}
 	e.gone(t)
+	// The dead drill's scratch volume went too, though its class retains.
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		pvs, _ := e.k.Client.CoreV1().PersistentVolumes().List(context.Background(), metav1.ListOptions{})
+		var left []string
+		for _, pv := range pvs.Items {
+			if r := pv.Spec.ClaimRef; r != nil && r.Namespace == e.ns && strings.HasPrefix(r.Name, "archiver-rt-") {
+				left = append(left, pv.Name)
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("scratch volumes left: %v", left)
+		}
+	}
 }
 
 // efsEnv backs up an EFS-backed PVC (path /xroad in the file system) and
@@ -583,6 +600,11 @@ primary: {confDir: %s}
 lock: {file: %s}
 metrics: {sink: cloudwatch, namespace: XRoad/Test, region: eu-west-1}
 `, e.dest, e.ns, conf, filepath.Join(t.TempDir(), "lock")))
+	for _, cmd := range []string{"run", "serve"} {
+		if r := cli(t, e.env, cmd, "-c", cfg, "--job", "restore-tset"); r.code != exitUsage || !strings.Contains(r.stderr, "not an enabled job") {
+			t.Fatalf("%s with a misspelt job: exit %d: %s", cmd, r.code, r.stderr)
+		}
+	}
 	r := cli(t, e.env, "run", "-c", cfg, "--kubeconfig", e.k.Kubeconfig, "--job", "restore-test", "-o", "json")
 	if r.code != 0 {
 		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)

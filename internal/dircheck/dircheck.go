@@ -20,6 +20,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -219,15 +220,16 @@ func (r *Result) Compact(limit int) ([]byte, error) {
 // was written since the restore job started, joined with sub. A restore
 // job makes a new directory on every attempt; when more than one appeared
 // since (another restore of the same file system running), it refuses to
-// guess. A zero since accepts any, newest name first.
-func FindRecoveryDir(root, pattern, sub string, since time.Time) (string, error) {
+// guess. A zero since accepts any, newest name first. Directories in
+// exclude (kept recoveries in use, whose mtime moves) are never chosen.
+func FindRecoveryDir(root, pattern, sub string, since time.Time, exclude ...string) (string, error) {
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		return "", fmt.Errorf("look for the recovery directory: %w", err)
 	}
 	var names []string
 	for _, e := range ents {
-		if ok, _ := path.Match(pattern, e.Name()); !ok || !e.IsDir() {
+		if ok, _ := path.Match(pattern, e.Name()); !ok || !e.IsDir() || slices.Contains(exclude, e.Name()) {
 			continue
 		}
 		if !since.IsZero() {

@@ -275,6 +275,10 @@ func TestFindRecoveryDir(t *testing.T) {
 	if _, err := FindRecoveryDir(root, "aws-backup-restore_*", "/xroad", start); err == nil || !strings.Contains(err.Error(), "refusing to guess") {
 		t.Fatalf("two candidates: %v", err)
 	}
+	// The earlier one is a kept recovery in use (its mtime moves): excluded.
+	if got, err := FindRecoveryDir(root, "aws-backup-restore_*", "/xroad", start, "aws-backup-restore_2026-11-22T10-00-00"); err != nil || got != "aws-backup-restore_2026-11-22T10-00-05/xroad" {
+		t.Fatalf("with a kept recovery excluded: %q %v", got, err)
+	}
 	if _, err := FindRecoveryDir(root, "aws-backup-restore_*", "/xroad", time.Now().Add(time.Hour)); err == nil {
 		t.Fatal("nothing written since then, yet found")
 	}

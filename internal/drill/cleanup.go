@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
@@ -80,8 +81,12 @@ func (d *drill) cleanup(ctx context.Context, failed bool) ([]string, error) {
 	var errs []error
 	for i := len(all) - 1; i >= 0; i-- {
 		o := all[i]
-		if o.kind == "PersistentVolumeClaim" {
-			if err := d.reclaim(ctx, o.ns, o.name); err != nil {
+		claim := o.name
+		if o.kind == "Pod" {
+			claim = ephemeralClaim(o.name)
+		}
+		if o.kind == "PersistentVolumeClaim" || o.kind == "Pod" {
+			if err := d.reclaim(ctx, o.ns, claim); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -100,29 +105,49 @@ func (d *drill) cleanup(ctx context.Context, failed bool) ([]string, error) {
 // reclaim makes the volume provisioned for a claim archiver is about to
 // delete go with it, whatever the storage class's reclaim policy.
 func (d *drill) reclaim(ctx context.Context, ns, claim string) error {
-	pvc, err := d.o.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claim, metav1.GetOptions{})
-	// Only a claim restored from a snapshot has a volume provisioned for
-	// it; the static PV of an EFS restore points at the production file
-	// system and must never be handed to a deleter.
-	if err != nil || pvc.Spec.VolumeName == "" || pvc.Spec.DataSource == nil {
+	return reclaim(ctx, d.o.Kube, ns, claim)
+}
+
+// ephemeralClaim is the claim Kubernetes makes for a pod's generic
+// ephemeral volume "restore" (the S3 variant's scratch volume).
+func ephemeralClaim(pod string) string { return pod + "-restore" }
+
+// reclaim switches the PV provisioned for claim to Delete. Only a volume
+// a provisioner made for exactly this claim qualifies: the claim is
+// restored from a snapshot or is a pod's ephemeral claim, the PV names
+// the claim's UID and carries the provisioned-by annotation. The static
+// PV of an EFS restore (the production file system) never does.
+func reclaim(ctx context.Context, kube kubernetes.Interface, ns, claim string) error {
+	pvc, err := kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claim, metav1.GetOptions{})
+	if err != nil || pvc.Spec.VolumeName == "" {
 		return nil
 	}
-	pv, err := d.o.Kube.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
-	if err != nil || pv.Spec.ClaimRef == nil || pv.Spec.ClaimRef.UID != pvc.UID ||
+	ephemeral := false
+	for _, o := range pvc.OwnerReferences {
+		ephemeral = ephemeral || o.Kind == "Pod"
+	}
+	if pvc.Spec.DataSource == nil && !ephemeral {
+		return nil
+	}
+	pv, err := kube.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil || pv.Spec.ClaimRef == nil || pv.Spec.ClaimRef.UID != pvc.UID || pv.Annotations[annProvisionedBy] == "" ||
 		pv.Spec.PersistentVolumeReclaimPolicy == corev1.PersistentVolumeReclaimDelete {
 		return nil // not provisioned for this claim, or already Delete
 	}
 	patch := []byte(`{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}`)
-	if _, err := d.o.Kube.CoreV1().PersistentVolumes().Patch(ctx, pv.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if _, err := kube.CoreV1().PersistentVolumes().Patch(ctx, pv.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("set reclaim policy Delete on %s (provisioned for the scratch claim): %w", pv.Name, err)
 	}
 	return nil
 }
 
+// annProvisionedBy is set by the external provisioner on the PVs it makes.
+const annProvisionedBy = "pv.kubernetes.io/provisioned-by"
+
 // Sweep deletes the scratch objects of drills whose deadline has passed
 // (archiver was killed, or its cleanup failed) in ns and cluster-wide.
 // A VolumeSnapshot API that is not installed is not an error.
-func Sweep(ctx context.Context, kube kubernetes.Interface, snap snapclient.Interface, ns string, now time.Time) ([]string, error) {
+func Sweep(ctx context.Context, kube kubernetes.Interface, snap snapclient.Interface, ns string, now time.Time, log *slog.Logger) ([]string, error) {
 	sel := metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy + "," + LabelComponent + "=" + ComponentDrill}
 	expired := func(m metav1.ObjectMeta) bool {
 		t, err := time.Parse(time.RFC3339, m.Annotations[AnnotationDeadline])
@@ -171,14 +196,18 @@ func Sweep(ctx context.Context, kube kubernetes.Interface, snap snapclient.Inter
 		for _, o := range l.Items {
 			add(o.ObjectMeta, true)
 		}
-	} else if !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+	} else if apierrors.IsForbidden(err) {
+		log.Warn("cannot list VolumeSnapshotContents: leftovers of crashed EBS drills are not swept", "error", err)
+	} else if !apierrors.IsNotFound(err) {
 		errs = append(errs, err)
 	}
 	if l, err := kube.CoreV1().PersistentVolumes().List(ctx, sel); err == nil {
 		for _, o := range l.Items {
 			add(o.ObjectMeta, true)
 		}
-	} else if !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+	} else if apierrors.IsForbidden(err) {
+		log.Warn("cannot list PersistentVolumes: leftovers of crashed EFS drills are not swept", "error", err)
+	} else if !apierrors.IsNotFound(err) {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -192,6 +221,16 @@ func Sweep(ctx context.Context, kube kubernetes.Interface, snap snapclient.Inter
 				continue
 			}
 			seen[o.String()] = true
+			switch o.kind {
+			case "Pod":
+				if err := reclaim(ctx, kube, o.ns, ephemeralClaim(o.name)); err != nil {
+					errs = append(errs, err)
+				}
+			case "PersistentVolumeClaim":
+				if err := reclaim(ctx, kube, o.ns, o.name); err != nil {
+					errs = append(errs, err)
+				}
+			}
 			err := o.del(ctx)
 			switch {
 			case err == nil:

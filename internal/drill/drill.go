@@ -111,6 +111,7 @@ type drill struct {
 	efsPath      string
 	efsFS        string    // the file system the restore job wrote into
 	efsJobStart  time.Time // when the restore job was created
+	efsKept      []string  // recovery directories of kept recoveries on that file system
 	res          *Result
 	created      []object // scratch objects, deleted after the drill
 	kept         []object // a real recovery's PVC/PV: deleted only if it fails
@@ -176,7 +177,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	// Earlier drills that crashed: their deadline has passed.
 	sctx, scancel := context.WithTimeout(ctx, cleanupGrace)
-	left, err := Sweep(sctx, o.Kube, o.Snap, d.ns, o.Now())
+	left, err := Sweep(sctx, o.Kube, o.Snap, d.ns, o.Now(), o.Log)
 	scancel()
 	d.res.Leftovers = left
 	if err != nil {
@@ -199,9 +200,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		d.res.CleanupError = cerr.Error()
 	}
 	if err != nil && d.o.Keep != "" && len(d.kept) > 0 {
-		err = fmt.Errorf("%w (the unverified PVC %s was removed)", err, d.res.PVC)
-	}
-	if err != nil {
+		removed := false
+		for _, x := range deleted {
+			removed = removed || x == "PersistentVolumeClaim/"+d.ns+"/"+d.o.Keep
+		}
+		if removed {
+			err = fmt.Errorf("%w (the restored PVC %s was removed: it is not verified)", err, d.res.PVC)
+			d.res.PVC = ""
+		} else {
+			err = fmt.Errorf("%w (the restored PVC %s is NOT verified and could not be removed: do not use it)", err, d.res.PVC)
+		}
+	} else if err != nil {
 		d.res.PVC = ""
 	}
 	d.res.TotalSec = o.Now().Sub(start).Seconds()

@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/xroad-archiver/archiver/internal/snapshot"
 )
 
 // RestoreAPI is the part of the AWS Backup client an EFS restore uses;
@@ -112,6 +114,18 @@ func (d *drill) restoreEFS(ctx context.Context) error {
 		return err
 	}
 	kube := d.o.Kube.CoreV1()
+	// Kept recoveries on this file system are in use: their directories'
+	// mtimes move, so the verifier must not take one for this job's.
+	kept, err := kube.PersistentVolumes().List(ctx, metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy + "," + LabelComponent + "=" + ComponentRestored})
+	if err != nil {
+		return fmt.Errorf("list kept recoveries: %w", err)
+	}
+	for _, pv := range kept.Items {
+		if c := pv.Spec.CSI; c != nil && c.Driver == snapshot.DriverEFS && strings.HasPrefix(c.VolumeHandle, fs+":/") {
+			top, _, _ := strings.Cut(strings.TrimPrefix(c.VolumeHandle, fs+":/"), "/")
+			d.efsKept = append(d.efsKept, top)
+		}
+	}
 	if _, err := kube.PersistentVolumes().Create(ctx, d.efsVolume(d.meta(d.n.pv, ""), fs, d.ns, d.n.base, true), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create PV %s: %w", d.n.pv, err)
 	}
@@ -144,12 +158,15 @@ func (d *drill) keepEFS(ctx context.Context, dir string, meta metav1.ObjectMeta)
 	}
 	d.track("PersistentVolumeClaim", d.ns, d.o.Keep, true)
 	d.o.Log.Info("restored EFS volume kept", "pvc", d.ns+"/"+d.o.Keep, "pv", pvName, "volume_handle", handle)
-	d.res.LeftOnEFS = "" // it is the kept volume now
-	return d.poll(ctx, "PVC "+d.ns+"/"+d.o.Keep+" to bind", func(ctx context.Context) (bool, string, error) {
+	err := d.poll(ctx, "PVC "+d.ns+"/"+d.o.Keep+" to bind", func(ctx context.Context) (bool, string, error) {
 		pvc, err := kube.PersistentVolumeClaims(d.ns).Get(ctx, d.o.Keep, metav1.GetOptions{})
 		if err != nil {
 			return false, "", err
 		}
 		return pvc.Status.Phase == corev1.ClaimBound, "PVC " + string(pvc.Status.Phase), nil
 	})
+	if err == nil {
+		d.res.LeftOnEFS = "" // it is the kept volume now
+	}
+	return err
 }

@@ -159,6 +159,9 @@ func (d *drill) verifierPod(claim string, deadline time.Duration) *corev1.Pod {
 		"--termination-log", corev1.TerminationMessagePathDefault, "--output", "json"}
 	if d.src.Kind == snapshot.KindEFS {
 		args = append(args, "--recovery-dir", efsRecoveryDir, "--sub", d.efsPath, "--recovery-since", d.efsJobStart.UTC().Format(time.RFC3339))
+		for _, x := range d.efsKept {
+			args = append(args, "--recovery-exclude", x)
+		}
 	}
 	secs := max(int64(deadline.Seconds()), 1)
 	return &corev1.Pod{

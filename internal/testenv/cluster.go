@@ -298,7 +298,7 @@ func (c *Cluster) claims(ctx context.Context) error {
 			if reclaim == "" {
 				reclaim = corev1.PersistentVolumeReclaimDelete
 			}
-			pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: pvName},
+			pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: pvName, Annotations: map[string]string{"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"}},
 				Spec: corev1.PersistentVolumeSpec{Capacity: pvc.Spec.Resources.Requests, AccessModes: pvc.Spec.AccessModes,
 					StorageClassName: *pvc.Spec.StorageClassName, PersistentVolumeReclaimPolicy: reclaim,
 					PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}},
