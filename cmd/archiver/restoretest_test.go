@@ -249,6 +249,24 @@ func TestRestoreTestPodNeverScheduledTimesOutWithTheReason(t *testing.T) {
 	e.gone(t)
 }
 
+// TestRestoreTestSnapshotErrorEndsBeforeTheTimeout: the snapshot the
+// VolumeSnapshotContent names cannot be found; the drill fails with the
+// controller's message well before its timeout, and cleans up.
+func TestRestoreTestSnapshotErrorEndsBeforeTheTimeout(t *testing.T) {
+	e := newDrillEnv(t)
+	e.cluster.SnapshotError = "Failed to check and update snapshot content: InvalidSnapshot.NotFound: The snapshot does not exist."
+	e.cluster.Start(t)
+	start := time.Now()
+	r, res := e.drill(t, "--timeout", "30s")
+	if r.code != exitError || !strings.Contains(res.Error, "InvalidSnapshot.NotFound") || strings.Contains(res.Error, "timed out") {
+		t.Fatalf("exit %d: %q", r.code, res.Error)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("took %s: the error should end the drill at a third of the time left", took)
+	}
+	e.gone(t)
+}
+
 func TestRestoreTestKilledMidwayIsCleanedUpByTheNextRun(t *testing.T) {
 	e := newDrillEnv(t)
 	e.cluster.Hold = true

@@ -350,6 +350,12 @@ func (d *drill) restoreEBS(ctx context.Context, claim string, keep metav1.Object
 		return fmt.Errorf("create PVC %s/%s: %w", d.ns, claim, err)
 	}
 	d.track("PersistentVolumeClaim", d.ns, claim, d.o.Keep != "")
+	// The snapshot-controller retries; an error that persists (the
+	// snapshot does not exist, the driver is missing) ends the drill
+	// before its timeout.
+	var erring time.Time
+	dl, _ := ctx.Deadline()
+	grace := min(snapshotErrorGrace, time.Until(dl)/3)
 	return d.poll(ctx, "VolumeSnapshot "+d.ns+"/"+d.n.base+" to be ready", func(ctx context.Context) (bool, string, error) {
 		vs, err := snaps.VolumeSnapshots(d.ns).Get(ctx, d.n.base, metav1.GetOptions{})
 		if err != nil {
@@ -359,12 +365,26 @@ func (d *drill) restoreEBS(ctx context.Context, claim string, keep metav1.Object
 		if st == nil {
 			return false, "no status yet (is the snapshot-controller installed?)", nil
 		}
+		if st.ReadyToUse != nil && *st.ReadyToUse {
+			return true, "", nil
+		}
 		if st.Error != nil && st.Error.Message != nil {
+			if erring.IsZero() {
+				erring = d.o.Now()
+			}
+			if d.o.Now().Sub(erring) >= grace {
+				return false, "", terminalError{fmt.Errorf("VolumeSnapshot %s/%s of %s failed: %s", d.ns, d.n.base, d.backup.ID, *st.Error.Message)}
+			}
 			return false, "error: " + *st.Error.Message, nil
 		}
-		return st.ReadyToUse != nil && *st.ReadyToUse, "not ready to use", nil
+		erring = time.Time{}
+		return false, "not ready to use", nil
 	})
 }
+
+// snapshotErrorGrace is how long a VolumeSnapshot may report an error
+// before the drill gives up on it (at most a third of the time left).
+const snapshotErrorGrace = 2 * time.Minute
 
 // poll calls check until it reports done, returning ErrTimeout with the
 // last reason when ctx ends.

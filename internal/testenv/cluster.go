@@ -129,6 +129,9 @@ type Cluster struct {
 	Unschedulable string
 	// Hold leaves pods Pending without a reason (a slow node).
 	Hold bool
+	// SnapshotError makes VolumeSnapshots fail with this message, as the
+	// snapshot-controller reports a snapshot the CSI driver cannot find.
+	SnapshotError string
 	// Reclaim is the reclaim policy of provisioned volumes (the storage
 	// class's; default Delete).
 	Reclaim corev1.PersistentVolumeReclaimPolicy
@@ -248,6 +251,14 @@ func (c *Cluster) snapshots(ctx context.Context) error {
 		vsc, err := c.Snap.SnapshotV1().VolumeSnapshotContents().Get(ctx, *vs.Spec.Source.VolumeSnapshotContentName, metav1.GetOptions{})
 		if err != nil {
 			continue // not created yet
+		}
+		if c.SnapshotError != "" {
+			ready, msg, now := false, c.SnapshotError, metav1.Now()
+			vs.Status = &snapv1.VolumeSnapshotStatus{ReadyToUse: &ready, Error: &snapv1.VolumeSnapshotError{Message: &msg, Time: &now}}
+			if _, err := c.Snap.SnapshotV1().VolumeSnapshots(c.NS).UpdateStatus(ctx, &vs, metav1.UpdateOptions{}); err != nil {
+				return err
+			}
+			continue
 		}
 		c.mu.Lock()
 		c.Contents = append(c.Contents, *vsc.DeepCopy())
