@@ -23,8 +23,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/xroad"
 )
@@ -97,6 +99,16 @@ func (r *Result) Err() error {
 // was taken (a live file); it is counted, not failed. Archives and backups
 // never change once written, so any difference there is a failure.
 func Check(ctx context.Context, root string, files []snapshot.ContentFile) (*Result, error) {
+	return CheckN(ctx, root, files, DefaultWorkers)
+}
+
+// DefaultWorkers files are read at once: a volume restored from an EBS
+// snapshot loads its blocks lazily from S3, and parallel reads hide that
+// latency (as they use more than one core for hashing).
+const DefaultWorkers = 4
+
+// CheckN is Check with workers files read at once.
+func CheckN(ctx context.Context, root string, files []snapshot.ContentFile, workers int) (*Result, error) {
 	start := time.Now()
 	if len(files) == 0 {
 		return nil, errors.New("the manifest lists no files: nothing to verify (was the volume mounted when it was backed up?)")
@@ -107,15 +119,18 @@ func Check(ctx context.Context, root string, files []snapshot.ContentFile) (*Res
 	}
 	defer r.Close()
 	res := &Result{Expected: len(files)}
-	for _, f := range files {
+	var mu sync.Mutex
+	err = parallel.ForEach(ctx, files, workers, func(ctx context.Context, _ int, f snapshot.ContentFile) error {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		p, n, err := checkOne(r, f)
+		mu.Lock()
+		defer mu.Unlock()
 		res.Bytes += n
 		switch {
 		case err != nil:
-			return nil, err
+			return err
 		case p == nil:
 			res.Verified++
 			if f.Kind == xroad.KindArchive.String() {
@@ -127,6 +142,10 @@ func Check(ctx context.Context, root string, files []snapshot.ContentFile) (*Res
 		default:
 			res.Problems = append(res.Problems, *p)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.SliceStable(res.Problems, func(i, j int) bool { return res.Problems[i].Path < res.Problems[j].Path })
 	res.Status = "ok"

@@ -178,7 +178,10 @@ func (d *drill) verifierPod(claim string, deadline time.Duration) *corev1.Pod {
 			},
 			Containers: []corev1.Container{{
 				Name: ContainerName, Image: d.o.Image, ImagePullPolicy: corev1.PullIfNotPresent,
-				Args:                     args,
+				Args: args,
+				// The garbage collector keeps under the memory limit.
+				Env: []corev1.EnvVar{{Name: "GOMEMLIMIT", ValueFrom: &corev1.EnvVarSource{
+					ResourceFieldRef: &corev1.ResourceFieldSelector{ContainerName: ContainerName, Resource: "limits.memory"}}}},
 				TerminationMessagePath:   corev1.TerminationMessagePathDefault,
 				TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 				Resources:                d.o.Resources,
