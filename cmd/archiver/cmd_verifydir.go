@@ -176,16 +176,9 @@ func restoreAndCheck(ctx context.Context, o *verifyDirOptions) (*dircheck.Result
 	if err != nil && !errors.Is(err, restore.ErrPartial) {
 		return nil, err
 	}
-	ix := manifest.NewIndex(m.Entries)
 	var files []snapshot.ContentFile
-	seen := map[string]bool{}
-	for _, e := range m.Entries {
-		if seen[e.Path] {
-			continue
-		}
-		seen[e.Path] = true
-		l, _ := ix.Latest(e.Path)
-		files = append(files, snapshot.ContentFile{Path: l.Path, Size: l.Size, MTime: l.MTime, Kind: l.Kind, SHA256: l.SHA256})
+	for _, e := range manifest.Current(m.Entries) {
+		files = append(files, snapshot.ContentFile{Path: e.Path, Size: e.Size, MTime: e.MTime, Kind: e.Kind, SHA256: e.SHA256})
 	}
 	res, err := dircheck.Check(ctx, o.dir, files)
 	if err != nil {

@@ -33,12 +33,8 @@ func (d *drill) runArchives(ctx context.Context, start time.Time) error {
 		return fmt.Errorf("%w: no manifest at %s (nothing has been archived there)", ErrNoBackup, d.o.Archives.Dest)
 	}
 	var total int64
-	seen := map[string]bool{}
-	for _, e := range m.Entries {
-		if !seen[e.Path] {
-			seen[e.Path] = true
-			total += e.Size
-		}
+	for _, e := range manifest.Current(m.Entries) {
+		total += e.Size
 	}
 	d.backup = Backup{Kind: "sync-manifest", ID: m.RunID, RunID: m.RunID, Started: m.Created, SizeBytes: total}
 	d.res.Backup = d.backup

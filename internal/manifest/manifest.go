@@ -20,6 +20,7 @@ import (
 	"hash/crc32"
 	"io"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
@@ -241,6 +242,22 @@ func Commit(ctx context.Context, s store.Store, m *Manifest) (*Ref, error) {
 		return nil, fmt.Errorf("commit manifest %s: %w", key, err)
 	}
 	return &Ref{Key: key, SHA256: hexSum}, nil
+}
+
+// Current returns the newest version of every path in entries (a manifest
+// lists a rewritten name once per version), sorted by path: what the
+// destination holds for the source as of that manifest.
+func Current(entries []Entry) []Entry {
+	latest := map[string]Entry{}
+	for _, e := range entries {
+		latest[e.Path] = e
+	}
+	out := make([]Entry, 0, len(latest))
+	for _, e := range latest {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
 }
 
 // Index answers "what is archived" from a manifest's entries.

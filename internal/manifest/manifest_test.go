@@ -122,3 +122,10 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestCurrentIsTheNewestVersionOfEveryPath(t *testing.T) {
+	got := Current([]Entry{{Path: "b", Key: "b"}, {Path: "a", Key: "a"}, {Path: "b", Key: "b~2"}})
+	if len(got) != 2 || got[0].Key != "a" || got[1].Key != "b~2" {
+		t.Fatalf("%+v", got)
+	}
+}

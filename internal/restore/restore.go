@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"path"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -158,17 +157,12 @@ func Select(entries []manifest.Entry, include []string, since, until time.Time) 
 			return nil, fmt.Errorf("--include %q: %w", g, err)
 		}
 	}
-	latest := map[string]manifest.Entry{}
-	for _, e := range entries {
-		latest[e.Path] = e
-	}
 	var out []manifest.Entry
-	for _, e := range latest {
+	for _, e := range manifest.Current(entries) {
 		if matches(e, include) && inWindow(e, since, until) {
 			out = append(out, e)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
 }
 
