@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -65,9 +64,7 @@ when archives wait too long to be shipped. Actions are the SNS topics in alarms.
 
 func printChanges(w io.Writer, format string, changes []report.Change, applied bool) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(changes)
+		return writeJSON(w, changes)
 	}
 	verb := map[string]string{"create": "would create", "update": "would update", "unchanged": "unchanged"}
 	if applied {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -137,9 +136,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 
 func printRestoreResult(w io.Writer, format string, r *restore.Result) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	}
 	title := "archiver restore"
 	if r.DryRun {

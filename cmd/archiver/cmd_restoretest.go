@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -308,9 +307,7 @@ func printDrillResult(w io.Writer, format string, r *drill.Result) error {
 		return nil
 	}
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	}
 	fmt.Fprintf(w, "archiver restore-test: %s (run %s)\n", r.Status, r.RunID)
 	fmt.Fprintf(w, "  %s %s of %s (%s, run %s) into namespace %s\n", r.Backup.Kind, r.Backup.ID, r.Source, r.Kind, r.Backup.RunID, r.Namespace)
@@ -354,9 +351,7 @@ func printDrillPlan(w io.Writer, format string, do drill.Options) error {
 		plan.Source = do.Archives.Dest
 	}
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(plan)
+		return writeJSON(w, plan)
 	}
 	fmt.Fprintf(w, "archiver restore-test (dry run: nothing created)\n  %s %s of %s (run %s) into namespace %s\n", plan.Backup.Kind, plan.Backup.ID, plan.Source, plan.Backup.RunID, plan.Namespace)
 	for _, c := range plan.Create {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -368,9 +367,7 @@ func printRunReport(w io.Writer, format string, r *schedule.Report) error {
 		return nil
 	}
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	}
 	fmt.Fprintf(w, "archiver run: %s (run %s, %.1fs)\n", r.Status, r.RunID, r.DurationSec)
 	for _, j := range r.Jobs {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -238,9 +237,7 @@ func runSnapshot(cmd *cobra.Command, g *globalOptions, o *snapshotOptions, list 
 
 func printSnapshotResult(w io.Writer, format string, r *snapshot.Result) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	}
 	title := "archiver snapshot"
 	if r.DryRun {
@@ -287,9 +284,7 @@ func printArtifact(w io.Writer, indent string, a snapshot.Artifact) {
 
 func printSnapshotList(w io.Writer, format string, vols []snapshot.VolumeResult) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(vols)
+		return writeJSON(w, vols)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PVC\tKIND\tID\tREGION\tSTATE\tSIZE\tAGE\tRUN")

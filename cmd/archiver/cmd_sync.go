@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -241,9 +240,7 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
 
 func printSyncResult(w io.Writer, format string, r *s3sync.Result) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	}
 	title := "archiver sync"
 	if r.DryRun {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -139,9 +138,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 
 func printVerifyReport(w io.Writer, format string, r *verify.Report) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return writeJSON(w, r)
 	}
 	fmt.Fprintf(w, "archiver verify: %s\n", r.Status)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
