@@ -59,7 +59,7 @@ func runMetrics(c *config.Config, rep *schedule.Report, now time.Time) []report.
 			n := 0
 			for _, v := range r.Volumes {
 				for _, a := range v.Artifacts {
-					if !a.Reused && (a.State == "completed" || a.State == "COMPLETED") {
+					if !a.Reused && a.Completed() {
 						n++
 					}
 				}

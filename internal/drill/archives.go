@@ -45,22 +45,7 @@ func (d *drill) runArchives(ctx context.Context, start time.Time) error {
 	}
 	d.track("Pod", d.ns, d.n.base, false)
 	d.o.Log.Info("verifier pod created", "pod", d.ns+"/"+d.n.base, "dest", d.o.Archives.Dest, "run", m.RunID, "bytes", total)
-	var pod *corev1.Pod
-	err = d.poll(ctx, "the verifier pod "+d.ns+"/"+d.n.base, func(ctx context.Context) (bool, string, error) {
-		var err error
-		if pod, err = d.o.Kube.CoreV1().Pods(d.ns).Get(ctx, d.n.base, metav1.GetOptions{}); err != nil {
-			return false, "", err
-		}
-		switch pod.Status.Phase {
-		case corev1.PodSucceeded, corev1.PodFailed:
-			return true, "", nil
-		}
-		return false, d.pendingReason(ctx, pod, &corev1.PersistentVolumeClaim{Status: corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimBound}}), nil
-	})
-	if err != nil {
-		return err
-	}
-	check, err := podResult(pod)
+	_, check, err := d.waitPod(ctx, "", start)
 	if err != nil {
 		return err
 	}

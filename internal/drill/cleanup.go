@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 )
@@ -28,65 +33,80 @@ func (o object) String() string {
 	return o.kind + "/" + o.ns + "/" + o.name
 }
 
-// objects lists the kinds a drill creates, pod first so that the claim is
-// released before it is deleted.
-func objects(kube kubernetes.Interface, snap snapclient.Interface, ns, name string, cluster bool) []object {
+// Kinds a drill creates, in the order a sweep deletes them (a pod before
+// the claim it mounts).
+var (
+	namespacedKinds = []string{"Pod", "PersistentVolumeClaim", "VolumeSnapshot", "ConfigMap"}
+	clusterKinds    = []string{"VolumeSnapshotContent", "PersistentVolume"}
+)
+
+// newObject is the object kind/ns/name with its delete call.
+func newObject(kube kubernetes.Interface, snap snapclient.Interface, kind, ns, name string) object {
 	bg := metav1.DeletePropagationBackground
 	opts := metav1.DeleteOptions{PropagationPolicy: &bg}
-	out := []object{
-		{"Pod", ns, name, func(ctx context.Context) error { return kube.CoreV1().Pods(ns).Delete(ctx, name, opts) }},
-		{"PersistentVolumeClaim", ns, name, func(ctx context.Context) error {
+	o := object{kind: kind, ns: ns, name: name}
+	switch kind {
+	case "Pod":
+		o.del = func(ctx context.Context) error { return kube.CoreV1().Pods(ns).Delete(ctx, name, opts) }
+	case "PersistentVolumeClaim":
+		o.del = func(ctx context.Context) error {
 			return kube.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, name, opts)
-		}},
-		{"VolumeSnapshot", ns, name, func(ctx context.Context) error {
-			return snap.SnapshotV1().VolumeSnapshots(ns).Delete(ctx, name, opts)
-		}},
-		{"ConfigMap", ns, name, func(ctx context.Context) error { return kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, opts) }},
+		}
+	case "VolumeSnapshot":
+		o.del = func(ctx context.Context) error { return snap.SnapshotV1().VolumeSnapshots(ns).Delete(ctx, name, opts) }
+	case "ConfigMap":
+		o.del = func(ctx context.Context) error { return kube.CoreV1().ConfigMaps(ns).Delete(ctx, name, opts) }
+	case "VolumeSnapshotContent":
+		o.del = func(ctx context.Context) error {
+			return snap.SnapshotV1().VolumeSnapshotContents().Delete(ctx, name, opts)
+		}
+	case "PersistentVolume":
+		o.del = func(ctx context.Context) error { return kube.CoreV1().PersistentVolumes().Delete(ctx, name, opts) }
+	default:
+		panic("drill: unknown kind " + kind)
 	}
-	if cluster {
-		out = append(out,
-			object{"VolumeSnapshotContent", "", name, func(ctx context.Context) error {
-				return snap.SnapshotV1().VolumeSnapshotContents().Delete(ctx, name, opts)
-			}},
-			object{"PersistentVolume", "", name, func(ctx context.Context) error { return kube.CoreV1().PersistentVolumes().Delete(ctx, name, opts) }})
-	}
-	return out
+	return o
 }
 
 // track records an object this drill created; kept marks the PVC/PV of a
 // real recovery, removed only when the recovery fails.
 func (d *drill) track(kind, ns, name string, kept bool) {
-	for _, o := range objects(d.o.Kube, d.o.Snap, ns, name, true) {
-		if o.kind == kind {
-			if kept {
-				d.kept = append(d.kept, o)
-			} else {
-				d.created = append(d.created, o)
-			}
-		}
+	o := newObject(d.o.Kube, d.o.Snap, kind, ns, name)
+	if kept {
+		d.kept = append(d.kept, o)
+	} else {
+		d.created = append(d.created, o)
 	}
 }
 
 // cleanup deletes what this drill created, newest first (the pod before
 // its claim), never a kept PVC/PV of a successful recovery. The
-// VolumeSnapshotContent's Retain policy keeps the AWS snapshot; a scratch
-// volume provisioned with a Retain class is switched to Delete first, so
-// the EBS volume goes with its claim.
+// VolumeSnapshotContent's Retain policy keeps the AWS snapshot.
 func (d *drill) cleanup(ctx context.Context, failed bool) ([]string, error) {
 	all := d.created
 	if failed {
 		all = append(append([]object(nil), d.created...), d.kept...)
 	}
+	slices.Reverse(all)
+	return remove(ctx, d.o.Kube, all)
+}
+
+// remove deletes objs in order; gone already is fine. A scratch volume
+// provisioned with a Retain class is switched to Delete before its claim
+// (or the pod owning its ephemeral claim) goes, so the EBS volume goes too.
+func remove(ctx context.Context, kube kubernetes.Interface, objs []object) ([]string, error) {
 	var deleted []string
 	var errs []error
-	for i := len(all) - 1; i >= 0; i-- {
-		o := all[i]
-		claim := o.name
-		if o.kind == "Pod" {
+	for _, o := range objs {
+		claim := ""
+		switch o.kind {
+		case "Pod":
 			claim = ephemeralClaim(o.name)
+		case "PersistentVolumeClaim":
+			claim = o.name
 		}
-		if o.kind == "PersistentVolumeClaim" || o.kind == "Pod" {
-			if err := d.reclaim(ctx, o.ns, claim); err != nil {
+		if claim != "" {
+			if err := reclaim(ctx, kube, o.ns, claim); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -100,12 +120,6 @@ func (d *drill) cleanup(ctx context.Context, failed bool) ([]string, error) {
 		}
 	}
 	return deleted, errors.Join(errs...)
-}
-
-// reclaim makes the volume provisioned for a claim archiver is about to
-// delete go with it, whatever the storage class's reclaim policy.
-func (d *drill) reclaim(ctx context.Context, ns, claim string) error {
-	return reclaim(ctx, d.o.Kube, ns, claim)
 }
 
 // ephemeralClaim is the claim Kubernetes makes for a pod's generic
@@ -146,100 +160,98 @@ const annProvisionedBy = "pv.kubernetes.io/provisioned-by"
 
 // Sweep deletes the scratch objects of drills whose deadline has passed
 // (archiver was killed, or its cleanup failed) in ns and cluster-wide.
-// A VolumeSnapshot API that is not installed is not an error.
+// A VolumeSnapshot API that is not installed is not an error; a
+// cluster-wide list archiver may not make is logged and skipped.
 func Sweep(ctx context.Context, kube kubernetes.Interface, snap snapclient.Interface, ns string, now time.Time, log *slog.Logger) ([]string, error) {
 	sel := metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedBy + "," + LabelComponent + "=" + ComponentDrill}
-	expired := func(m metav1.ObjectMeta) bool {
-		t, err := time.Parse(time.RFC3339, m.Annotations[AnnotationDeadline])
-		return err == nil && now.After(t)
+	lists := []struct {
+		kind string
+		list func() ([]metav1.Object, error)
+	}{
+		{"Pod", func() ([]metav1.Object, error) { l, err := kube.CoreV1().Pods(ns).List(ctx, sel); return each(l, err) }},
+		{"ConfigMap", func() ([]metav1.Object, error) {
+			l, err := kube.CoreV1().ConfigMaps(ns).List(ctx, sel)
+			return each(l, err)
+		}},
+		{"PersistentVolumeClaim", func() ([]metav1.Object, error) {
+			l, err := kube.CoreV1().PersistentVolumeClaims(ns).List(ctx, sel)
+			return each(l, err)
+		}},
+		{"VolumeSnapshot", func() ([]metav1.Object, error) {
+			l, err := snap.SnapshotV1().VolumeSnapshots(ns).List(ctx, sel)
+			return each(l, err)
+		}},
+		{"VolumeSnapshotContent", func() ([]metav1.Object, error) {
+			l, err := snap.SnapshotV1().VolumeSnapshotContents().List(ctx, sel)
+			return each(l, err)
+		}},
+		{"PersistentVolume", func() ([]metav1.Object, error) {
+			l, err := kube.CoreV1().PersistentVolumes().List(ctx, sel)
+			return each(l, err)
+		}},
 	}
-	type found struct {
-		ns, name string
-		cluster  bool
-	}
-	var stale []found
-	add := func(m metav1.ObjectMeta, cluster bool) {
-		if expired(m) {
-			stale = append(stale, found{m.Namespace, m.Name, cluster})
-		}
-	}
+	staleNS, staleCluster := map[string]bool{}, map[string]bool{}
 	var errs []error
-	if l, err := kube.CoreV1().Pods(ns).List(ctx, sel); err == nil {
-		for _, o := range l.Items {
-			add(o.ObjectMeta, false)
+	for _, l := range lists {
+		items, err := l.list()
+		cluster := slices.Contains(clusterKinds, l.kind)
+		switch {
+		case err == nil:
+		case apierrors.IsNotFound(err) && strings.HasPrefix(l.kind, "VolumeSnapshot"): // CRDs not installed
+			continue
+		case apierrors.IsForbidden(err) && cluster:
+			log.Warn("cannot list "+l.kind+"s: leftovers of crashed drills of that kind are not swept", "error", err)
+			continue
+		default:
+			errs = append(errs, fmt.Errorf("list %ss: %w", l.kind, err))
+			continue
 		}
-	} else {
-		errs = append(errs, err)
-	}
-	if l, err := kube.CoreV1().ConfigMaps(ns).List(ctx, sel); err == nil {
-		for _, o := range l.Items {
-			add(o.ObjectMeta, false)
+		for _, m := range items {
+			t, err := time.Parse(time.RFC3339, m.GetAnnotations()[AnnotationDeadline])
+			if err != nil || !now.After(t) {
+				continue // a drill that may still be running
+			}
+			if cluster {
+				staleCluster[m.GetName()] = true
+			} else {
+				staleNS[m.GetName()] = true
+			}
 		}
-	} else {
-		errs = append(errs, err)
-	}
-	if l, err := kube.CoreV1().PersistentVolumeClaims(ns).List(ctx, sel); err == nil {
-		for _, o := range l.Items {
-			add(o.ObjectMeta, false)
-		}
-	} else {
-		errs = append(errs, err)
-	}
-	if l, err := snap.SnapshotV1().VolumeSnapshots(ns).List(ctx, sel); err == nil {
-		for _, o := range l.Items {
-			add(o.ObjectMeta, false)
-		}
-	} else if !apierrors.IsNotFound(err) {
-		errs = append(errs, err)
-	}
-	if l, err := snap.SnapshotV1().VolumeSnapshotContents().List(ctx, sel); err == nil {
-		for _, o := range l.Items {
-			add(o.ObjectMeta, true)
-		}
-	} else if apierrors.IsForbidden(err) {
-		log.Warn("cannot list VolumeSnapshotContents: leftovers of crashed EBS drills are not swept", "error", err)
-	} else if !apierrors.IsNotFound(err) {
-		errs = append(errs, err)
-	}
-	if l, err := kube.CoreV1().PersistentVolumes().List(ctx, sel); err == nil {
-		for _, o := range l.Items {
-			add(o.ObjectMeta, true)
-		}
-	} else if apierrors.IsForbidden(err) {
-		log.Warn("cannot list PersistentVolumes: leftovers of crashed EFS drills are not swept", "error", err)
-	} else if !apierrors.IsNotFound(err) {
-		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	var deleted []string
-	seen := map[string]bool{}
-	for _, f := range stale {
-		for _, o := range objects(kube, snap, ns, f.name, true) {
-			if (o.ns == "") != f.cluster || seen[o.String()] {
-				continue
-			}
-			seen[o.String()] = true
-			switch o.kind {
-			case "Pod":
-				if err := reclaim(ctx, kube, o.ns, ephemeralClaim(o.name)); err != nil {
-					errs = append(errs, err)
-				}
-			case "PersistentVolumeClaim":
-				if err := reclaim(ctx, kube, o.ns, o.name); err != nil {
-					errs = append(errs, err)
-				}
-			}
-			err := o.del(ctx)
-			switch {
-			case err == nil:
-				deleted = append(deleted, o.String())
-			case apierrors.IsNotFound(err):
-			default:
-				errs = append(errs, fmt.Errorf("delete %s: %w", o, err))
-			}
+	// Every kind of a stale drill shares its name.
+	var objs []object
+	for _, name := range slices.Sorted(maps.Keys(staleNS)) {
+		for _, k := range namespacedKinds {
+			objs = append(objs, newObject(kube, snap, k, ns, name))
 		}
 	}
-	return deleted, errors.Join(errs...)
+	for _, name := range slices.Sorted(maps.Keys(staleCluster)) {
+		for _, k := range clusterKinds {
+			objs = append(objs, newObject(kube, snap, k, "", name))
+		}
+	}
+	return remove(ctx, kube, objs)
+}
+
+// each turns a typed list into its items' metadata.
+func each(l runtime.Object, err error) ([]metav1.Object, error) {
+	if err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(l)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]metav1.Object, 0, len(items))
+	for _, it := range items {
+		m, err := meta.Accessor(it)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }

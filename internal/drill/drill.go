@@ -433,8 +433,7 @@ func nearDeadline(ctx context.Context, poll time.Duration) bool {
 func Latest(arts []snapshot.Artifact, region string) (Backup, error) {
 	var ok []snapshot.Artifact
 	for _, a := range arts {
-		if (a.Kind == "ebs-snapshot" || a.Kind == "recovery-point") && (region == "" || a.Region == region) &&
-			(a.State == "completed" || a.State == "COMPLETED") && a.RunID != "" {
+		if (a.Kind == "ebs-snapshot" || a.Kind == "recovery-point") && (region == "" || a.Region == region) && a.Completed() && a.RunID != "" {
 			ok = append(ok, a)
 		}
 	}
@@ -449,7 +448,7 @@ func Latest(arts []snapshot.Artifact, region string) (Backup, error) {
 func Find(arts []snapshot.Artifact, id string) (Backup, error) {
 	for _, a := range arts {
 		if a.ID == id {
-			if a.State != "completed" && a.State != "COMPLETED" {
+			if !a.Completed() {
 				return Backup{}, fmt.Errorf("%s is %s, not completed", id, a.State)
 			}
 			if a.RunID == "" {

@@ -16,19 +16,24 @@ import (
 )
 
 // waitPod waits for the verifier pod to finish and reads its result. It
-// returns when the claim was first seen bound (the restored volume exists).
+// returns when the claim was first seen bound (the restored volume exists);
+// with no claim (the S3 variant) that is when the pod finished.
 func (d *drill) waitPod(ctx context.Context, claim string, start time.Time) (time.Time, *dircheck.Result, error) {
 	var bound time.Time
 	var pod *corev1.Pod
 	err := d.poll(ctx, "the verifier pod "+d.ns+"/"+d.n.base, func(ctx context.Context) (bool, string, error) {
-		pvc, err := d.o.Kube.CoreV1().PersistentVolumeClaims(d.ns).Get(ctx, claim, metav1.GetOptions{})
-		if err != nil {
-			return false, "", err
+		var pvc *corev1.PersistentVolumeClaim
+		if claim != "" {
+			var err error
+			if pvc, err = d.o.Kube.CoreV1().PersistentVolumeClaims(d.ns).Get(ctx, claim, metav1.GetOptions{}); err != nil {
+				return false, "", err
+			}
+			if bound.IsZero() && pvc.Status.Phase == corev1.ClaimBound {
+				bound = d.o.Now()
+				d.o.Log.Info("restored volume bound", "claim", d.ns+"/"+claim, "volume", pvc.Spec.VolumeName, "seconds", bound.Sub(start).Seconds())
+			}
 		}
-		if bound.IsZero() && pvc.Status.Phase == corev1.ClaimBound {
-			bound = d.o.Now()
-			d.o.Log.Info("restored volume bound", "claim", d.ns+"/"+claim, "volume", pvc.Spec.VolumeName, "seconds", bound.Sub(start).Seconds())
-		}
+		var err error
 		if pod, err = d.o.Kube.CoreV1().Pods(d.ns).Get(ctx, d.n.base, metav1.GetOptions{}); err != nil {
 			return false, "", err
 		}
@@ -80,7 +85,8 @@ func podResult(pod *corev1.Pod) (*dircheck.Result, error) {
 }
 
 // pendingReason says why the verifier has not finished: not scheduled
-// (and why), the image not pulled, the volume not provisioned.
+// (and why), the image not pulled, the volume (pvc, when there is one)
+// not provisioned.
 func (d *drill) pendingReason(ctx context.Context, pod *corev1.Pod, pvc *corev1.PersistentVolumeClaim) string {
 	var parts []string
 	for _, c := range pod.Status.Conditions {
@@ -93,7 +99,7 @@ func (d *drill) pendingReason(ctx context.Context, pod *corev1.Pod, pvc *corev1.
 			parts = append(parts, fmt.Sprintf("container waiting: %s: %s", w.Reason, w.Message))
 		}
 	}
-	if pvc.Status.Phase != corev1.ClaimBound {
+	if pvc != nil && pvc.Status.Phase != corev1.ClaimBound {
 		p := fmt.Sprintf("PVC %s is %s", pvc.Name, pvc.Status.Phase)
 		if ev := d.lastWarning(ctx, "PersistentVolumeClaim", pvc.Name); ev != "" {
 			p += ": " + ev

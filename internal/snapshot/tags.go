@@ -55,3 +55,7 @@ type Artifact struct {
 	Reused    bool       `json:"reused,omitempty"` // found from an earlier attempt of the same run
 	Copies    []Artifact `json:"copies,omitempty"`
 }
+
+// Completed reports whether the backup finished: EC2 says "completed",
+// AWS Backup "COMPLETED".
+func (a Artifact) Completed() bool { return a.State == "completed" || a.State == "COMPLETED" }
