@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,13 +133,66 @@ func (e *drillEnv) scratch(t *testing.T) []string {
 // pvc-protection controller lets them).
 func (e *drillEnv) gone(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for left := e.scratch(t); len(left) > 0; left = e.scratch(t) {
-		if time.Now().After(deadline) {
-			t.Fatalf("left behind: %v", left)
+	eventually(t, 10*time.Second, func() string {
+		if left := e.scratch(t); len(left) > 0 {
+			return fmt.Sprintf("left behind: %v", left)
 		}
-		time.Sleep(100 * time.Millisecond)
+		return ""
+	})
+}
+
+// eventually calls cond until it has nothing to complain about, failing
+// the test with its last complaint after within.
+func eventually(t *testing.T, within time.Duration, cond func() string) {
+	t.Helper()
+	for end := time.Now().Add(within); ; time.Sleep(50 * time.Millisecond) {
+		msg := cond()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatal(msg)
+		}
 	}
+}
+
+// noScratchVolumes: no live PV is bound to a drill's claim in ns (a
+// volume of a class that retains would be an EBS volume left behind).
+func noScratchVolumes(k testenv.KubeEnv, ns string) func() string {
+	return func() string {
+		pvs, _ := k.Client.CoreV1().PersistentVolumes().List(context.Background(), metav1.ListOptions{})
+		var left []string
+		for _, pv := range pvs.Items {
+			if r := pv.Spec.ClaimRef; r != nil && r.Namespace == ns && strings.HasPrefix(r.Name, "archiver-rt-") && pv.DeletionTimestamp == nil {
+				left = append(left, pv.Name)
+			}
+		}
+		if len(left) > 0 {
+			return fmt.Sprintf("scratch volumes left: %v", left)
+		}
+		return ""
+	}
+}
+
+// startDrill starts a drill in the background and waits until it has
+// created its 5 objects.
+func (e *drillEnv) startDrill(t *testing.T, stdout io.Writer, extra ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"restore-test", "--kubeconfig", e.k.Kubeconfig, "--pvc", e.ns + "/data", "--dest", e.dest,
+		"--storage-class", "gp3", "--poll-interval", "100ms"}, extra...)...)
+	cmd.Env = append(os.Environ(), e.env...)
+	cmd.Stdout = stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	eventually(t, 20*time.Second, func() string {
+		if left := e.scratch(t); len(left) < 5 {
+			return fmt.Sprintf("the drill never created its objects: %v", left)
+		}
+		return ""
+	})
+	return cmd
 }
 
 func TestRestoreTestVerifiesAGoodSnapshotAndCleansUp(t *testing.T) {
@@ -272,20 +326,7 @@ func TestRestoreTestKilledMidwayIsCleanedUpByTheNextRun(t *testing.T) {
 	e.cluster.Hold = true
 	e.cluster.Reclaim = corev1.PersistentVolumeReclaimRetain // the class keeps volumes
 	e.cluster.Start(t)
-	cmd := exec.Command(binary, "restore-test", "--kubeconfig", e.k.Kubeconfig, "--pvc", e.ns+"/data", "--dest", e.dest,
-		"--storage-class", "gp3", "--poll-interval", "100ms", "--timeout", "10s")
-	cmd.Env = append(os.Environ(), e.env...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for len(e.scratch(t)) < 5 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("the drill never created its objects: %v", e.scratch(t))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	cmd := e.startDrill(t, nil, "--timeout", "10s")
 	cmd.Process.Kill()
 	cmd.Wait()
 	left := e.scratch(t)
@@ -299,11 +340,12 @@ func TestRestoreTestKilledMidwayIsCleanedUpByTheNextRun(t *testing.T) {
 	if r.code != 0 || len(res.Leftovers) != 0 {
 		t.Fatalf("second run: exit %d, leftovers %v: %s", r.code, res.Leftovers, r.stderr)
 	}
-	for settle := time.Now().Add(10 * time.Second); len(e.scratch(t)) != 5; time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(settle) { // its own objects go; the dead drill's stay
-			t.Fatalf("the dead drill's objects changed before its deadline: %v", e.scratch(t))
+	eventually(t, 10*time.Second, func() string { // its own objects go; the dead drill's stay
+		if got := e.scratch(t); len(got) != 5 {
+			return fmt.Sprintf("the dead drill's objects changed before its deadline: %v", got)
 		}
-	}
+		return ""
+	})
 	if got := e.scratch(t); strings.Join(got, " ") != strings.Join(left, " ") {
 		t.Fatalf("the dead drill's objects changed before its deadline: %v, were %v", got, left)
 	}
@@ -328,21 +370,7 @@ func TestRestoreTestKilledMidwayIsCleanedUpByTheNextRun(t *testing.T) {
 	}
 	e.gone(t)
 	// The dead drill's scratch volume went too, though its class retains.
-	for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		pvs, _ := e.k.Client.CoreV1().PersistentVolumes().List(context.Background(), metav1.ListOptions{})
-		var left []string
-		for _, pv := range pvs.Items {
-			if r := pv.Spec.ClaimRef; r != nil && r.Namespace == e.ns && strings.HasPrefix(r.Name, "archiver-rt-") {
-				left = append(left, pv.Name)
-			}
-		}
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatalf("scratch volumes left: %v", left)
-		}
-	}
+	eventually(t, 10*time.Second, noScratchVolumes(e.k, e.ns))
 }
 
 // efsEnv backs up an EFS-backed PVC (path /xroad in the file system) and
@@ -459,15 +487,12 @@ func TestRestoreToPVCLeavesAVerifiedClaim(t *testing.T) {
 			t.Fatalf("exit %d (%v): %s\n%s", r.code, err, r.stdout, r.stderr)
 		}
 		// An unverified volume is not left for someone to mount.
-		for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			_, err := e.k.Client.CoreV1().PersistentVolumeClaims(e.ns).Get(ctx, "restored", metav1.GetOptions{})
-			if err != nil {
-				break
+		eventually(t, 10*time.Second, func() string {
+			if _, err := e.k.Client.CoreV1().PersistentVolumeClaims(e.ns).Get(ctx, "restored", metav1.GetOptions{}); err == nil {
+				return "the unverified PVC is still there"
 			}
-			if time.Now().After(end) {
-				t.Fatal("the unverified PVC is still there")
-			}
-		}
+			return ""
+		})
 		e.gone(t)
 	})
 	t.Run("efs", func(t *testing.T) {
@@ -548,21 +573,7 @@ func TestRestoreTestAsTheServiceAccount(t *testing.T) {
 	}
 	// The scratch volume was provisioned Retain; archiver switched it to
 	// Delete, so it went with its claim (no EBS volume left behind).
-	for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		pvs, _ := k.Client.CoreV1().PersistentVolumes().List(context.Background(), metav1.ListOptions{})
-		left := 0
-		for _, pv := range pvs.Items {
-			if r := pv.Spec.ClaimRef; r != nil && r.Namespace == "xroad-restore-test" && pv.DeletionTimestamp == nil {
-				left++
-			}
-		}
-		if left == 0 {
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatalf("%d scratch volumes left", left)
-		}
-	}
+	eventually(t, 10*time.Second, noScratchVolumes(k, "xroad-restore-test"))
 }
 
 // TestRestoreTestInterruptedCleansUp: SIGTERM (the pod being stopped)
@@ -571,20 +582,8 @@ func TestRestoreTestInterruptedCleansUp(t *testing.T) {
 	e := newDrillEnv(t)
 	e.cluster.Hold = true
 	e.cluster.Start(t)
-	cmd := exec.Command(binary, "restore-test", "--kubeconfig", e.k.Kubeconfig, "--pvc", e.ns+"/data", "--dest", e.dest,
-		"--storage-class", "gp3", "--poll-interval", "100ms", "--timeout", "60s", "-o", "json")
-	cmd.Env = append(os.Environ(), e.env...)
 	var out strings.Builder
-	cmd.Stdout = &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(20 * time.Second); len(e.scratch(t)) < 5; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("the drill never created its objects: %v", e.scratch(t))
-		}
-	}
+	cmd := e.startDrill(t, &out, "--timeout", "60s", "-o", "json")
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
