@@ -63,7 +63,7 @@ next:
 func (s *Server) serveBackup(w http.ResponseWriter, c *call) {
 	op, labels, ok := route(c.r)
 	if !ok {
-		writeBackupError(w, s.unimplemented(svcBackup, c.r.Method+" "+c.r.URL.Path))
+		writeBackupError(w, s.outsideModel(svcBackup, c.r.Method+" "+c.r.URL.Path))
 		return
 	}
 	c.op = op

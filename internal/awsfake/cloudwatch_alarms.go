@@ -124,7 +124,7 @@ func (s *Server) describeAlarms(region string, in *cloudwatch.DescribeAlarmsInpu
 	case in.MaxRecords != nil && (max < 1 || max > 100):
 		return nil, cwError("InvalidParameterValue", "The parameter MaxRecords must be between 1 and 100.")
 	case in.ChildrenOfAlarmName != nil || in.ParentsOfAlarmName != nil:
-		return nil, s.unimplemented(svcCloudWatch, "DescribeAlarms with composite alarm relations")
+		return nil, s.outsideModel(svcCloudWatch, "DescribeAlarms with composite alarm relations")
 	}
 	wantMetric := len(in.AlarmTypes) == 0 || slices.Contains(in.AlarmTypes, cwtypes.AlarmTypeMetricAlarm)
 	var matched []cwtypes.MetricAlarm

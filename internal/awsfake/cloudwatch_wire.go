@@ -30,7 +30,7 @@ func (s *Server) serveCloudWatch(w http.ResponseWriter, c *call) {
 	dir, op := path.Split(c.r.URL.Path)
 	c.op = op
 	if dir+op != cwPathPrefix+op || c.r.Method != http.MethodPost {
-		writeCWError(w, s.unimplemented(svcCloudWatch, c.r.Method+" "+c.r.URL.Path))
+		writeCWError(w, s.outsideModel(svcCloudWatch, c.r.Method+" "+c.r.URL.Path))
 		return
 	}
 	if f := s.begin(c); f != nil {
@@ -65,7 +65,7 @@ func (s *Server) serveCloudWatch(w http.ResponseWriter, c *call) {
 			resp, aerr = s.deleteAlarms(c.region, &in)
 		}
 	default:
-		aerr = s.unimplemented(svcCloudWatch, op)
+		aerr = s.outsideModel(svcCloudWatch, op)
 	}
 	if aerr != nil {
 		writeCWError(w, aerr)

@@ -126,7 +126,7 @@ func (s *Server) serveEC2(w http.ResponseWriter, c *call) {
 	case "DescribeVolumes":
 		resp, aerr = s.describeVolumes(c.region, form)
 	default:
-		aerr = s.unimplemented(svcEC2, c.op)
+		aerr = s.outsideModel(svcEC2, c.op)
 	}
 	if aerr != nil {
 		writeEC2Error(w, aerr)

@@ -124,12 +124,14 @@ func (s *Server) begin(c *call) *Fault {
 	return &f
 }
 
-// unimplemented fails the test: the code under test called something the
-// fake does not model, and a silent answer would hide that.
-func (s *Server) unimplemented(service, what string) *apiError {
-	s.t.Errorf("awsfake: %s %s is not implemented", service, what)
-	return &apiError{status: http.StatusBadRequest, code: "NotImplemented",
-		message: fmt.Sprintf("awsfake does not implement %s %s", service, what)}
+// outsideModel is the fake's guard for calls archiver does not make: the
+// fake models exactly the AWS operations (and options) archiver uses, and
+// when code under test reaches beyond them the test fails at once rather
+// than getting a made-up answer.
+func (s *Server) outsideModel(service, what string) *apiError {
+	s.t.Errorf("awsfake: %s %s is outside the fake's model (archiver is not expected to call it)", service, what)
+	return &apiError{status: http.StatusBadRequest, code: "OutsideModel",
+		message: fmt.Sprintf("awsfake does not model %s %s", service, what)}
 }
 
 // credentialScope reads region and service from a SigV4 Authorization

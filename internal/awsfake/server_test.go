@@ -35,7 +35,7 @@ func (r *recordingTB) failures() string {
 	return strings.Join(r.errs, "\n")
 }
 
-func TestUnimplementedOperationsFailTheTest(t *testing.T) {
+func TestCallsOutsideTheModelFailTheTest(t *testing.T) {
 	tests := []struct {
 		name string
 		call func(s *Server) error
@@ -58,8 +58,8 @@ func TestUnimplementedOperationsFailTheTest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recordingTB{TB: t}
 			s := New(rec)
-			wantCode(t, tc.call(s), "NotImplemented")
-			if got := rec.failures(); !strings.Contains(got, tc.want+" is not implemented") {
+			wantCode(t, tc.call(s), "OutsideModel")
+			if got := rec.failures(); !strings.Contains(got, tc.want+" is outside the fake's model") {
 				t.Errorf("test failures = %q, want one naming %q", got, tc.want)
 			}
 		})

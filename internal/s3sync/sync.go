@@ -157,18 +157,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	for _, w := range scan.Waiting {
 		res.Waiting = append(res.Waiting, w.Rel)
 	}
-	var todo []File
+	var toShip []File
 	for _, f := range scan.Files {
 		if e, ok := ix.Latest(f.Rel); ok && e.Size == f.Size && e.MTime.Equal(f.MTime) {
 			res.Unchanged.add(f.Size)
 			continue
 		}
-		todo = append(todo, f)
+		toShip = append(toShip, f)
 	}
-	o.Log.Info("plan", "run_id", o.RunID, "to_ship", len(todo), "unchanged", res.Unchanged.Files, "waiting", len(res.Waiting), "ignored", res.Ignored)
+	o.Log.Info("plan", "run_id", o.RunID, "to_ship", len(toShip), "unchanged", res.Unchanged.Files, "waiting", len(res.Waiting), "ignored", res.Ignored)
 
 	if o.DryRun {
-		for _, f := range todo {
+		for _, f := range toShip {
 			res.Planned = append(res.Planned, f.Rel)
 		}
 		if o.Prune.enabled() {
@@ -184,7 +184,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return res, nil
 	}
 
-	newEntries, fatal := transfer(ctx, o, todo, ix, res)
+	newEntries, fatal := transfer(ctx, o, toShip, ix, res)
 	if fatal != nil {
 		return fail(fatal)
 	}
@@ -224,7 +224,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.Backlog = backlog(scan, ix, start)
 	if len(res.Failed) > 0 {
 		res.Status = "partial"
-		return res, fmt.Errorf("%d of %d files failed: %w", len(res.Failed), len(todo), ErrPartial)
+		return res, fmt.Errorf("%d of %d files failed: %w", len(res.Failed), len(toShip), ErrPartial)
 	}
 	res.Status = "ok"
 	return res, nil
@@ -246,13 +246,13 @@ func backlog(scan ScanResult, ix *manifest.Index, now time.Time) Backlog {
 
 // transfer ships files with o.Concurrency workers. It returns the new
 // manifest entries in scan order, or a fatal error that stopped the run.
-func transfer(ctx context.Context, o Options, todo []File, ix *manifest.Index, res *Result) ([]manifest.Entry, error) {
+func transfer(ctx context.Context, o Options, toShip []File, ix *manifest.Index, res *Result) ([]manifest.Entry, error) {
 	if o.Progress != nil {
 		var total int64
-		for _, f := range todo {
+		for _, f := range toShip {
 			total += f.Size
 		}
-		o.Progress.Start(len(todo), total)
+		o.Progress.Start(len(toShip), total)
 		defer o.Progress.Finish()
 	}
 	type result struct {
@@ -260,8 +260,8 @@ func transfer(ctx context.Context, o Options, todo []File, ix *manifest.Index, r
 		outcome outcome
 		err     error
 	}
-	results := make([]result, len(todo))
-	err := parallel.ForEach(ctx, todo, o.Concurrency, func(ctx context.Context, i int, f File) error {
+	results := make([]result, len(toShip))
+	err := parallel.ForEach(ctx, toShip, o.Concurrency, func(ctx context.Context, i int, f File) error {
 		e, oc, err := ship(ctx, o, f, ix)
 		results[i] = result{e, oc, err}
 		if o.Progress != nil {
@@ -277,7 +277,7 @@ func transfer(ctx context.Context, o Options, todo []File, ix *manifest.Index, r
 	}
 	var out []manifest.Entry
 	for i, r := range results {
-		f := todo[i]
+		f := toShip[i]
 		switch {
 		case r.err != nil:
 			res.Failed = append(res.Failed, Failure{Path: f.Rel, Error: r.err.Error()})
