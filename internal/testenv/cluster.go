@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -40,11 +41,17 @@ func (k KubeEnv) SnapshotCRDs(t testing.TB) snapclient.Interface {
 }
 
 func (k KubeEnv) installCRDs() error {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", snapshotterModule).Output()
+	// go mod download fetches the version go.mod requires if this machine
+	// lacks it, and says where it is.
+	out, err := exec.Command("go", "mod", "download", "-json", snapshotterModule).Output()
 	if err != nil {
-		return fmt.Errorf("find %s: %w", snapshotterModule, err)
+		return fmt.Errorf("download %s: %w", snapshotterModule, err)
 	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "config", "crd")
+	var mod struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		return fmt.Errorf("download %s: %v %s", snapshotterModule, err, mod.Error)
+	}
+	dir := filepath.Join(mod.Dir, "config", "crd")
 	dyn := dynamic.NewForConfigOrDie(k.Config)
 	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
 	ctx := context.Background()
