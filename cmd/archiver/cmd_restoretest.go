@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
@@ -276,29 +275,15 @@ func (o *drillOptions) pick(ctx context.Context, do *drill.Options, ebs *snapsho
 }
 
 func (o *drillOptions) fromSnapshotTags(ctx context.Context, do *drill.Options, ebs *snapshot.EBS) error {
-	out, err := ebs.API.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{o.snapshotID}})
+	v, a, err := ebs.Describe(ctx, o.snapshotID)
 	if err != nil {
-		return fmt.Errorf("describe %s: %w", o.snapshotID, err)
-	}
-	if len(out.Snapshots) != 1 {
-		return fmt.Errorf("%w: %s not found", drill.ErrNoBackup, o.snapshotID)
-	}
-	s := out.Snapshots[0]
-	tags := map[string]string{}
-	for _, t := range s.Tags {
-		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	if tags[snapshot.TagManagedBy] != snapshot.ManagedBy || tags[snapshot.TagPVC] == "" {
-		return fmt.Errorf("%s was not made by archiver: pass --pvc (its content manifest is found through the PVC)", o.snapshotID)
+		return fmt.Errorf("%w (pass --pvc: the content manifest is found through the PVC)", err)
 	}
 	if o.storageClass == "" {
-		return usageErrorf("the source PVC %s/%s is gone: set --storage-class for the restored PVC", tags[snapshot.TagNamespace], tags[snapshot.TagPVC])
+		return usageErrorf("the source PVC %s is gone: set --storage-class for the restored PVC", v.Ref())
 	}
-	size := int64(aws.ToInt32(s.VolumeSize)) << 30
-	do.Source = snapshot.Volume{Namespace: tags[snapshot.TagNamespace], PVC: tags[snapshot.TagPVC], PV: tags[snapshot.TagPV], Kind: snapshot.KindEBS,
-		VolumeID: aws.ToString(s.VolumeId), SizeBytes: size}
-	do.Backup, err = drill.Find([]snapshot.Artifact{{Kind: "ebs-snapshot", ID: o.snapshotID, Region: ebs.Region, State: string(s.State),
-		SizeBytes: size, Started: aws.ToTime(s.StartTime), RunID: tags[snapshot.TagRunID]}}, o.snapshotID)
+	do.Source = v
+	do.Backup, err = drill.Find([]snapshot.Artifact{a}, o.snapshotID)
 	return err
 }
 

@@ -197,14 +197,7 @@ func (b *EBS) List(ctx context.Context, v Volume) ([]Artifact, error) {
 			return fmt.Errorf("list snapshots in %s: %w", region, err)
 		}
 		for _, s := range snaps {
-			k := kind
-			t := tagMap(s.Tags)
-			if t[TagSource] != "" {
-				k = "ebs-copy"
-			}
-			out = append(out, Artifact{Kind: k, ID: aws.ToString(s.SnapshotId), Region: region, State: string(s.State),
-				Message: aws.ToString(s.StateMessage), SizeBytes: int64(aws.ToInt32(s.VolumeSize)) << 30,
-				Started: aws.ToTime(s.StartTime), RunID: t[TagRunID]})
+			out = append(out, snapshotArtifact(s, region, kind))
 		}
 		return nil
 	}
@@ -217,6 +210,36 @@ func (b *EBS) List(ctx context.Context, v Volume) ([]Artifact, error) {
 		}
 	}
 	return out, nil
+}
+
+func snapshotArtifact(s ec2types.Snapshot, region, kind string) Artifact {
+	t := tagMap(s.Tags)
+	if t[TagSource] != "" {
+		kind = "ebs-copy"
+	}
+	return Artifact{Kind: kind, ID: aws.ToString(s.SnapshotId), Region: region, State: string(s.State),
+		Message: aws.ToString(s.StateMessage), SizeBytes: int64(aws.ToInt32(s.VolumeSize)) << 30,
+		Started: aws.ToTime(s.StartTime), RunID: t[TagRunID]}
+}
+
+// Describe returns one of archiver's snapshots (in b.Region) and the
+// volume its tags name: what a recovery needs when the PVC is gone.
+func (b *EBS) Describe(ctx context.Context, id string) (Volume, Artifact, error) {
+	out, err := b.API.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{id}})
+	if err != nil {
+		return Volume{}, Artifact{}, fmt.Errorf("describe %s: %w", id, err)
+	}
+	if len(out.Snapshots) != 1 {
+		return Volume{}, Artifact{}, fmt.Errorf("snapshot %s not found in %s", id, b.Region)
+	}
+	s := out.Snapshots[0]
+	t := tagMap(s.Tags)
+	if t[TagManagedBy] != ManagedBy || t[TagPVC] == "" {
+		return Volume{}, Artifact{}, fmt.Errorf("%s was not made by archiver (no %s tags)", id, ManagedBy)
+	}
+	a := snapshotArtifact(s, b.Region, "ebs-snapshot")
+	v := Volume{Namespace: t[TagNamespace], PVC: t[TagPVC], PV: t[TagPV], Kind: KindEBS, VolumeID: aws.ToString(s.VolumeId), SizeBytes: a.SizeBytes}
+	return v, a, nil
 }
 
 // Prune applies the policy to archiver's completed snapshots of v (and
