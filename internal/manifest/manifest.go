@@ -21,6 +21,7 @@ import (
 	"io"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,8 +40,9 @@ const maxManifest = 1 << 30
 // Manifest is the state of the destination as of one run.
 type Manifest struct {
 	Version int `json:"version"`
-	// Seq is one more than the predecessor's (1 for the first manifest); the
-	// key starts with it, so the lexically last key is the newest manifest
+	// Seq is greater than the predecessor's (1 for the first manifest; one
+	// more, unless a run died holding the next number, see Commit); the key
+	// starts with it, so the lexically last key is the newest manifest
 	// whatever the clocks of the hosts that wrote them say.
 	Seq      int64     `json:"seq"`
 	RunID    string    `json:"run_id"`
@@ -209,28 +211,53 @@ func Load(ctx context.Context, s store.Store, key string) (*Manifest, *Ref, erro
 // creates it (a conditional write) may commit that manifest.
 const seqPrefix = ".archiver/seq/"
 
-// ErrConcurrent means another run committed the same sequence number: two
-// archivers wrote to one destination at once.
+// ClaimTimeout is how long a sequence number's claim may stay without its
+// manifest before a later run treats it as the remains of a run that died
+// between the two writes (OOM kill, deadline, node drain) and skips the
+// number. Writing one manifest takes seconds; a run that holds a claim
+// this long is not coming back.
+const ClaimTimeout = 15 * time.Minute
+
+// maxSkip bounds how many orphaned claims one commit steps over.
+const maxSkip = 100
+
+// ErrConcurrent means another run committed the same sequence number, or
+// claimed it moments ago: two archivers wrote to one destination at once.
 var ErrConcurrent = errors.New("another run committed a manifest concurrently")
 
 // Commit writes m to s (never overwriting) and returns its Ref. It first
 // claims m.Seq, so two runs that started from the same predecessor cannot
 // both commit; the loser gets ErrConcurrent (its uploads are adopted by the
-// next run).
+// next run). A claim older than ClaimTimeout (by m.Created) with no
+// manifest is an interrupted commit: Commit takes the next number instead,
+// so one killed run cannot stop every later one. m.Seq is updated to the
+// number committed.
 func Commit(ctx context.Context, s store.Store, m *Manifest) (*Ref, error) {
+	for skipped := 0; ; skipped++ {
+		err := claim(ctx, s, m)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrExists) {
+			return nil, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, err)
+		}
+		c, err := Claims(ctx, s, m.Seq)
+		if err != nil {
+			return nil, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, err)
+		}
+		if len(c) == 0 || c[0].Seq != m.Seq || c[0].Manifest != "" {
+			return nil, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, ErrConcurrent)
+		}
+		if age := m.Created.Sub(c[0].Claimed); age < ClaimTimeout || skipped == maxSkip {
+			return nil, fmt.Errorf("commit manifest %d of run %s: run %s claimed that number %s ago and has not written its manifest "+
+				"(a run still committing, or one that died; numbers claimed more than %s ago are skipped): %w",
+				m.Seq, m.RunID, c[0].RunID, age.Round(time.Second), ClaimTimeout, ErrConcurrent)
+		}
+		m.Seq++
+	}
 	b, err := m.Encode()
 	if err != nil {
 		return nil, err
-	}
-	claim := []byte(m.RunID + "\n")
-	claimKey := fmt.Sprintf("%s%012d", seqPrefix, m.Seq)
-	_, err = s.Put(ctx, claimKey, store.Payload{At: bytes.NewReader(claim), Size: int64(len(claim)),
-		CRC32C: crc32.Checksum(claim, crc32.MakeTable(crc32.Castagnoli))}, store.Meta{Size: int64(len(claim)), MTime: m.Created, RunID: m.RunID})
-	if errors.Is(err, store.ErrExists) {
-		return nil, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, ErrConcurrent)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, err)
 	}
 	sum := sha256.Sum256(b)
 	hexSum := hex.EncodeToString(sum[:])
@@ -242,6 +269,70 @@ func Commit(ctx context.Context, s store.Store, m *Manifest) (*Ref, error) {
 		return nil, fmt.Errorf("commit manifest %s: %w", key, err)
 	}
 	return &Ref{Key: key, SHA256: hexSum}, nil
+}
+
+// claim creates the claim object of m.Seq, or fails with store.ErrExists.
+func claim(ctx context.Context, s store.Store, m *Manifest) error {
+	b := []byte(m.RunID + "\n")
+	_, err := s.Put(ctx, claimKey(m.Seq), store.Payload{At: bytes.NewReader(b), Size: int64(len(b)),
+		CRC32C: crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))}, store.Meta{Size: int64(len(b)), MTime: m.Created, RunID: m.RunID})
+	return err
+}
+
+func claimKey(seq int64) string { return fmt.Sprintf("%s%012d", seqPrefix, seq) }
+
+// Claim is one sequence number's claim and what became of it.
+type Claim struct {
+	Key      string // the claim object
+	Seq      int64
+	RunID    string
+	Claimed  time.Time
+	Manifest string // the manifest key committed under Seq; "" if none
+}
+
+// Claims returns the claims with sequence numbers from `from` on, oldest
+// first, each with the manifest committed under it, if any.
+func Claims(ctx context.Context, s store.Store, from int64) ([]Claim, error) {
+	manifests := map[int64]string{}
+	keys, err := List(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		var seq int64
+		if _, err := fmt.Sscanf(path.Base(k), "%012d-", &seq); err == nil {
+			manifests[seq] = k
+		}
+	}
+	var out []Claim
+	err = s.List(ctx, seqPrefix, func(o store.Object) error {
+		seq, err := strconv.ParseInt(strings.TrimPrefix(o.Key, seqPrefix), 10, 64)
+		if err != nil || seq < from || o.Size > 256 {
+			return nil // not a claim archiver wrote
+		}
+		out = append(out, Claim{Key: o.Key, Seq: seq, Claimed: o.LastModified, Manifest: manifests[seq]})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list sequence claims: %w", err)
+	}
+	for i := range out {
+		if out[i].Manifest != "" {
+			continue
+		}
+		// Name the run that holds an orphaned claim (the claim's body).
+		rc, _, err := s.Get(ctx, claimKey(out[i].Seq))
+		if err != nil {
+			return nil, fmt.Errorf("read sequence claim %d: %w", out[i].Seq, err)
+		}
+		b, err := io.ReadAll(io.LimitReader(rc, 256))
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read sequence claim %d: %w", out[i].Seq, err)
+		}
+		out[i].RunID = strings.TrimSpace(string(b))
+	}
+	return out, nil
 }
 
 // Current returns the newest version of every path in entries (a manifest

@@ -586,3 +586,70 @@ func TestPruneRequiresObjectLockRetention(t *testing.T) {
 		}
 	})
 }
+
+// noManifestStore fails every manifest write: a run that dies between
+// claiming its sequence number and writing its manifest.
+type noManifestStore struct{ store.Store }
+
+func (n noManifestStore) Put(ctx context.Context, key string, p store.Payload, m store.Meta) (store.Object, error) {
+	if strings.HasPrefix(key, manifest.Prefix) {
+		return store.Object{}, errors.New("killed before the manifest was written")
+	}
+	return n.Store.Put(ctx, key, p, m)
+}
+
+func TestRunThatDiedHoldingASequenceNumberDoesNotBlockLaterRuns(t *testing.T) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		src, _ := tree(t)
+		s := newStore(t)
+		first, err := Run(ctx, opts(src, s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		newBackup := filepath.Join(src, "backup", "conf_backup_20261122-031500.gpg")
+		if err := os.WriteFile(newBackup, bytes.Repeat([]byte("gpg"), 1000), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-time.Hour)
+		os.Chtimes(newBackup, old, old)
+		if _, err := Run(ctx, opts(src, noManifestStore{s})); err == nil {
+			t.Fatal("a run whose manifest write failed reported success")
+		}
+		// Straight away the number may belong to a run still committing:
+		// refuse, and say so.
+		o := opts(src, s)
+		o.Prune = PruneOptions{MinAge: time.Nanosecond}
+		res, err := Run(ctx, o)
+		if !errors.Is(err, manifest.ErrConcurrent) || !strings.Contains(err.Error(), "has not written its manifest") {
+			t.Fatalf("run right after = %v", err)
+		}
+		if res.Pruned.Files != 0 {
+			t.Fatalf("pruned %+v without a committed manifest", res.Pruned)
+		}
+		if _, err := os.Stat(newBackup); err != nil {
+			t.Fatal(err)
+		}
+		// Once the claim is older than ClaimTimeout, the number is skipped.
+		o = opts(src, s)
+		o.Now = func() time.Time { return time.Now().Add(manifest.ClaimTimeout + time.Minute) }
+		res, err = Run(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _, err := manifest.Latest(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Seq != 3 || m.Previous == nil || m.Previous.Key != first.Manifest || res.Adopted.Files != 1 {
+			t.Fatalf("seq %d, previous %+v (want %s), adopted %d", m.Seq, m.Previous, first.Manifest, res.Adopted.Files)
+		}
+		if _, ok := manifest.NewIndex(m.Entries).Latest("backup/conf_backup_20261122-031500.gpg"); !ok {
+			t.Fatal("the new backup is not in the manifest")
+		}
+		claims, err := manifest.Claims(ctx, s, 1)
+		if err != nil || len(claims) != 3 || claims[1].Manifest != "" || claims[1].RunID == "" || claims[2].Manifest != res.Manifest {
+			t.Fatalf("claims %+v, %v", claims, err)
+		}
+	})
+}

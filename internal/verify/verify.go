@@ -249,6 +249,7 @@ func manifestChain(ctx context.Context, s store.Store, asOf string) (*manifest.M
 		return nil, nil, 0, nil, ErrNoManifest
 	}
 	var findings []Finding
+	onChain := map[string]bool{ref.Key: true}
 	n := 1
 	for cur := m; cur.Previous != nil; n++ {
 		prev, pref, err := manifest.Load(ctx, s, cur.Previous.Key)
@@ -264,9 +265,71 @@ func manifestChain(ctx context.Context, s store.Store, asOf string) (*manifest.M
 			findings = append(findings, Finding{Severity: "error", Kind: KindManifest, Key: pref.Key,
 				Detail: fmt.Sprintf("SHA-256 %s, but the manifest of run %s pins %s", pref.SHA256, cur.RunID, cur.Previous.SHA256)})
 		}
+		if lost := dropped(prev, cur); len(lost) > 0 {
+			findings = append(findings, Finding{Severity: "error", Kind: KindManifest, Key: cur.Previous.Key, Path: lost[0],
+				Detail: fmt.Sprintf("the manifest of run %s leaves out %d entries this predecessor records (first: %s); every manifest holds all earlier ones",
+					cur.RunID, len(lost), lost[0])})
+		}
+		onChain[pref.Key] = true
 		cur = prev
 	}
+	if asOf == "" {
+		more, err := offChain(ctx, s, m, onChain)
+		if err != nil {
+			return nil, nil, 0, nil, err
+		}
+		findings = append(findings, more...)
+	}
 	return m, ref, n, findings, nil
+}
+
+// dropped returns the paths of entries prev records that cur does not (by
+// key and SHA-256).
+func dropped(prev, cur *manifest.Manifest) []string {
+	has := make(map[[2]string]bool, len(cur.Entries))
+	for _, e := range cur.Entries {
+		has[[2]string{e.Key, e.SHA256}] = true
+	}
+	var lost []string
+	for _, e := range prev.Entries {
+		if !has[[2]string{e.Key, e.SHA256}] {
+			lost = append(lost, e.Path)
+		}
+	}
+	return lost
+}
+
+// offChain reports manifests the latest one does not lead back to (a fork:
+// two writers at once) and sequence numbers claimed without a manifest (a
+// run that died while committing, or a deleted manifest).
+func offChain(ctx context.Context, s store.Store, latest *manifest.Manifest, onChain map[string]bool) ([]Finding, error) {
+	var findings []Finding
+	keys, err := manifest.List(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if !onChain[k] {
+			findings = append(findings, Finding{Severity: "warning", Kind: KindManifest, Key: k,
+				Detail: "a manifest the latest one does not lead back to: two archivers wrote to this destination at once"})
+		}
+	}
+	claims, err := manifest.Claims(ctx, s, 1)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range claims {
+		if c.Manifest != "" {
+			continue
+		}
+		detail := fmt.Sprintf("sequence number %d was claimed by run %s at %s but has no manifest: the run died while committing (its uploads are adopted later)",
+			c.Seq, c.RunID, c.Claimed.UTC().Format(time.RFC3339))
+		if c.Seq > latest.Seq {
+			detail += fmt.Sprintf(", or the newest manifest was deleted; the next sync skips the number once the claim is %s old", manifest.ClaimTimeout)
+		}
+		findings = append(findings, Finding{Severity: "warning", Kind: KindManifest, Key: c.Key, Detail: detail})
+	}
+	return findings, nil
 }
 
 // reread streams the selected objects back, checks their SHA-256 and, for

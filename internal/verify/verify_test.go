@@ -309,3 +309,67 @@ func TestNoManifestIsAnError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// twoRuns ships the demo tree, then one more archive, as runs r1 and r2.
+func twoRuns(t *testing.T) (store.Store, *manifest.Manifest) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "xroad")
+	xroadgen.Generate(xroadgen.Demo(dir))
+	s, _ := store.NewLocal(t.TempDir())
+	ctx := context.Background()
+	if _, err := s3sync.Run(ctx, s3sync.Options{Source: dir, Store: s, RunID: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "mlog-20261121000000-20261121000001-0123456789abcdef.zip.gpg"), []byte("new"), 0o640)
+	if _, err := s3sync.Run(ctx, s3sync.Options{Source: dir, Store: s, RunID: "r2"}); err != nil {
+		t.Fatal(err)
+	}
+	m, _, err := manifest.LoadRun(ctx, s, "r2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, m
+}
+
+func TestNewestManifestThatDropsAnEntryIsCaught(t *testing.T) {
+	s, m := twoRuns(t)
+	ctx := context.Background()
+	// Rewrite the newest manifest (nothing pins it) without a backup, and
+	// delete the backup: the manifest alone would call that verified.
+	var gone manifest.Entry
+	for i, e := range m.Entries {
+		if e.Kind == "backup" {
+			gone = e
+			m.Entries = append(m.Entries[:i:i], m.Entries[i+1:]...)
+			break
+		}
+	}
+	k, _ := manifest.Find(ctx, s, "r2")
+	s.Delete(ctx, k)
+	s.Delete(ctx, gone.Key)
+	b, _ := m.Encode()
+	s.Put(ctx, k, store.Payload{Stream: bytes.NewReader(b), Size: int64(len(b))}, store.Meta{})
+	rep, err := Run(ctx, Options{Store: s})
+	f := findings(rep, KindManifest)
+	if !errors.Is(err, ErrFailed) || len(f) != 1 || f[0].Path != gone.Path || !strings.Contains(f[0].Detail, "leaves out 1 entries") {
+		t.Fatalf("err %v, findings %+v", err, rep.Findings)
+	}
+}
+
+func TestClaimWithoutManifestIsAWarning(t *testing.T) {
+	s, _ := twoRuns(t)
+	ctx := context.Background()
+	// The newest manifest disappears (deleted, or its run died after
+	// claiming the number): say so, naming the run.
+	k, _ := manifest.Find(ctx, s, "r2")
+	s.Delete(ctx, k)
+	rep, err := Run(ctx, Options{Store: s})
+	if err != nil || rep.Status != "verified" || rep.Manifests != 1 {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	f := findings(rep, KindManifest)
+	if len(f) != 1 || f[0].Severity != "warning" || f[0].Key != ".archiver/seq/000000000002" ||
+		!strings.Contains(f[0].Detail, "run r2") || !strings.Contains(f[0].Detail, "newest manifest was deleted") {
+		t.Fatalf("findings %+v", rep.Findings)
+	}
+}
