@@ -31,7 +31,6 @@ type S3API interface {
 	GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 	ListObjectsV2(context.Context, *s3.ListObjectsV2Input, ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
-	HeadBucket(context.Context, *s3.HeadBucketInput, ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
 	CreateMultipartUpload(context.Context, *s3.CreateMultipartUploadInput, ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error)
 	UploadPart(context.Context, *s3.UploadPartInput, ...func(*s3.Options)) (*s3.UploadPartOutput, error)
 	CompleteMultipartUpload(context.Context, *s3.CompleteMultipartUploadInput, ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error)
@@ -187,9 +186,13 @@ func crcB64(c uint32) string {
 
 // Check implements Store.
 func (s *S3) Check(ctx context.Context) error {
-	if _, err := s.api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.o.Bucket}); err != nil {
+	// A one-key LIST of the prefix, not HeadBucket: HeadBucket needs
+	// s3:ListBucket on the whole bucket, which a policy that allows listing
+	// only the prefix (s3:prefix condition) refuses.
+	p := s.full("")
+	if _, err := s.api.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &s.o.Bucket, Prefix: &p, MaxKeys: aws.Int32(1)}); err != nil {
 		err = s.mapErr(err)
-		if errors.Is(err, ErrNotFound) { // HEAD has no body: a 404 on the bucket means it is missing
+		if errors.Is(err, ErrNotFound) && !errors.Is(err, ErrNoBucket) { // a bodiless 404 on the bucket means it is missing
 			err = fmt.Errorf("%w: %s", ErrNoBucket, s.o.Bucket)
 		}
 		return fmt.Errorf("check destination: %w", err)
