@@ -21,6 +21,7 @@ type Lease struct {
 	duration time.Duration
 	cancel   context.CancelFunc
 	done     chan struct{}
+	lostCh   chan struct{} // closed when the lease is lost
 	mu       sync.Mutex
 	lost     error
 	released bool
@@ -73,7 +74,7 @@ func AcquireLease(ctx context.Context, kube kubernetes.Interface, o LeaseOptions
 		return nil, fmt.Errorf("lease %s/%s: %w", o.Namespace, o.Name, err)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	l := &Lease{kube: kube, ns: o.Namespace, name: o.Name, holder: o.Holder, duration: o.Duration, cancel: cancel, done: make(chan struct{})}
+	l := &Lease{kube: kube, ns: o.Namespace, name: o.Name, holder: o.Holder, duration: o.Duration, cancel: cancel, done: make(chan struct{}), lostCh: make(chan struct{})}
 	go l.renew(rctx, o.Now)
 	return l, nil
 }
@@ -92,11 +93,15 @@ func expired(l *coordinationv1.Lease, now time.Time) bool {
 	return now.After(l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second))
 }
 
-// renew refreshes the lease every third of its duration.
+// renew refreshes the lease every third of its duration. The lease is
+// lost when another holder took it, or when no renewal succeeded for a
+// whole duration (others may take it over from then on); a failed renewal
+// before that is retried.
 func (l *Lease) renew(ctx context.Context, now func() time.Time) {
 	defer close(l.done)
 	t := time.NewTicker(l.duration / 3)
 	defer t.Stop()
+	renewed := now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -105,24 +110,44 @@ func (l *Lease) renew(ctx context.Context, now func() time.Time) {
 		}
 		leases := l.kube.CoordinationV1().Leases(l.ns)
 		cur, err := leases.Get(ctx, l.name, metav1.GetOptions{})
+		var taken error
 		if err == nil && (cur.Spec.HolderIdentity == nil || *cur.Spec.HolderIdentity != l.holder) {
-			err = fmt.Errorf("lease %s/%s was taken by %v", l.ns, l.name, cur.Spec.HolderIdentity)
+			h := "nobody"
+			if cur.Spec.HolderIdentity != nil && *cur.Spec.HolderIdentity != "" {
+				h = *cur.Spec.HolderIdentity
+			}
+			taken = fmt.Errorf("lease %s/%s was taken by %s", l.ns, l.name, h)
 		}
-		if err == nil {
+		if err == nil && taken == nil {
 			n := metav1.NewMicroTime(now())
 			cur.Spec.RenewTime = &n
-			_, err = leases.Update(ctx, cur, metav1.UpdateOptions{})
+			if _, err = leases.Update(ctx, cur, metav1.UpdateOptions{}); err == nil {
+				renewed = n.Time
+				continue
+			}
 		}
-		if err != nil && ctx.Err() == nil {
-			l.mu.Lock()
-			l.lost = err
-			l.mu.Unlock()
+		if ctx.Err() != nil {
+			return
 		}
+		if taken == nil && now().Sub(renewed) < l.duration {
+			continue // still ours: try again at the next tick
+		}
+		if taken == nil {
+			taken = fmt.Errorf("lease %s/%s not renewed for %s: %w", l.ns, l.name, l.duration, err)
+		}
+		l.mu.Lock()
+		l.lost = fmt.Errorf("%w: %w", ErrLost, taken)
+		l.mu.Unlock()
+		close(l.lostCh)
+		return
 	}
 }
 
-// Lost reports a renewal failure (nil while the lease is held).
-func (l *Lease) Lost() error {
+// Lost is closed when the lease is lost; Err then says why.
+func (l *Lease) Lost() <-chan struct{} { return l.lostCh }
+
+// Err reports why the lease was lost (nil while it is held).
+func (l *Lease) Err() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.lost

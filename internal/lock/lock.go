@@ -17,6 +17,10 @@ import (
 // ErrLocked means another archiver holds the lock.
 var ErrLocked = errors.New("locked by another archiver")
 
+// ErrLost means a held lock was lost (a Lease taken over or not renewed
+// in time): the run must stop, another archiver may be running.
+var ErrLost = errors.New("run lock lost")
+
 // Lock is held until Release.
 type Lock interface {
 	// Release gives the lock up; it is safe to call more than once.
@@ -39,7 +43,9 @@ func AcquireFile(path, holder string) (*File, error) {
 		n, _ := f.ReadAt(b, 0)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s: %w (held by %s)", path, ErrLocked, string(b[:n]))
+			// The file names the last archiver that took the lock; another
+			// program may hold it now.
+			return nil, fmt.Errorf("%s: %w (another process holds it; the last archiver to take it was %s)", path, ErrLocked, string(b[:n]))
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

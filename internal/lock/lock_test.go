@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/xroad-archiver/archiver/internal/testenv"
 )
 
@@ -102,16 +104,55 @@ func TestLeaseRenews(t *testing.T) {
 	k := testenv.Kube(t)
 	ns := k.Namespace(t)
 	ctx := context.Background()
+	a, err := AcquireLease(ctx, k.Client, LeaseOptions{Namespace: ns, Name: "archiver", Holder: "pod-a", Duration: 6 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Release(ctx)
+	// Longer than the duration: only renewal keeps it. Renewals come every
+	// 2 s, so two may be slow (a loaded etcd) without losing it.
+	time.Sleep(7 * time.Second)
+	if _, err := AcquireLease(ctx, k.Client, LeaseOptions{Namespace: ns, Name: "archiver", Holder: "pod-b", Duration: 6 * time.Second}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("a renewed lease was taken: %v", err)
+	}
+	if err := a.Err(); err != nil {
+		t.Fatalf("renewal failed: %v", err)
+	}
+}
+
+func TestLeaseTakenOverIsReportedLost(t *testing.T) {
+	k := testenv.Kube(t)
+	ns := k.Namespace(t)
+	ctx := context.Background()
 	a, err := AcquireLease(ctx, k.Client, LeaseOptions{Namespace: ns, Name: "archiver", Holder: "pod-a", Duration: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Release(ctx)
-	time.Sleep(4 * time.Second) // longer than the duration: only renewal keeps it
-	if _, err := AcquireLease(ctx, k.Client, LeaseOptions{Namespace: ns, Name: "archiver", Holder: "pod-b", Duration: 3 * time.Second}); !errors.Is(err, ErrLocked) {
-		t.Fatalf("a renewed lease was taken: %v", err)
+	// Someone else writes themselves into the Lease (an operator, or an
+	// archiver that saw it expire during a long API outage).
+	cur, err := k.Client.CoordinationV1().Leases(ns).Get(ctx, "archiver", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := a.Lost(); err != nil {
-		t.Fatalf("renewal failed: %v", err)
+	other := "pod-b"
+	cur.Spec.HolderIdentity = &other
+	if _, err := k.Client.CoordinationV1().Leases(ns).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-a.Lost():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a lease taken over was not reported lost")
+	}
+	if err := a.Err(); !errors.Is(err, ErrLost) || !strings.Contains(err.Error(), "taken by pod-b") {
+		t.Fatalf("Err() = %v", err)
+	}
+	// Release leaves the new holder alone.
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := k.Client.CoordinationV1().Leases(ns).Get(ctx, "archiver", metav1.GetOptions{}); *cur.Spec.HolderIdentity != "pod-b" {
+		t.Fatalf("holder after release: %s", *cur.Spec.HolderIdentity)
 	}
 }

@@ -66,6 +66,12 @@ type Runner struct {
 	After func(ctx context.Context, rep *Report)
 }
 
+// losable is a lock that can be lost while held (lock.Lease).
+type losable interface {
+	Lost() <-chan struct{}
+	Err() error
+}
+
 // Run runs the jobs named in only (all when empty) in order.
 func (r *Runner) Run(ctx context.Context, runID string, only []string) (*Report, error) {
 	if r.Now == nil {
@@ -103,14 +109,33 @@ func (r *Runner) Run(ctx context.Context, runID string, only []string) (*Report,
 			return rep, err
 		}
 		defer l.Release(context.WithoutCancel(ctx))
+		if ll, ok := l.(losable); ok {
+			// A lock lost while held (a Lease taken over) ends the run:
+			// another archiver may be running.
+			var cancel context.CancelCauseFunc
+			ctx, cancel = context.WithCancelCause(ctx)
+			defer cancel(nil)
+			go func() {
+				select {
+				case <-ll.Lost():
+					r.Log.Error("run lock lost: stopping", "run_id", runID, "error", ll.Err())
+					cancel(ll.Err())
+				case <-ctx.Done():
+				}
+			}()
+		}
 	}
 	failed, partial, ran := 0, 0, 0
 	for _, j := range r.Jobs {
 		if len(want) > 0 && !want[j.Name] {
 			continue
 		}
-		if err := ctx.Err(); err != nil {
-			rep.Jobs = append(rep.Jobs, JobReport{Name: j.Name, Status: "skipped", Error: "interrupted"})
+		if ctx.Err() != nil {
+			why := "interrupted"
+			if cause := context.Cause(ctx); errors.Is(cause, lock.ErrLost) {
+				why = cause.Error()
+			}
+			rep.Jobs = append(rep.Jobs, JobReport{Name: j.Name, Status: "skipped", Error: why})
 			continue
 		}
 		ran++
@@ -133,8 +158,8 @@ func (r *Runner) Run(ctx context.Context, runID string, only []string) (*Report,
 	if ran == 0 {
 		return rep, fmt.Errorf("no job to run (jobs: %v)", names(r.Jobs))
 	}
-	if err := ctx.Err(); err != nil {
-		return rep, err
+	if ctx.Err() != nil {
+		return rep, context.Cause(ctx)
 	}
 	switch {
 	case failed == ran:

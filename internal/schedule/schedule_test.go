@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/xroad-archiver/archiver/internal/lock"
+	"github.com/xroad-archiver/archiver/internal/testenv"
 )
 
 var errSome = errors.New("some files")
@@ -159,5 +161,50 @@ func TestServeSchedulesSkipsOverlapsAndShutsDown(t *testing.T) {
 	}
 	if overlaps.Load() != 0 || runs.Load() < 1 {
 		t.Errorf("runs %d, overlapping runs %d", runs.Load(), overlaps.Load())
+	}
+}
+
+// TestLostLeaseStopsTheRun holds a real Lease on the test kube-apiserver
+// and hands it to someone else mid-run: the job's context ends, the next
+// job does not start, and the run fails with lock.ErrLost.
+func TestLostLeaseStopsTheRun(t *testing.T) {
+	k := testenv.Kube(t)
+	ns := k.Namespace(t)
+	ctx := context.Background()
+	stolen := make(chan struct{})
+	var calls []string
+	r := &Runner{
+		Jobs: []Job{{Name: "sync", Run: func(ctx context.Context, runID string) (any, error) {
+			calls = append(calls, "sync")
+			leases := k.Client.CoordinationV1().Leases(ns)
+			cur, err := leases.Get(ctx, "archiver", metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			other := "another-pod/run"
+			cur.Spec.HolderIdentity = &other
+			if _, err := leases.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+				return nil, err
+			}
+			close(stolen)
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(20 * time.Second):
+				return nil, errors.New("still running 20s after the lease was taken")
+			}
+		}}, job("snapshot", nil, &calls)},
+		Acquire: func(ctx context.Context, id string) (lock.Lock, error) {
+			return lock.AcquireLease(ctx, k.Client, lock.LeaseOptions{Namespace: ns, Name: "archiver", Holder: id, Duration: 3 * time.Second})
+		},
+	}
+	rep, err := r.Run(ctx, "run-1", nil)
+	<-stolen
+	if !errors.Is(err, lock.ErrLost) || !strings.Contains(err.Error(), "another-pod/run") {
+		t.Fatalf("Run = %v", err)
+	}
+	if len(calls) != 1 || len(rep.Jobs) != 2 || rep.Jobs[0].Status != "failed" || rep.Jobs[1].Status != "skipped" ||
+		!strings.Contains(rep.Jobs[1].Error, "run lock lost") || rep.Status == "ok" {
+		t.Fatalf("calls %v, report %+v", calls, rep)
 	}
 }
