@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -103,6 +104,7 @@ func TestRBACAllowsWhatArchiverDoesAndNothingElse(t *testing.T) {
 	ctx := context.Background()
 	k.Applier(t).ApplyFiles(t, "serviceaccount.yaml", "rbac.yaml", "restore-test.yaml")
 	cfg, _ := k.ServiceAccountConfig(t, "xroad", "archiver")
+	testenv.WaitAllowed(t, cfg, authorizationv1.ResourceAttributes{Namespace: "xroad", Verb: "create", Group: "coordination.k8s.io", Resource: "leases"})
 	as := kubernetes.NewForConfigOrDie(cfg)
 
 	// What archiver does: resolve a claim, hold its lease.

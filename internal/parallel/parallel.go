@@ -33,6 +33,9 @@ func ForEach[T any](ctx context.Context, items []T, workers int, fn func(ctx con
 	}
 feed:
 	for i := range items {
+		if ctx.Err() != nil { // select picks at random when both are ready
+			break
+		}
 		select {
 		case jobs <- i:
 		case <-ctx.Done():

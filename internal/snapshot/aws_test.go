@@ -106,7 +106,12 @@ func TestEBSFailuresAndFaults(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t)
-			w.ebs.Wait.Timeout = 300 * time.Millisecond
+			// Only the timeout case needs a short one; the others must not
+			// race it on a loaded machine.
+			w.ebs.Wait.Timeout = 20 * time.Second
+			if tc.is == ErrTimeout {
+				w.ebs.Wait.Timeout = 300 * time.Millisecond
+			}
 			vol := "vol-0123456789abcde" + string(rune('0'+i)) + "0"
 			ref := w.ebsClaim(t, "data", vol)
 			tc.setup(w, vol)

@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +21,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
@@ -141,4 +144,22 @@ func (k KubeEnv) ServiceAccountConfig(t testing.TB, ns, name string) (*rest.Conf
 		t.Fatal(err)
 	}
 	return cfg, path
+}
+
+// WaitAllowed waits (up to 15 s) until cfg's identity may do what ra
+// describes: the API server authorizes from informer caches, so a Role
+// or binding applied a moment ago may not be in effect yet.
+func WaitAllowed(t testing.TB, cfg *rest.Config, ra authorizationv1.ResourceAttributes) {
+	t.Helper()
+	c := kubernetes.NewForConfigOrDie(cfg)
+	var last string
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		r, err := c.AuthorizationV1().SelfSubjectAccessReviews().Create(context.Background(),
+			&authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &ra}}, metav1.CreateOptions{})
+		if err == nil && r.Status.Allowed {
+			return
+		}
+		last = fmt.Sprintf("%v %+v", err, r)
+	}
+	t.Fatalf("%s %s in %q not allowed after 15s: %s", ra.Verb, ra.Resource, ra.Namespace, last)
 }

@@ -95,6 +95,28 @@ func (k KubeEnv) installCRDs() error {
 	}
 }
 
+// SetHold sets Hold while the cluster runs.
+func (c *Cluster) SetHold(h bool) {
+	c.mu.Lock()
+	c.Hold = h
+	c.mu.Unlock()
+}
+
+func (c *Cluster) held() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Hold
+}
+
+// Recorded returns copies of Pods, Claims and Contents, safe to read while
+// the cluster runs.
+func (c *Cluster) Recorded() (pods []string, claims []corev1.PersistentVolumeClaim, contents []snapv1.VolumeSnapshotContent) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.Pods...), append([]corev1.PersistentVolumeClaim(nil), c.Claims...),
+		append([]snapv1.VolumeSnapshotContent(nil), c.Contents...)
+}
+
 func established(c *unstructured.Unstructured) bool {
 	conds, _, _ := unstructured.NestedSlice(c.Object, "status", "conditions")
 	for _, x := range conds {
@@ -134,7 +156,8 @@ type Cluster struct {
 	Env []string
 	// Unschedulable leaves pods Pending with this PodScheduled message.
 	Unschedulable string
-	// Hold leaves pods Pending without a reason (a slow node).
+	// Hold leaves pods Pending without a reason (a slow node); SetHold
+	// changes it once started.
 	Hold bool
 	// SnapshotError makes VolumeSnapshots fail with this message, as the
 	// snapshot-controller reports a snapshot the CSI driver cannot find.
@@ -377,7 +400,7 @@ func (c *Cluster) pods(ctx context.Context, t testing.TB) error {
 		c.mu.Lock()
 		seen := c.seen[string(pod.UID)]
 		c.mu.Unlock()
-		if seen || pod.Status.Phase != corev1.PodPending && pod.Status.Phase != "" || pod.DeletionTimestamp != nil || c.Hold {
+		if seen || pod.Status.Phase != corev1.PodPending && pod.Status.Phase != "" || pod.DeletionTimestamp != nil || c.held() {
 			continue
 		}
 		if c.Unschedulable != "" {

@@ -34,6 +34,10 @@ func Kube(t testing.TB) KubeEnv {
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)
 	}
+	// No client-side rate limit: the played controllers and a test's own
+	// polling share this config, and client-go's default 5 requests/s
+	// would make each wait on the other.
+	cfg.QPS, cfg.Burst = -1, 0
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
