@@ -349,6 +349,11 @@ whole run as one JSON object.
 				runID = newRunID(time.Now())
 			}
 			rep, err := r.Run(cmd.Context(), runID, o.jobs)
+			if rep != nil && err != nil {
+				// The report carries why and how the run ended (a
+				// secondary, a held lock), not only stderr.
+				rep.Error, rep.ExitCode = err.Error(), exitCode(err)
+			}
 			if perr := printRunReport(g.streams.out, o.output, rep); perr != nil && err == nil {
 				err = perr
 			}

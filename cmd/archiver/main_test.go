@@ -298,7 +298,7 @@ func TestVerifyAndRestoreExitCodes(t *testing.T) {
 	if r := cli(t, nil, "sync", "--source", src, "--dest", "file://"+dest); r.code != 0 {
 		t.Fatalf("sync: %d %s", r.code, r.stderr)
 	}
-	if r := cli(t, nil, "verify", "--dest", "file://"+dest, "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, `"status": "verified"`) {
+	if r := cli(t, nil, "verify", "--dest", "file://"+dest, "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, `"status":"verified"`) {
 		t.Fatalf("verify clean: exit %d\n%s", r.code, r.stdout)
 	}
 	to := filepath.Join(t.TempDir(), "restored")

@@ -100,7 +100,9 @@ func metricsSink(ctx context.Context, c *config.Config) (report.Sink, error) {
 		}
 		return &report.CloudWatch{API: cloudwatch.NewFromConfig(cfg), Namespace: c.Metrics.Namespace}, nil
 	case "emf":
-		return &report.EMF{W: os.Stdout, Namespace: c.Metrics.Namespace}, nil
+		// stderr, beside the JSON logs (the CloudWatch agent or Fluent Bit
+		// ships both); stdout stays the run report alone.
+		return &report.EMF{W: os.Stderr, Namespace: c.Metrics.Namespace}, nil
 	}
 	return nil, nil
 }

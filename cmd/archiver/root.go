@@ -80,9 +80,14 @@ type streams struct {
 }
 
 // writeJSON is every command's -o json: one indented JSON document.
+// writeJSON writes v as one JSON document: indented for a person at a
+// terminal, one line otherwise, so a log pipeline (Fluent Bit to
+// CloudWatch Logs) keeps it as one event.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	if isTerminal(w) {
+		enc.SetIndent("", "  ")
+	}
 	return enc.Encode(v)
 }
 

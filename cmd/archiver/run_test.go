@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/testenv"
 )
 
@@ -119,5 +121,37 @@ func TestSIGTERMMidUploadLeavesNothingBehind(t *testing.T) {
 	}
 	if len(l.Contents) != 0 {
 		t.Errorf("objects after SIGTERM: %d (want none: the only file was interrupted)", len(l.Contents))
+	}
+}
+
+// TestRunReportIsOneJSONDocument: with -o json, stdout holds the run report
+// alone, on one line (EMF metrics go to stderr beside the logs), and a run
+// refused before any job says why and with which exit code.
+func TestRunReportIsOneJSONDocument(t *testing.T) {
+	conf := t.TempDir()
+	cfg := writeConfig(t, fmt.Sprintf(`sync:
+  enabled: true
+  source: %s
+  dest: file://%s
+metrics:
+  sink: emf
+primary:
+  confDir: %s
+lock:
+  file: %s
+`, demoTree(t), t.TempDir(), conf, filepath.Join(t.TempDir(), "lock")))
+	r := cli(t, nil, "run", "-c", cfg, "-o", "json")
+	var rep schedule.Report
+	if r.code != 0 || strings.Count(r.stdout, "\n") != 1 || json.Unmarshal([]byte(r.stdout), &rep) != nil || rep.Status != "ok" || rep.ExitCode != 0 {
+		t.Fatalf("exit %d, stdout %q", r.code, r.stdout)
+	}
+	if !strings.Contains(r.stderr, `"_aws"`) || !strings.Contains(r.stderr, `"JobSuccess"`) {
+		t.Fatalf("no EMF metrics on stderr: %s", r.stderr)
+	}
+	os.WriteFile(filepath.Join(conf, "local.ini"), []byte("[node]\ntype=secondary\n"), 0o644)
+	r = cli(t, nil, "run", "-c", cfg, "-o", "json")
+	rep = schedule.Report{}
+	if r.code != exitSecondary || json.Unmarshal([]byte(r.stdout), &rep) != nil || rep.ExitCode != exitSecondary || !strings.Contains(rep.Error, "secondary") {
+		t.Fatalf("secondary: exit %d, stdout %q", r.code, r.stdout)
 	}
 }

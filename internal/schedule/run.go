@@ -43,6 +43,9 @@ type Report struct {
 	Jobs        []JobReport `json:"jobs"`
 	Started     time.Time   `json:"started"`
 	DurationSec float64     `json:"duration_seconds"`
+	// Error and ExitCode are filled in by the command that ran it.
+	Error    string `json:"error,omitempty"`
+	ExitCode int    `json:"exit_code"`
 }
 
 // Sentinel outcomes.
