@@ -112,6 +112,9 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 	if err != nil {
 		return err
 	}
+	if !since.IsZero() && !until.IsZero() && since.After(until) {
+		return usageErrorf("--since %s is after --until %s: nothing could match", o.since, o.until)
+	}
 	showBar := !o.noProgress && isTerminal(g.streams.err)
 	log, err := g.logger(showBar)
 	if err != nil {
@@ -153,12 +156,16 @@ func printRestoreResult(w io.Writer, format string, r *restore.Result) error {
 	row("selected", fmt.Sprintf("%d files, %s", r.Selected.Files, progress.Bytes(r.Selected.Bytes)))
 	if !r.DryRun {
 		row("restored", fmt.Sprintf("%d files, %s", r.Restored.Files, progress.Bytes(r.Restored.Bytes)))
-		row("already present", fmt.Sprintf("%d files", len(r.Present)))
 	}
+	row("already present", fmt.Sprintf("%d files (identical)", len(r.Present)))
 	row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
 	tw.Flush()
 	for _, it := range r.Planned {
-		fmt.Fprintf(w, "  restore  %s (%s)\n", it.Path, progress.Bytes(it.Size))
+		fmt.Fprintf(w, "  restore  %s (%s)", it.Path, progress.Bytes(it.Size))
+		if it.Reason != "" {
+			fmt.Fprintf(w, ": %s", it.Reason)
+		}
+		fmt.Fprintln(w)
 	}
 	for _, it := range r.Existing {
 		fmt.Fprintf(w, "  EXISTS   %s: %s\n", it.Path, it.Reason)

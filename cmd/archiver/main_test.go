@@ -329,10 +329,16 @@ func TestVerifyAndRestoreExitCodes(t *testing.T) {
 	}
 	// Usage errors.
 	for _, args := range [][]string{{"verify"}, {"verify", "--dest", "file://" + dest, "--sample", "0"}, {"restore", "--from", "file://" + dest},
-		{"restore", "--from", "file://" + dest, "--to", to, "--since", "yesterday-ish"}} {
+		{"restore", "--from", "file://" + dest, "--to", to, "--since", "yesterday-ish"},
+		{"restore", "--from", "file://" + dest, "--to", to, "--since", "2026-11-21", "--until", "2026-11-20"}} {
 		if r := cli(t, nil, args...); r.code != exitUsage {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, r.code, r.stderr)
 		}
+	}
+	// A selection that matches nothing is an error, not an empty success.
+	if r := cli(t, nil, "restore", "--from", "file://"+dest, "--to", filepath.Join(t.TempDir(), "new"), "--include", "mlog-EE_NOSUCH*"); r.code != exitError ||
+		!strings.Contains(r.stderr, "nothing matches") {
+		t.Errorf("empty selection: exit %d %s", r.code, r.stderr)
 	}
 	// Nothing archived there: exit 1.
 	if r := cli(t, nil, "verify", "--dest", "file://"+t.TempDir()); r.code != exitError || !strings.Contains(r.stderr, "no manifest") {

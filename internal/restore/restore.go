@@ -123,12 +123,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.Selected.Files++
 		res.Selected.Bytes += e.Size
 	}
+	if len(sel) == 0 {
+		return fail(fmt.Errorf("%w (run %s records %d files)", ErrNothingSelected, m.RunID, len(manifest.Current(m.Entries))))
+	}
 	if o.DryRun {
-		for _, e := range sel {
-			res.Planned = append(res.Planned, Item{Path: e.Path, Key: e.Key, Size: e.Size})
-		}
-		res.Status = "ok"
-		return res, nil
+		return o.plan(sel, res)
 	}
 	if err := os.MkdirAll(o.To, 0o750); err != nil {
 		return fail(fmt.Errorf("create target: %w", err))
@@ -150,8 +149,61 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
+// plan is the dry run: what the real run would do with each selected file
+// given what the target holds now, with the outcome (and error) it would
+// have. It writes nothing and creates no directory.
+func (o *Options) plan(sel []manifest.Entry, res *Result) (*Result, error) {
+	root, err := os.OpenRoot(o.To)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		res.Error = fmt.Sprintf("open target: %v", err)
+		return res, fmt.Errorf("open target: %w", err)
+	}
+	if root != nil {
+		defer root.Close()
+	}
+	for _, e := range sel {
+		it := Item{Path: e.Path, Key: e.Key, Size: e.Size}
+		outcome, err := outcomeRestored, error(nil)
+		if err = store.CheckKey(e.Path); err != nil {
+			err = fmt.Errorf("%w: %v", ErrUnsafePath, err)
+		} else if root != nil {
+			outcome, err = o.existing(root, e)
+		}
+		switch {
+		case err != nil:
+			it.Reason = err.Error()
+			res.Failed = append(res.Failed, it)
+		case outcome == outcomePresent:
+			res.Present = append(res.Present, it)
+		case outcome == outcomeExists:
+			it.Reason = "a different file exists; --force replaces it"
+			res.Existing = append(res.Existing, it)
+		default:
+			if outcome == outcomeReplace {
+				it.Reason = "replaces a different file (--force)"
+			}
+			res.Planned = append(res.Planned, it)
+		}
+	}
+	if n := len(res.Failed) + len(res.Existing); n > 0 {
+		res.Status = "partial"
+		return res, fmt.Errorf("%d of %d files would not be restored: %w", n, len(sel), ErrPartial)
+	}
+	res.Status = "ok"
+	return res, nil
+}
+
+// ErrNothingSelected means the filters match no archived file.
+var ErrNothingSelected = errors.New("nothing matches the selection: no file restored")
+
+// ErrBadWindow means --since is after --until.
+var ErrBadWindow = errors.New("the time window is empty: since is after until")
+
 // Select picks the newest version of every path that matches the filters.
 func Select(entries []manifest.Entry, include []string, since, until time.Time) ([]manifest.Entry, error) {
+	if !since.IsZero() && !until.IsZero() && since.After(until) {
+		return nil, fmt.Errorf("%w (%s > %s)", ErrBadWindow, since.Format(time.RFC3339), until.Format(time.RFC3339))
+	}
 	for _, g := range include {
 		if _, err := path.Match(g, ""); err != nil {
 			return nil, fmt.Errorf("--include %q: %w", g, err)
@@ -240,9 +292,28 @@ func fatal(err error) bool {
 
 const (
 	outcomeRestored = iota
-	outcomePresent
-	outcomeExists
+	outcomePresent  // the same file is there
+	outcomeExists   // a different file is there, no --force
+	outcomeReplace  // a different file is there, --force
 )
+
+// existing says what the target already holds at e's path.
+func (o *Options) existing(root *os.Root, e manifest.Entry) (int, error) {
+	st, err := root.Lstat(e.Path)
+	if err != nil {
+		return outcomeRestored, nil
+	}
+	if !st.Mode().IsRegular() {
+		return 0, fmt.Errorf("%s exists and is not a regular file", e.Path)
+	}
+	if same, err := sameContent(root, e.Path, e); err == nil && same {
+		return outcomePresent, nil
+	}
+	if !o.Force {
+		return outcomeExists, nil
+	}
+	return outcomeReplace, nil
+}
 
 // ErrUnsafePath marks an entry whose path would leave the target.
 var ErrUnsafePath = errors.New("unsafe path refused")
@@ -252,16 +323,8 @@ func (o *Options) restoreOne(ctx context.Context, root *os.Root, e manifest.Entr
 		return 0, fmt.Errorf("%w: %v", ErrUnsafePath, err)
 	}
 	rel := e.Path
-	if st, err := root.Lstat(rel); err == nil {
-		if !st.Mode().IsRegular() {
-			return 0, fmt.Errorf("%s exists and is not a regular file", rel)
-		}
-		if same, err := sameContent(root, rel, e); err == nil && same {
-			return outcomePresent, nil
-		}
-		if !o.Force {
-			return outcomeExists, nil
-		}
+	if outcome, err := o.existing(root, e); err != nil || outcome == outcomePresent || outcome == outcomeExists {
+		return outcome, err
 	}
 	if dir := path.Dir(rel); dir != "." {
 		if err := root.MkdirAll(dir, 0o750); err != nil {

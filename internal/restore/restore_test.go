@@ -165,6 +165,67 @@ func TestFiltersAndDryRun(t *testing.T) {
 	}
 }
 
+func TestEmptySelectionAndInvertedWindowAreErrors(t *testing.T) {
+	s, _ := store.NewLocal(t.TempDir())
+	shipped(t, s, "none")
+	to := filepath.Join(t.TempDir(), "t")
+	for name, o := range map[string]Options{
+		"no match":        {Include: []string{"mlog-EE_NOSUCH*"}},
+		"after the last":  {Since: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)},
+		"inverted window": {Since: time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)},
+	} {
+		o.Store, o.To = s, to
+		res, err := Run(context.Background(), o)
+		want := ErrNothingSelected
+		if name == "inverted window" {
+			want = ErrBadWindow
+		}
+		if !errors.Is(err, want) || res.Status != "failed" {
+			t.Errorf("%s: %v (%s), want %v", name, err, res.Status, want)
+		}
+		if _, err := os.Stat(to); !os.IsNotExist(err) {
+			t.Fatalf("%s: the target was created", name)
+		}
+	}
+}
+
+// TestDryRunPredictsTheRealRun: identical files are present, a different
+// one is a conflict (partial, like the real run), --force plans to replace
+// it; nothing is written.
+func TestDryRunPredictsTheRealRun(t *testing.T) {
+	s, _ := store.NewLocal(t.TempDir())
+	src, files := shipped(t, s, "none")
+	to := t.TempDir()
+	same, differs := files[0].Rel, files[1].Rel
+	os.MkdirAll(filepath.Dir(filepath.Join(to, same)), 0o750)
+	os.MkdirAll(filepath.Dir(filepath.Join(to, differs)), 0o750)
+	os.WriteFile(filepath.Join(to, same), read(t, filepath.Join(src, same)), 0o640)
+	os.WriteFile(filepath.Join(to, differs), []byte("local edits"), 0o640)
+	dry, err := Run(context.Background(), Options{Store: s, To: to, DryRun: true})
+	if !errors.Is(err, ErrPartial) || len(dry.Present) != 1 || dry.Present[0].Path != same || len(dry.Existing) != 1 || dry.Existing[0].Path != differs ||
+		len(dry.Planned) != dry.Selected.Files-2 {
+		t.Fatalf("dry run: %v, present %v, existing %v, %d planned", err, dry.Present, dry.Existing, len(dry.Planned))
+	}
+	forced, err := Run(context.Background(), Options{Store: s, To: to, DryRun: true, Force: true})
+	if err != nil || len(forced.Existing) != 0 || len(forced.Planned) != dry.Selected.Files-1 {
+		t.Fatalf("dry run --force: %v, %+v", err, forced)
+	}
+	replaced := 0
+	for _, it := range forced.Planned {
+		if it.Path == differs && strings.Contains(it.Reason, "replaces") {
+			replaced++
+		}
+	}
+	if replaced != 1 || string(read(t, filepath.Join(to, differs))) != "local edits" {
+		t.Fatalf("--force dry run: %+v", forced.Planned)
+	}
+	// The real run does what the dry run said.
+	res, err := Run(context.Background(), Options{Store: s, To: to})
+	if !errors.Is(err, ErrPartial) || len(res.Existing) != 1 || res.Restored.Files != len(dry.Planned) || len(res.Present) != 1 {
+		t.Fatalf("real run: %v, %+v", err, res)
+	}
+}
+
 func TestInterruptedRestoreTempsAreRemoved(t *testing.T) {
 	s, _ := store.NewLocal(t.TempDir())
 	shipped(t, s, "none")
