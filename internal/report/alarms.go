@@ -117,6 +117,17 @@ func Alarms(c AlarmConfig) []*cloudwatch.PutMetricAlarmInput {
 			base(job+"-no-success", fmt.Sprintf("archiver %s job has not succeeded for %d hours on %s (%s): failing, or not running at all (suspended CronJob, image pull error, lost credentials).", job, hours, c.SecurityServer, c.Cluster),
 				MetricSuccess, cwtypes.StatisticSum, 3600, int32(hours), 1, cwtypes.ComparisonOperatorLessThanThreshold, "breaching", job),
 		)
+		// Partial: some files or volumes did not make it. The hourly sync
+		// retries them next run, so only every run in three hours being
+		// partial pages; one partial snapshot or restore test is a volume
+		// not backed up or not proven, and pages at once.
+		partialPeriod, partialRuns := int32(3600), 1.0
+		if job == "sync" {
+			partialPeriod, partialRuns = 3*3600, 3
+		}
+		out = append(out, base(job+"-partial", fmt.Sprintf("archiver %s job on %s (%s) completed only partly (%v run(s) within %d hours): some files or volumes were not done; see the job's report and Events.",
+			job, c.SecurityServer, c.Cluster, partialRuns, partialPeriod/3600),
+			MetricPartial, cwtypes.StatisticSum, partialPeriod, 1, partialRuns, cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold, "notBreaching", job))
 		if job == "restore-test" {
 			out = append(out, base("restore-test-too-slow", fmt.Sprintf("A restore test on %s (%s) took more than %s from the first restore call to a verified volume: the recovery time objective is at risk.", c.SecurityServer, c.Cluster, c.MaxRestore),
 				MetricRestoreSeconds, cwtypes.StatisticMaximum, 3600, 1, c.MaxRestore.Seconds(), cwtypes.ComparisonOperatorGreaterThanThreshold, "notBreaching", job))

@@ -80,7 +80,7 @@ func TestAlarmsApplyIsIdempotent(t *testing.T) {
 	api := fake.CloudWatch("eu-west-1")
 	cfg := AlarmConfig{Cluster: "c1", SecurityServer: "EE/GOV/1/ss1", Jobs: []string{"sync", "snapshot"}, Actions: []string{"arn:aws:sns:eu-west-1:123456789012:oncall"}}
 	defs := Alarms(cfg)
-	if len(defs) != 5 {
+	if len(defs) != 7 {
 		t.Fatalf("%d alarms", len(defs))
 	}
 	plan, err := Plan(context.Background(), api, defs)
@@ -132,8 +132,15 @@ func TestRestoreTestAlarms(t *testing.T) {
 	for _, a := range fake.Alarms("eu-west-1") {
 		got[strings.TrimPrefix(aws.ToString(a.AlarmName), "archiver-c1-ss1-")] = a
 	}
-	if len(got) != 6 {
+	if len(got) != 8 {
 		t.Fatalf("alarms %v", got)
+	}
+	// Partial: every hourly sync in three hours; any one restore test.
+	if a := got["sync-partial"]; aws.ToInt32(a.Period) != 3*3600 || aws.ToFloat64(a.Threshold) != 3 || aws.ToString(a.MetricName) != MetricPartial {
+		t.Errorf("sync-partial %+v", a)
+	}
+	if a := got["restore-test-partial"]; aws.ToInt32(a.Period) != 3600 || aws.ToFloat64(a.Threshold) != 1 {
+		t.Errorf("restore-test-partial %+v", a)
 	}
 	// A restore test runs a few times a week: its silence window is 7 days,
 	// the longest CloudWatch evaluates; sync keeps 26 hours.
