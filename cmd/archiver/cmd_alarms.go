@@ -12,7 +12,7 @@ import (
 )
 
 func newAlarmsCommand(g *globalOptions) *cobra.Command {
-	var path, output string
+	var path, output, region string
 	c := &cobra.Command{
 		Use:   "alarms",
 		Short: "CloudWatch alarms: a failed job, no success within N hours (also when nothing runs), an old backlog",
@@ -22,13 +22,17 @@ when archives wait too long to be shipped. Actions are the SNS topics in alarms.
 	}
 	c.PersistentFlags().StringVarP(&path, "config", "c", "/etc/archiver/config.yaml", "configuration file [$ARCHIVER_CONFIG]")
 	c.PersistentFlags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	c.PersistentFlags().StringVar(&region, "region", "", "AWS region of the alarms (default: metrics.region, then the SDK's AWS_REGION)")
 	run := func(apply bool) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(path)
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
-			aws, err := awsConfig(cmd.Context(), cfg.Metrics.Region)
+			if region == "" {
+				region = cfg.Metrics.Region
+			}
+			aws, err := awsConfig(cmd.Context(), region)
 			if err != nil {
 				return err
 			}

@@ -59,6 +59,9 @@ func openStore(ctx context.Context, d destOptions, t s3Tuning, forWrite bool) (s
 		return nil, err
 	}
 	if scheme == "file" {
+		if !forWrite { // verify, restore: read what is there, create nothing
+			return store.OpenLocal(prefix)
+		}
 		return store.NewLocal(prefix)
 	}
 	if forWrite && d.kmsKeyID == "" {

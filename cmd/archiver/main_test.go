@@ -340,6 +340,10 @@ func TestVerifyAndRestoreExitCodes(t *testing.T) {
 		!strings.Contains(r.stderr, "nothing matches") {
 		t.Errorf("empty selection: exit %d %s", r.code, r.stderr)
 	}
+	// A destination that does not exist is named as such.
+	if r := cli(t, nil, "verify", "--dest", "file://"+filepath.Join(t.TempDir(), "typo")); r.code != exitError || !strings.Contains(r.stderr, "no such file or directory") {
+		t.Errorf("verify missing dir: exit %d %s", r.code, r.stderr)
+	}
 	// Nothing archived there: exit 1.
 	if r := cli(t, nil, "verify", "--dest", "file://"+t.TempDir()); r.code != exitError || !strings.Contains(r.stderr, "no manifest") {
 		t.Errorf("verify empty: exit %d %s", r.code, r.stderr)

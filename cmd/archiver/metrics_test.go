@@ -126,3 +126,28 @@ func TestFailedRunRecordsAnEvent(t *testing.T) {
 		t.Fatalf("events %+v", evs.Items)
 	}
 }
+
+// TestAlarmsApplyThenPlanThroughTheCLI: `alarms apply --region` (no region
+// in the config or the environment) creates every alarm, and a plan after
+// it has nothing to change.
+func TestAlarmsApplyThenPlanThroughTheCLI(t *testing.T) {
+	fake := awsfake.New(t)
+	cfg := writeConfig(t, `cluster: c1
+securityServer: ss1
+sync: {enabled: true, source: /var/lib/xroad, dest: file:///tmp/x}
+alarms: {actions: ["arn:aws:sns:eu-west-1:123456789012:oncall"]}
+`)
+	env := []string{"AWS_ENDPOINT_URL=" + fake.URL(), "AWS_ACCESS_KEY_ID=t", "AWS_SECRET_ACCESS_KEY=t", "AWS_REGION=", "AWS_DEFAULT_REGION=",
+		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/nonexistent"}
+	if r := cli(t, env, "alarms", "plan", "-c", cfg); r.code != exitUsage || !strings.Contains(r.stderr, "--region") {
+		t.Fatalf("no region: exit %d %s", r.code, r.stderr)
+	}
+	r := cli(t, env, "alarms", "apply", "-c", cfg, "--region", "eu-west-1", "-o", "json")
+	if r.code != 0 || strings.Count(r.stdout, `"create"`) != len(fake.Alarms("eu-west-1")) || len(fake.Alarms("eu-west-1")) != 4 {
+		t.Fatalf("apply: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = cli(t, env, "alarms", "plan", "-c", cfg, "--region", "eu-west-1", "-o", "json")
+	if r.code != 0 || strings.Count(r.stdout, `"unchanged"`) != 4 {
+		t.Fatalf("plan after apply: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}

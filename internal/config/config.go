@@ -166,6 +166,9 @@ type Error struct {
 }
 
 func (e Error) Error() string {
+	if e.Field == "" {
+		return e.Msg // the YAML decoder's, which names its line
+	}
 	if e.Line > 0 {
 		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Field, e.Msg)
 	}
@@ -218,12 +221,21 @@ func Parse(r io.Reader) (*Config, error) {
 	cfg := &Config{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	var errs Errors
 	if err := dec.Decode(cfg); err != nil && err != io.EOF {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		// Unknown fields and wrong types do not stop the decoder: report
+		// them with every other problem, so one run lists them all.
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		for _, m := range te.Errors {
+			errs = append(errs, Error{Msg: m})
+		}
 	}
 	lines := map[string]int{}
 	index(&root, "", lines)
-	if errs := cfg.Validate(lines); len(errs) > 0 {
+	if errs = append(errs, cfg.Validate(lines)...); len(errs) > 0 {
 		return cfg, fmt.Errorf("%w: %w", ErrInvalid, errs)
 	}
 	return cfg, nil

@@ -81,6 +81,14 @@ func TestErrorsNameLineAndField(t *testing.T) {
 	}
 }
 
+func TestEveryProblemIsListedAtOnce(t *testing.T) {
+	bad := strings.Replace(strings.Replace(good, "  source:", "  sorce:", 1), "Europe/Tallinn", "Mars/Olympus", 1)
+	_, err := Parse(strings.NewReader(bad))
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "field sorce not found") || !strings.Contains(err.Error(), "line 3: timeZone") {
+		t.Fatalf("err = %v, want both the unknown field and the time zone", err)
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add(good)
 	f.Add("sync: {enabled: true, dest: 'file:///x'}")

@@ -101,6 +101,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.Error = err.Error()
 		return res, err
 	}
+	// A missing bucket or directory is that, not "nothing archived".
+	if err := o.Store.Check(ctx); err != nil {
+		return fail(err)
+	}
 	var m *manifest.Manifest
 	var err error
 	if o.AsOf != "" {

@@ -26,8 +26,9 @@ const (
 // so a crash never leaves a partial object visible. Metadata lives in a
 // sidecar JSON file under .archiver-meta/.
 type Local struct {
-	root string
-	now  func() time.Time
+	root     string
+	now      func() time.Time
+	readOnly bool
 }
 
 type localMeta struct {
@@ -47,6 +48,20 @@ func NewLocal(dir string) (*Local, error) {
 		}
 	}
 	return &Local{root: abs, now: time.Now}, nil
+}
+
+// OpenLocal opens an existing store at dir for reading: it creates
+// nothing, and a missing dir is an error that names it.
+func OpenLocal(dir string) (*Local, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	l := &Local{root: abs, now: time.Now, readOnly: true}
+	if err := l.Check(context.Background()); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // URL implements Store.
@@ -71,6 +86,9 @@ func (l *Local) Check(ctx context.Context) error {
 
 // Put implements Store.
 func (l *Local) Put(ctx context.Context, key string, p Payload, m Meta) (Object, error) {
+	if l.readOnly {
+		return Object{}, fmt.Errorf("put %s: store opened read-only", key)
+	}
 	if err := CheckKey(key); err != nil {
 		return Object{}, err
 	}
@@ -226,6 +244,9 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) 
 // interrupted writes (their keys are unknown, so keep is not consulted).
 func (l *Local) AbortIncomplete(ctx context.Context, prefix string, keep func(string) bool) (int, error) {
 	ents, err := os.ReadDir(filepath.Join(l.root, localTmpDir))
+	if errors.Is(err, fs.ErrNotExist) && l.readOnly {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -135,6 +135,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Error = err.Error()
 		return rep, err
 	}
+	// A missing bucket or directory is that, not "nothing archived".
+	if err := o.Store.Check(ctx); err != nil {
+		return fail(err)
+	}
 	m, ref, n, findings, err := manifestChain(ctx, o.Store, o.AsOf)
 	if err != nil {
 		return fail(err)
