@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/xroad-archiver/archiver/internal/config"
@@ -169,5 +170,79 @@ func TestCronJobsSplitSyncFromSnapshots(t *testing.T) {
 	}
 	if a := strings.Join(jobs["xroad-archiver-snapshot"], " "); !strings.Contains(a, "--job snapshot") || !strings.Contains(a, "--run-id $(JOB_NAME)") {
 		t.Errorf("daily job runs %q", a)
+	}
+}
+
+// TestRestoreTestIdentityTouchesOnlyScratchVolumes: RBAC lets the restore
+// test identity create and delete PersistentVolumes cluster-wide; the
+// ValidatingAdmissionPolicy in restore-test.yaml narrows that to
+// archiver's own read-only EFS volumes for scratch claims.
+func TestRestoreTestIdentityTouchesOnlyScratchVolumes(t *testing.T) {
+	k := testenv.Kube(t)
+	k.EnsureNamespace(t, "xroad")
+	k.EnsureNamespace(t, "xroad-restore-test")
+	ctx := context.Background()
+	k.Applier(t).ApplyFiles(t, "serviceaccount.yaml", "restore-test.yaml")
+	cfg, _ := k.ServiceAccountConfig(t, "xroad", "archiver-restore-test")
+	testenv.WaitAllowed(t, cfg, authorizationv1.ResourceAttributes{Verb: "create", Resource: "persistentvolumes"})
+	as := kubernetes.NewForConfigOrDie(cfg)
+	suffix := strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+	pv := func(name string, labelled bool, src corev1.PersistentVolumeSource, claimNS string) *corev1.PersistentVolume {
+		p := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: name + "-" + suffix},
+			Spec: corev1.PersistentVolumeSpec{Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+				AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany}, PersistentVolumeSource: src,
+				ClaimRef: &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: claimNS, Name: "c"}}}
+		if labelled {
+			p.Labels = map[string]string{"app.kubernetes.io/managed-by": "archiver"}
+		}
+		return p
+	}
+	efs := func(ro bool) corev1.PersistentVolumeSource {
+		return corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: snapshot.DriverEFS, VolumeHandle: "fs-0123:/aws-backup-restore_x", ReadOnly: ro}}
+	}
+	hostRoot := corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}
+	pvs := as.CoreV1().PersistentVolumes()
+
+	// The policy takes effect a moment after it is created.
+	var err error
+	for end := time.Now().Add(15 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		_, err = pvs.Create(ctx, pv("host", true, hostRoot, "xroad-restore-test"), metav1.CreateOptions{})
+		if err == nil {
+			k.Client.CoreV1().PersistentVolumes().Delete(ctx, "host-"+suffix, metav1.DeleteOptions{})
+			continue
+		}
+		break
+	}
+	if !apierrors.IsInvalid(err) && !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "read-only EFS CSI volume") {
+		t.Fatalf("a hostPath volume of / as the restore-test identity: %v", err)
+	}
+	for what, p := range map[string]*corev1.PersistentVolume{
+		"an unlabelled volume":               pv("unlabelled", false, efs(true), "xroad-restore-test"),
+		"a writable EFS volume":              pv("writable", true, efs(false), "xroad-restore-test"),
+		"a volume for a claim in production": pv("prod", true, efs(true), "xroad"),
+	} {
+		if _, err := pvs.Create(ctx, p, metav1.CreateOptions{}); err == nil {
+			t.Errorf("%s was created", what)
+			k.Client.CoreV1().PersistentVolumes().Delete(ctx, p.Name, metav1.DeleteOptions{})
+		}
+	}
+	// What a drill does: its own static EFS volume, created and deleted.
+	if _, err := pvs.Create(ctx, pv("drill", true, efs(true), "xroad-restore-test"), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("the drill's own volume: %v", err)
+	}
+	if err := pvs.Delete(ctx, "drill-"+suffix, metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("deleting the drill's own volume: %v", err)
+	}
+	// A production volume (made by the admin) cannot be deleted or patched.
+	prod, err := k.Client.CoreV1().PersistentVolumes().Create(ctx, pv("production", false, efs(false), "xroad"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Client.CoreV1().PersistentVolumes().Delete(ctx, prod.Name, metav1.DeleteOptions{}) })
+	if err := pvs.Delete(ctx, prod.Name, metav1.DeleteOptions{}); err == nil {
+		t.Error("the restore-test identity deleted a production volume")
+	}
+	if _, err := pvs.Patch(ctx, prod.Name, types.MergePatchType, []byte(`{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}`), metav1.PatchOptions{}); err == nil {
+		t.Error("the restore-test identity changed a production volume's reclaim policy")
 	}
 }
