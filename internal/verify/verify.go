@@ -140,6 +140,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return fail(err)
 	}
 	m, ref, n, findings, err := manifestChain(ctx, o.Store, o.AsOf)
+	if errors.Is(err, manifest.ErrInvalid) {
+		// The record itself is damaged or tampered with: that is a finding
+		// about the destination, not a failure to reach it.
+		rep.Findings = append(rep.Findings, Finding{Severity: "error", Kind: KindManifest, Detail: err.Error()})
+		rep.Status, rep.Error = "failed", err.Error()
+		return rep, fmt.Errorf("the manifest to verify against is unreadable: %w", ErrFailed)
+	}
 	if err != nil {
 		return fail(err)
 	}

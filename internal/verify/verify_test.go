@@ -373,3 +373,14 @@ func TestClaimWithoutManifestIsAWarning(t *testing.T) {
 		t.Fatalf("findings %+v", rep.Findings)
 	}
 }
+
+func TestTamperedLatestManifestIsAFinding(t *testing.T) {
+	s, _ := twoRuns(t)
+	ctx := context.Background()
+	k, _ := manifest.Find(ctx, s, "r2")
+	replace(t, s, k, func(b []byte) []byte { return bytes.Replace(b, []byte(`"sha256": "`), []byte(`"sha256": "zz`), 1) })
+	rep, err := Run(ctx, Options{Store: s})
+	if !errors.Is(err, ErrFailed) || rep.Status != "failed" || len(findings(rep, KindManifest)) != 1 {
+		t.Fatalf("err %v, report %+v", err, rep)
+	}
+}
