@@ -171,6 +171,9 @@ func TestCronJobsSplitSyncFromSnapshots(t *testing.T) {
 	if a := strings.Join(jobs["xroad-archiver-snapshot"], " "); !strings.Contains(a, "--job snapshot") || !strings.Contains(a, "--run-id $(JOB_NAME)") {
 		t.Errorf("daily job runs %q", a)
 	}
+	if a := strings.Join(jobs["xroad-archiver-verify"], " "); !strings.Contains(a, "--job verify") {
+		t.Errorf("verify job runs %q", a)
+	}
 }
 
 // TestRestoreTestIdentityTouchesOnlyScratchVolumes: RBAC lets the restore

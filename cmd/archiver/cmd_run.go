@@ -22,6 +22,7 @@ import (
 	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/units"
+	"github.com/xroad-archiver/archiver/internal/verify"
 )
 
 type runOptions struct {
@@ -226,6 +227,10 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 				return b, b.Err()
 			}})
 	}
+	if c.Verify.Enabled {
+		r.Jobs = append(r.Jobs, schedule.Job{Name: "verify", Schedule: c.Verify.Schedule, AnyNode: true,
+			Run: func(ctx context.Context, _ string) (any, error) { return runConfiguredVerify(ctx, c, log) }})
+	}
 	if !o.noLock {
 		dur := 2 * time.Minute
 		if c.Lock.Duration != "" {
@@ -361,7 +366,7 @@ whole run as one JSON object.
 		},
 	}
 	o.AddFlags(c.Flags())
-	c.Flags().StringSliceVar(&o.jobs, "job", nil, "run only these jobs: sync, snapshot, restore-test (default: all enabled)")
+	c.Flags().StringSliceVar(&o.jobs, "job", nil, "run only these jobs: sync, snapshot, restore-test, verify (default: all enabled)")
 	c.Flags().StringVar(&o.runID, "run-id", "", "run id (default: generated)")
 	c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	return c
@@ -454,4 +459,28 @@ func newConfigCommand() *cobra.Command {
 	v.Flags().StringVarP(&path, "config", "c", "/etc/archiver/config.yaml", "configuration file [$ARCHIVER_CONFIG]")
 	c.AddCommand(v)
 	return c
+}
+
+// runConfiguredVerify re-reads a rotating sample of sync.dest as the
+// verify section configures it. It reads only: it needs neither the
+// primary node nor the run lock.
+func runConfiguredVerify(ctx context.Context, c *config.Config, log *slog.Logger) (*verify.Report, error) {
+	v := c.Verify
+	sample := v.SamplePercent
+	if sample == 0 {
+		sample = 10
+	}
+	var maxBytes int64
+	if v.MaxBytes != "" {
+		var err error
+		if maxBytes, err = units.ParseSize(v.MaxBytes); err != nil {
+			return nil, err
+		}
+	}
+	st, err := openStore(ctx, destOptions{dest: c.Sync.Dest, endpointURL: c.Sync.EndpointURL, region: c.Sync.Region}, s3Tuning{concurrency: 4}, false)
+	if err != nil {
+		return nil, err
+	}
+	return verify.Run(ctx, verify.Options{Store: st, SamplePercent: sample, MaxBytes: maxBytes,
+		RequireEncryption: strings.HasPrefix(c.Sync.Dest, "s3://"), Concurrency: 4, Log: log})
 }

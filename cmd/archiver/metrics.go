@@ -15,6 +15,7 @@ import (
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/verify"
 )
 
 // runMetrics turns a run report into data points.
@@ -65,6 +66,13 @@ func runMetrics(c *config.Config, rep *schedule.Report, now time.Time) []report.
 				}
 			}
 			add(report.MetricSnapshots, cwtypes.StandardUnitCount, float64(n))
+		case *verify.Report:
+			if r == nil {
+				continue
+			}
+			add(report.MetricVerifyProblems, cwtypes.StandardUnitCount, float64(r.Problems()))
+			add(report.MetricVerifyFilesReread, cwtypes.StandardUnitCount, float64(r.Reread.Files))
+			add(report.MetricVerifyBytesReread, cwtypes.StandardUnitBytes, float64(r.Reread.Bytes))
 		case *drill.Batch:
 			if r == nil {
 				continue

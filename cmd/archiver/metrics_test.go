@@ -151,3 +151,52 @@ alarms: {actions: ["arn:aws:sns:eu-west-1:123456789012:oncall"]}
 		t.Fatalf("plan after apply: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestScheduledVerifyPublishesWhatItFound: the verify job re-reads the
+// destination on a secondary too (no primary, no lock needed), publishes
+// what it re-read and the problems it found, and fails on a damaged object.
+func TestScheduledVerifyPublishesWhatItFound(t *testing.T) {
+	fake := awsfake.New(t)
+	src, dest, conf := demoTree(t), t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(conf, "node.ini"), []byte("[node]\ntype=secondary\n"), 0o644)
+	cfg := writeConfig(t, fmt.Sprintf(`cluster: c1
+securityServer: ss1
+sync: {enabled: true, source: %s, dest: "file://%s"}
+verify: {enabled: true, schedule: "0 5 * * *", samplePercent: 100}
+lock: {file: %s}
+primary: {confDir: %s}
+metrics: {sink: cloudwatch, namespace: XRoad/Test, region: eu-west-1}
+`, src, dest, filepath.Join(t.TempDir(), "lock"), conf))
+	env := []string{"AWS_ENDPOINT_URL=" + fake.URL(), "AWS_ACCESS_KEY_ID=t", "AWS_SECRET_ACCESS_KEY=t", "AWS_REGION=eu-west-1", "AWS_EC2_METADATA_DISABLED=true"}
+	// This node is a secondary: sync refuses, so ship as the primary would.
+	if r := cli(t, env, "run", "-c", cfg, "--job", "sync"); r.code != exitSecondary {
+		t.Fatalf("sync on a secondary: exit %d %s", r.code, r.stderr)
+	}
+	if r := cli(t, env, "sync", "--source", src, "--dest", "file://"+dest); r.code != 0 {
+		t.Fatalf("sync: exit %d %s", r.code, r.stderr)
+	}
+	r := cli(t, env, "run", "-c", cfg, "--job", "verify")
+	if r.code != 0 {
+		t.Fatalf("verify job on a secondary: exit %d %s", r.code, r.stderr)
+	}
+	if v, ok := metricValue(fake, "verify", report.MetricVerifyFilesReread); !ok || v != 15 {
+		t.Errorf("VerifyFilesReread = %v (%v)", v, ok)
+	}
+	if v, _ := metricValue(fake, "verify", report.MetricVerifyProblems); v != 0 {
+		t.Errorf("VerifyProblems = %v on a clean destination", v)
+	}
+	entries, _ := filepath.Glob(filepath.Join(dest, "mlog-EE_GOV*.zip"))
+	b, _ := os.ReadFile(entries[0])
+	b[200] ^= 0xff
+	os.WriteFile(entries[0], b, 0o640)
+	r = cli(t, env, "run", "-c", cfg, "--job", "verify")
+	if r.code != exitError {
+		t.Fatalf("verify job on a damaged destination: exit %d %s", r.code, r.stderr)
+	}
+	if v, _ := metricValue(fake, "verify", report.MetricVerifyProblems); v < 1 {
+		t.Errorf("VerifyProblems = %v after damage", v)
+	}
+	if v, _ := metricValue(fake, "verify", report.MetricFailure); v != 1 {
+		t.Errorf("JobFailure = %v after damage", v)
+	}
+}

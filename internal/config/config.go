@@ -30,6 +30,7 @@ type Config struct {
 	Sync           Sync        `yaml:"sync"`
 	Snapshot       Snapshot    `yaml:"snapshot"`
 	RestoreTest    RestoreTest `yaml:"restoreTest"`
+	Verify         Verify      `yaml:"verify"`
 	Serve          Serve       `yaml:"serve"`
 	Metrics        Metrics     `yaml:"metrics"`
 	Alarms         Alarms      `yaml:"alarms"`
@@ -150,6 +151,16 @@ type RestoreTest struct {
 	// ServiceAccount (in Namespace), restores the latest sync run.
 	Archives       bool   `yaml:"archives"`
 	ServiceAccount string `yaml:"serviceAccount"`
+}
+
+// Verify is the scheduled re-read of sync.dest (archiver verify): a
+// rotating sample each run, so a daily job covers everything over
+// 100/samplePercent days, with a cap on the bytes read.
+type Verify struct {
+	Enabled       bool    `yaml:"enabled"`
+	Schedule      string  `yaml:"schedule"`
+	SamplePercent float64 `yaml:"samplePercent"` // default 10
+	MaxBytes      string  `yaml:"maxBytes"`      // e.g. 20GiB; default no cap
 }
 
 // Serve configures the long-running scheduler.
@@ -306,8 +317,18 @@ func (c *Config) Validate(lines map[string]int) Errors {
 			add("primary.podLabel", "%q: want key=value", l)
 		}
 	}
-	if !c.Sync.Enabled && !c.Snapshot.Enabled && !c.RestoreTest.Enabled {
-		add("sync.enabled", "no job is enabled (set sync.enabled, snapshot.enabled or restoreTest.enabled)")
+	if !c.Sync.Enabled && !c.Snapshot.Enabled && !c.RestoreTest.Enabled && !c.Verify.Enabled {
+		add("sync.enabled", "no job is enabled (set sync.enabled, snapshot.enabled, restoreTest.enabled or verify.enabled)")
+	}
+	if v := c.Verify; v.Enabled {
+		sched("verify.schedule", v.Schedule)
+		if v.SamplePercent < 0 || v.SamplePercent > 100 {
+			add("verify.samplePercent", "%v: want a percentage above 0 and at most 100", v.SamplePercent)
+		}
+		size("verify.maxBytes", v.MaxBytes)
+		if c.Sync.Dest == "" {
+			add("verify.enabled", "needs sync.dest: the destination to re-read")
+		}
 	}
 	if s := c.Sync; s.Enabled {
 		sched("sync.schedule", s.Schedule)

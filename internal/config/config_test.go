@@ -66,6 +66,9 @@ func TestErrorsNameLineAndField(t *testing.T) {
 		{"restore test without pvcs", strings.Replace(good, "  pvcs: [xroad/xroad-data]\n", "", 1), "restoreTest.pvcs"},
 		{"restore test without a store", strings.Replace(strings.Replace(good, "  dest: s3://bucket/xroad/ss1\n", "", 1), "sync:\n  enabled: true", "sync:\n  enabled: false", 1), "needs sync.dest"},
 		{"too many hours", good + "alarms: {restoreTestNoSuccessHours: 200}\n", "alarms.restoreTestNoSuccessHours"},
+		{"verify sample above 100", good + "verify: {enabled: true, samplePercent: 200}\n", "verify.samplePercent"},
+		{"verify max bytes", good + "verify: {enabled: true, maxBytes: lots}\n", "verify.maxBytes"},
+		{"verify cron", good + "verify: {enabled: true, schedule: \"5 *\"}\n", "verify.schedule"},
 		{"wrong type", strings.Replace(good, "daily: 7", "daily: seven", 1), "line 19: cannot unmarshal"},
 	}
 	for _, tc := range tests {

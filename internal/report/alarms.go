@@ -58,6 +58,9 @@ func AlarmConfigFrom(c *config.Config) AlarmConfig {
 	if c.RestoreTest.Enabled {
 		ac.Jobs = append(ac.Jobs, "restore-test")
 	}
+	if c.Verify.Enabled {
+		ac.Jobs = append(ac.Jobs, "verify")
+	}
 	return ac
 }
 
@@ -125,9 +128,11 @@ func Alarms(c AlarmConfig) []*cloudwatch.PutMetricAlarmInput {
 		if job == "sync" {
 			partialPeriod, partialRuns = 3*3600, 3
 		}
-		out = append(out, base(job+"-partial", fmt.Sprintf("archiver %s job on %s (%s) completed only partly (%v run(s) within %d hours): some files or volumes were not done; see the job's report and Events.",
-			job, c.SecurityServer, c.Cluster, partialRuns, partialPeriod/3600),
-			MetricPartial, cwtypes.StatisticSum, partialPeriod, 1, partialRuns, cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold, "notBreaching", job))
+		if job != "verify" { // verify is verified or failed, never partial
+			out = append(out, base(job+"-partial", fmt.Sprintf("archiver %s job on %s (%s) completed only partly (%v run(s) within %d hours): some files or volumes were not done; see the job's report and Events.",
+				job, c.SecurityServer, c.Cluster, partialRuns, partialPeriod/3600),
+				MetricPartial, cwtypes.StatisticSum, partialPeriod, 1, partialRuns, cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold, "notBreaching", job))
+		}
 		if job == "restore-test" {
 			out = append(out, base("restore-test-too-slow", fmt.Sprintf("A restore test on %s (%s) took more than %s from the first restore call to a verified volume: the recovery time objective is at risk.", c.SecurityServer, c.Cluster, c.MaxRestore),
 				MetricRestoreSeconds, cwtypes.StatisticMaximum, 3600, 1, c.MaxRestore.Seconds(), cwtypes.ComparisonOperatorGreaterThanThreshold, "notBreaching", job))

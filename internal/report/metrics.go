@@ -37,6 +37,10 @@ const (
 	MetricRestoreSeconds     = "RestoreTestSeconds"
 	MetricRestoreVerified    = "RestoreTestFilesVerified"
 	MetricRestoreTestsFailed = "RestoreTestsFailed"
+	// Verify: problems found, and what was re-read this run.
+	MetricVerifyProblems    = "VerifyProblems"
+	MetricVerifyFilesReread = "VerifyFilesReread"
+	MetricVerifyBytesReread = "VerifyBytesReread"
 )
 
 // Datum is one data point.

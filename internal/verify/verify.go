@@ -217,6 +217,9 @@ func (r *Report) add(sev, kind string, e manifest.Entry, detail string) {
 	r.Findings = append(r.Findings, Finding{Severity: sev, Kind: kind, Key: e.Key, Path: e.Path, Detail: detail})
 }
 
+// Problems counts the findings of severity error.
+func (r *Report) Problems() int { return r.errors() }
+
 func (r *Report) errors() int {
 	n := 0
 	for _, f := range r.Findings {
