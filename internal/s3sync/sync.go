@@ -200,6 +200,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			Previous: prevRef, Entries: append(append([]manifest.Entry(nil), entries...), newEntries...)}
 		ref, err := manifest.Commit(ctx, o.Store, m)
 		if err != nil {
+			// Nothing of this run is recorded: all of it is still backlog.
+			res.Backlog = backlog(scan, ix, start)
 			return fail(err)
 		}
 		res.Manifest, res.LastCommit = ref.Key, m.Created

@@ -624,8 +624,8 @@ func TestRunThatDiedHoldingASequenceNumberDoesNotBlockLaterRuns(t *testing.T) {
 		if !errors.Is(err, manifest.ErrConcurrent) || !strings.Contains(err.Error(), "has not written its manifest") {
 			t.Fatalf("run right after = %v", err)
 		}
-		if res.Pruned.Files != 0 {
-			t.Fatalf("pruned %+v without a committed manifest", res.Pruned)
+		if res.Pruned.Files != 0 || res.Backlog.Files != 1 {
+			t.Fatalf("pruned %+v without a committed manifest; backlog %+v, want the new backup", res.Pruned, res.Backlog)
 		}
 		if _, err := os.Stat(newBackup); err != nil {
 			t.Fatal(err)
