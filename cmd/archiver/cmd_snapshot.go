@@ -111,6 +111,14 @@ that PV (by tag). A rerun with the same --run-id finds its snapshots instead of 
 			if err := envDefaults(cmd.Flags(), map[string]string{"dest": "ARCHIVER_DEST", "cluster": "ARCHIVER_CLUSTER"}); err != nil {
 				return err
 			}
+			// Flags of taking snapshots mean nothing to a listing: refuse
+			// them rather than let a reader think they did something.
+			for _, f := range []string{"mount", "run-id", "dr-region", "dr-kms-key-id", "efs-cold-after-days", "efs-delete-after-days",
+				"keep-last", "keep-daily", "keep-weekly", "keep-monthly", "dry-run", "timeout"} {
+				if cmd.Flags().Changed(f) {
+					return usageErrorf("--%s does not apply to snapshot list (it only reads)", f)
+				}
+			}
 			return runSnapshot(cmd, g, o, true)
 		},
 	}

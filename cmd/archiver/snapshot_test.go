@@ -44,7 +44,8 @@ func TestSnapshotCommand(t *testing.T) {
 		t.Fatalf("list: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	for _, args := range [][]string{{"snapshot"}, {"snapshot", "--pvc", "nonamespace"}, {"snapshot", "--pvc", "a/b", "--keep-daily", "-1"},
-		{"snapshot", "--pvc", "a/b", "--mount", "a/b=relative"}} {
+		{"snapshot", "--pvc", "a/b", "--mount", "a/b=relative"}, {"snapshot", "list", "--pvc", "a/b", "--keep-daily", "7"},
+		{"snapshot", "list", "--pvc", "a/b", "--dry-run"}} {
 		if r := cli(t, env, args...); r.code != exitUsage {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, r.code, r.stderr)
 		}
