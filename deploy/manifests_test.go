@@ -248,4 +248,22 @@ func TestRestoreTestIdentityTouchesOnlyScratchVolumes(t *testing.T) {
 	if _, err := pvs.Patch(ctx, prod.Name, types.MergePatchType, []byte(`{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}`), metav1.PatchOptions{}); err == nil {
 		t.Error("the restore-test identity changed a production volume's reclaim policy")
 	}
+	// Labelling it archiver's in the same patch does not make it archiver's.
+	relabel := []byte(`{"metadata":{"labels":{"app.kubernetes.io/managed-by":"archiver"}},"spec":{"persistentVolumeReclaimPolicy":"Delete"}}`)
+	if _, err := pvs.Patch(ctx, prod.Name, types.MergePatchType, relabel, metav1.PatchOptions{}); err == nil {
+		t.Error("the restore-test identity relabelled a production volume as archiver's")
+	}
+	if err := pvs.Delete(ctx, prod.Name, metav1.DeleteOptions{}); err == nil {
+		t.Error("the restore-test identity deleted a production volume after trying to relabel it")
+	}
+	// Its own volume's labels and claim cannot be changed either (a way
+	// to hand a scratch volume to a production claim).
+	own, err := pvs.Create(ctx, pv("own", true, efs(true), "xroad-restore-test"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Client.CoreV1().PersistentVolumes().Delete(ctx, own.Name, metav1.DeleteOptions{}) })
+	if _, err := pvs.Patch(ctx, own.Name, types.MergePatchType, []byte(`{"spec":{"claimRef":{"namespace":"xroad","name":"data"}}}`), metav1.PatchOptions{}); err == nil {
+		t.Error("the restore-test identity re-pointed its volume at a production claim")
+	}
 }
