@@ -250,7 +250,7 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 				if name == "" {
 					name = "archiver"
 				}
-				return lock.AcquireLease(ctx, kube, lock.LeaseOptions{Namespace: c.Lock.Namespace, Name: name, Holder: holder, Duration: dur})
+				return lock.AcquireLease(ctx, kube, lock.LeaseOptions{Namespace: c.Lock.Namespace, Name: name, Holder: holder, Run: runID, Duration: dur})
 			}
 			path := c.Lock.File
 			if path == "" {

@@ -3,6 +3,7 @@ package lock
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,10 @@ type Lease struct {
 type LeaseOptions struct {
 	Namespace, Name string
 	Holder          string        // pod name and run id
+	// Run, when set, lets this run take over a lease whose holder names
+	// the same run ("<pod>/<run>"): a Job's retried pod after its first
+	// pod was OOM-killed, which can no longer renew or release it.
+	Run string
 	Duration        time.Duration // a holder that stops renewing loses it after this; default 2m
 	Now             func() time.Time
 }
@@ -60,7 +65,8 @@ func AcquireLease(ctx context.Context, kube kubernetes.Interface, o LeaseOptions
 		}
 	case err != nil:
 	default:
-		if h := cur.Spec.HolderIdentity; h != nil && *h != "" && *h != o.Holder && !expired(cur, o.Now()) {
+		sameRun := func(h string) bool { return o.Run != "" && strings.HasSuffix(h, "/"+o.Run) }
+		if h := cur.Spec.HolderIdentity; h != nil && *h != "" && *h != o.Holder && !sameRun(*h) && !expired(cur, o.Now()) {
 			return nil, fmt.Errorf("lease %s/%s: %w %s (renewed %s, expires after %ds without renewal)", o.Namespace, o.Name, ErrLocked, *h,
 				cur.Spec.RenewTime.UTC().Format(time.RFC3339), deref(cur.Spec.LeaseDurationSeconds))
 		}
@@ -93,10 +99,11 @@ func expired(l *coordinationv1.Lease, now time.Time) bool {
 	return now.After(l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second))
 }
 
-// renew refreshes the lease every third of its duration. The lease is
-// lost when another holder took it, or when no renewal succeeded for a
-// whole duration (others may take it over from then on); a failed renewal
-// before that is retried.
+// renew refreshes the lease every third of its duration, each attempt
+// bounded by a third of it. The lease is lost when another holder took it,
+// or when no renewal succeeded for two thirds of the duration: others may
+// take it over once a whole duration has passed, so the run stops before
+// they can. One failed renewal is retried at the next tick.
 func (l *Lease) renew(ctx context.Context, now func() time.Time) {
 	defer close(l.done)
 	t := time.NewTicker(l.duration / 3)
@@ -109,7 +116,8 @@ func (l *Lease) renew(ctx context.Context, now func() time.Time) {
 		case <-t.C:
 		}
 		leases := l.kube.CoordinationV1().Leases(l.ns)
-		cur, err := leases.Get(ctx, l.name, metav1.GetOptions{})
+		actx, cancel := context.WithTimeout(ctx, l.duration/3)
+		cur, err := leases.Get(actx, l.name, metav1.GetOptions{})
 		var taken error
 		if err == nil && (cur.Spec.HolderIdentity == nil || *cur.Spec.HolderIdentity != l.holder) {
 			h := "nobody"
@@ -121,19 +129,21 @@ func (l *Lease) renew(ctx context.Context, now func() time.Time) {
 		if err == nil && taken == nil {
 			n := metav1.NewMicroTime(now())
 			cur.Spec.RenewTime = &n
-			if _, err = leases.Update(ctx, cur, metav1.UpdateOptions{}); err == nil {
+			if _, err = leases.Update(actx, cur, metav1.UpdateOptions{}); err == nil {
+				cancel()
 				renewed = n.Time
 				continue
 			}
 		}
+		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		if taken == nil && now().Sub(renewed) < l.duration {
+		if taken == nil && now().Sub(renewed) < 2*l.duration/3 {
 			continue // still ours: try again at the next tick
 		}
 		if taken == nil {
-			taken = fmt.Errorf("lease %s/%s not renewed for %s: %w", l.ns, l.name, l.duration, err)
+			taken = fmt.Errorf("lease %s/%s not renewed for %s of its %s: %w", l.ns, l.name, now().Sub(renewed).Round(time.Second), l.duration, err)
 		}
 		l.mu.Lock()
 		l.lost = fmt.Errorf("%w: %w", ErrLost, taken)

@@ -156,3 +156,26 @@ func TestLeaseTakenOverIsReportedLost(t *testing.T) {
 		t.Fatalf("holder after release: %s", *cur.Spec.HolderIdentity)
 	}
 }
+
+func TestLeaseOfADeadPodOfTheSameRunIsTakenBack(t *testing.T) {
+	k := testenv.Kube(t)
+	ns := k.Namespace(t)
+	ctx := context.Background()
+	// The Job's first pod holds the lease and is OOM-killed: it neither
+	// renews nor releases. Its retry (a new pod, the same run id) takes it
+	// back at once; another run still has to wait.
+	a, err := AcquireLease(ctx, k.Client, LeaseOptions{Namespace: ns, Name: "archiver", Holder: "snap-x1/job-7-uid", Run: "job-7-uid", Duration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.cancel()
+	<-a.done
+	if _, err := AcquireLease(ctx, k.Client, LeaseOptions{Namespace: ns, Name: "archiver", Holder: "sync-y1/run-8", Run: "run-8", Duration: time.Minute}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("another run took a live lease: %v", err)
+	}
+	b, err := AcquireLease(ctx, k.Client, LeaseOptions{Namespace: ns, Name: "archiver", Holder: "snap-x2/job-7-uid", Run: "job-7-uid", Duration: time.Minute})
+	if err != nil {
+		t.Fatalf("the retry of the same run: %v", err)
+	}
+	b.Release(ctx)
+}

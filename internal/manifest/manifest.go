@@ -117,15 +117,35 @@ var ErrInvalid = errors.New("invalid manifest")
 
 // Decode reads and validates a manifest.
 func Decode(r io.Reader) (*Manifest, error) {
-	dec := json.NewDecoder(io.LimitReader(r, maxManifest))
+	rr := &readErr{r: io.LimitReader(r, maxManifest)}
+	dec := json.NewDecoder(rr)
 	var m Manifest
 	if err := dec.Decode(&m); err != nil {
+		if rr.err != nil {
+			// The bytes did not arrive (connection reset, cancelled):
+			// nothing is known about the manifest itself.
+			return nil, fmt.Errorf("read manifest: %w", rr.err)
+		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
 	return &m, nil
+}
+
+// readErr remembers the first read error other than EOF.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // Validate checks the manifest's own consistency. It never trusts keys or
@@ -218,8 +238,8 @@ const seqPrefix = ".archiver/seq/"
 // this long is not coming back.
 const ClaimTimeout = 15 * time.Minute
 
-// maxSkip bounds how many orphaned claims one commit steps over.
-const maxSkip = 100
+// maxClaim bounds a claim object (a run id and a newline).
+const maxClaim = 4096
 
 // ErrConcurrent means another run committed the same sequence number, or
 // claimed it moments ago: two archivers wrote to one destination at once.
@@ -228,12 +248,17 @@ var ErrConcurrent = errors.New("another run committed a manifest concurrently")
 // Commit writes m to s (never overwriting) and returns its Ref. It first
 // claims m.Seq, so two runs that started from the same predecessor cannot
 // both commit; the loser gets ErrConcurrent (its uploads are adopted by the
-// next run). A claim older than ClaimTimeout (by m.Created) with no
-// manifest is an interrupted commit: Commit takes the next number instead,
-// so one killed run cannot stop every later one. m.Seq is updated to the
-// number committed.
+// next run). Claims older than ClaimTimeout (by m.Created) with no
+// manifest are interrupted commits: Commit takes the number after the last
+// of them, so dead runs never stop later ones. m.Seq is updated to the
+// number committed. The manifest is encoded before anything is claimed,
+// so a run that cannot encode it (memory) leaves no claim behind.
 func Commit(ctx context.Context, s store.Store, m *Manifest) (*Ref, error) {
-	for skipped := 0; ; skipped++ {
+	b, err := m.Encode()
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
 		err := claim(ctx, s, m)
 		if err == nil {
 			break
@@ -241,23 +266,17 @@ func Commit(ctx context.Context, s store.Store, m *Manifest) (*Ref, error) {
 		if !errors.Is(err, store.ErrExists) {
 			return nil, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, err)
 		}
-		c, err := Claims(ctx, s, m.Seq)
+		next, err := pastOrphans(ctx, s, m)
 		if err != nil {
 			return nil, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, err)
 		}
-		if len(c) == 0 || c[0].Seq != m.Seq || c[0].Manifest != "" {
+		if attempt == 3 { // orphans keep appearing: someone else is writing
 			return nil, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, ErrConcurrent)
 		}
-		if age := m.Created.Sub(c[0].Claimed); age < ClaimTimeout || skipped == maxSkip {
-			return nil, fmt.Errorf("commit manifest %d of run %s: run %s claimed that number %s ago and has not written its manifest "+
-				"(a run still committing, or one that died; numbers claimed more than %s ago are skipped): %w",
-				m.Seq, m.RunID, c[0].RunID, age.Round(time.Second), ClaimTimeout, ErrConcurrent)
+		m.Seq = next
+		if b, err = m.Encode(); err != nil {
+			return nil, err
 		}
-		m.Seq++
-	}
-	b, err := m.Encode()
-	if err != nil {
-		return nil, err
 	}
 	sum := sha256.Sum256(b)
 	hexSum := hex.EncodeToString(sum[:])
@@ -269,6 +288,31 @@ func Commit(ctx context.Context, s store.Store, m *Manifest) (*Ref, error) {
 		return nil, fmt.Errorf("commit manifest %s: %w", key, err)
 	}
 	return &Ref{Key: key, SHA256: hexSum}, nil
+}
+
+// pastOrphans returns the first number after the claims from m.Seq on,
+// when every one of them is an interrupted commit; otherwise ErrConcurrent
+// saying which run got there first.
+func pastOrphans(ctx context.Context, s store.Store, m *Manifest) (int64, error) {
+	cs, err := Claims(ctx, s, m.Seq)
+	if err != nil {
+		return 0, err
+	}
+	next := m.Seq
+	for _, c := range cs {
+		if c.Manifest != "" {
+			return 0, fmt.Errorf("run %s committed manifest %d first: %w", c.RunID, c.Seq, ErrConcurrent)
+		}
+		if age := m.Created.Sub(c.Claimed); age < ClaimTimeout {
+			return 0, fmt.Errorf("run %s claimed number %d %s ago and has not written its manifest (a run still committing, or one that died; "+
+				"a claim is skipped once it is %s old): %w", c.RunID, c.Seq, age.Round(time.Second), ClaimTimeout, ErrConcurrent)
+		}
+		next = max(next, c.Seq+1)
+	}
+	if next == m.Seq { // the claim vanished between the write and the listing
+		return 0, ErrConcurrent
+	}
+	return next, nil
 }
 
 // claim creates the claim object of m.Seq, or fails with store.ErrExists.
@@ -307,7 +351,7 @@ func Claims(ctx context.Context, s store.Store, from int64) ([]Claim, error) {
 	var out []Claim
 	err = s.List(ctx, seqPrefix, func(o store.Object) error {
 		seq, err := strconv.ParseInt(strings.TrimPrefix(o.Key, seqPrefix), 10, 64)
-		if err != nil || seq < from || o.Size > 256 {
+		if err != nil || seq < from || o.Size > maxClaim {
 			return nil // not a claim archiver wrote
 		}
 		out = append(out, Claim{Key: o.Key, Seq: seq, Claimed: o.LastModified, Manifest: manifests[seq]})
@@ -325,7 +369,7 @@ func Claims(ctx context.Context, s store.Store, from int64) ([]Claim, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read sequence claim %d: %w", out[i].Seq, err)
 		}
-		b, err := io.ReadAll(io.LimitReader(rc, 256))
+		b, err := io.ReadAll(io.LimitReader(rc, maxClaim))
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("read sequence claim %d: %w", out[i].Seq, err)

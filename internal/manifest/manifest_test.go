@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +128,70 @@ func TestCurrentIsTheNewestVersionOfEveryPath(t *testing.T) {
 	got := Current([]Entry{{Path: "b", Key: "b"}, {Path: "a", Key: "a"}, {Path: "b", Key: "b~2"}})
 	if len(got) != 2 || got[0].Key != "a" || got[1].Key != "b~2" {
 		t.Fatalf("%+v", got)
+	}
+}
+
+func TestCommitStepsOverManyOrphanedClaimsAtOnce(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 150 runs died after claiming (say, OOM-killed every hour for a week).
+	for i := 1; i <= 150; i++ {
+		if err := claim(ctx, s, &Manifest{Seq: int64(i), RunID: fmt.Sprintf("dead-%d", i), Created: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := sample("alive")
+	m.Created = time.Now().Add(time.Hour)
+	ref, err := Commit(ctx, s, m)
+	if err != nil || m.Seq != 151 || ref.Key != Key(151, "alive") {
+		t.Fatalf("commit = %v, seq %d", err, m.Seq)
+	}
+	got, _, err := Latest(ctx, s)
+	if err != nil || got.Seq != 151 {
+		t.Fatalf("latest = %+v, %v", got, err)
+	}
+	// A claim made moments ago may be a live run: refuse, naming it.
+	claim(ctx, s, &Manifest{Seq: 152, RunID: "committing", Created: time.Now()})
+	m2 := sample("second")
+	m2.Seq, m2.Created = 152, time.Now()
+	if _, err := Commit(ctx, s, m2); !errors.Is(err, ErrConcurrent) || !strings.Contains(err.Error(), "run committing claimed number 152") {
+		t.Fatalf("young claim: %v", err)
+	}
+	// A run id too long for the old claim limit is still seen.
+	long := strings.Repeat("x", 300)
+	claim(ctx, s, &Manifest{Seq: 153, RunID: long, Created: time.Now()})
+	cs, err := Claims(ctx, s, 153)
+	if err != nil || len(cs) != 1 || cs[0].RunID != long {
+		t.Fatalf("claims %+v %v", cs, err)
+	}
+}
+
+// failAfter returns b and then err: a body cut off mid-read.
+type failAfter struct {
+	b   []byte
+	err error
+}
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	if len(f.b) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.b)
+	f.b = f.b[n:]
+	return n, nil
+}
+
+func TestDecodeTellsAReadErrorFromAnInvalidManifest(t *testing.T) {
+	good, _ := sample("r1").Encode()
+	_, err := Decode(&failAfter{b: good[:len(good)/2], err: context.Canceled})
+	if errors.Is(err, ErrInvalid) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("cut-off body = %v, want the read error, not ErrInvalid", err)
+	}
+	_, err = Decode(bytes.NewReader(good[:len(good)/2]))
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("truncated manifest = %v, want ErrInvalid", err)
 	}
 }

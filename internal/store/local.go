@@ -243,10 +243,10 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) 
 // AbortIncomplete implements Store: it removes temporary files left by
 // interrupted writes (their keys are unknown, so keep is not consulted).
 func (l *Local) AbortIncomplete(ctx context.Context, prefix string, keep func(string) bool) (int, error) {
-	ents, err := os.ReadDir(filepath.Join(l.root, localTmpDir))
-	if errors.Is(err, fs.ErrNotExist) && l.readOnly {
-		return 0, nil
+	if l.readOnly {
+		return 0, nil // nothing of ours to clean up in a store opened to read
 	}
+	ents, err := os.ReadDir(filepath.Join(l.root, localTmpDir))
 	if err != nil {
 		return 0, err
 	}
@@ -261,6 +261,9 @@ func (l *Local) AbortIncomplete(ctx context.Context, prefix string, keep func(st
 
 // Delete implements Store.
 func (l *Local) Delete(ctx context.Context, key string) error {
+	if l.readOnly {
+		return fmt.Errorf("delete %s: store opened read-only", key)
+	}
 	if err := CheckKey(key); err != nil {
 		return err
 	}

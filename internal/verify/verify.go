@@ -139,7 +139,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.Store.Check(ctx); err != nil {
 		return fail(err)
 	}
-	m, ref, n, findings, err := manifestChain(ctx, o.Store, o.AsOf)
+	m, ref, n, findings, err := manifestChain(ctx, o.Store, o.AsOf, o.Now())
 	if errors.Is(err, manifest.ErrInvalid) {
 		// The record itself is damaged or tampered with: that is a finding
 		// about the destination, not a failure to reach it.
@@ -247,7 +247,7 @@ func (o *Options) selected(e manifest.Entry) bool {
 
 // manifestChain loads the manifest to verify and walks its predecessors,
 // checking each one's SHA-256 against the pin its successor holds.
-func manifestChain(ctx context.Context, s store.Store, asOf string) (*manifest.Manifest, *manifest.Ref, int, []Finding, error) {
+func manifestChain(ctx context.Context, s store.Store, asOf string, now time.Time) (*manifest.Manifest, *manifest.Ref, int, []Finding, error) {
 	var m *manifest.Manifest
 	var ref *manifest.Ref
 	var err error
@@ -287,8 +287,8 @@ func manifestChain(ctx context.Context, s store.Store, asOf string) (*manifest.M
 		onChain[pref.Key] = true
 		cur = prev
 	}
-	if asOf == "" {
-		more, err := offChain(ctx, s, m, onChain)
+	if asOf == "" && len(findings) == 0 { // a broken chain is reported already; everything older would be "off" it
+		more, err := offChain(ctx, s, m, onChain, now)
 		if err != nil {
 			return nil, nil, 0, nil, err
 		}
@@ -315,14 +315,21 @@ func dropped(prev, cur *manifest.Manifest) []string {
 
 // offChain reports manifests the latest one does not lead back to (a fork:
 // two writers at once) and sequence numbers claimed without a manifest (a
-// run that died while committing, or a deleted manifest).
-func offChain(ctx context.Context, s store.Store, latest *manifest.Manifest, onChain map[string]bool) ([]Finding, error) {
+// run that died while committing, or a deleted manifest). A sync that
+// commits while verify runs is not a finding: manifests after the one
+// verified, and claims younger than manifest.ClaimTimeout after it, are
+// left alone.
+func offChain(ctx context.Context, s store.Store, latest *manifest.Manifest, onChain map[string]bool, now time.Time) ([]Finding, error) {
 	var findings []Finding
 	keys, err := manifest.List(ctx, s)
 	if err != nil {
 		return nil, err
 	}
 	for _, k := range keys {
+		var seq int64
+		if _, err := fmt.Sscanf(path.Base(k), "%012d-", &seq); err == nil && seq > latest.Seq {
+			continue // committed after the listing verify started from
+		}
 		if !onChain[k] {
 			findings = append(findings, Finding{Severity: "warning", Kind: KindManifest, Key: k,
 				Detail: "a manifest the latest one does not lead back to: two archivers wrote to this destination at once"})
@@ -333,8 +340,8 @@ func offChain(ctx context.Context, s store.Store, latest *manifest.Manifest, onC
 		return nil, err
 	}
 	for _, c := range claims {
-		if c.Manifest != "" {
-			continue
+		if c.Manifest != "" || c.Seq > latest.Seq && now.Sub(c.Claimed) < manifest.ClaimTimeout {
+			continue // committed, or a sync committing right now
 		}
 		detail := fmt.Sprintf("sequence number %d was claimed by run %s at %s but has no manifest: the run died while committing (its uploads are adopted later)",
 			c.Seq, c.RunID, c.Claimed.UTC().Format(time.RFC3339))
