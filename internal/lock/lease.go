@@ -31,13 +31,13 @@ type Lease struct {
 // LeaseOptions name the Lease and its holder.
 type LeaseOptions struct {
 	Namespace, Name string
-	Holder          string        // pod name and run id
+	Holder          string // pod name and run id
 	// Run, when set, lets this run take over a lease whose holder names
 	// the same run ("<pod>/<run>"): a Job's retried pod after its first
 	// pod was OOM-killed, which can no longer renew or release it.
-	Run string
-	Duration        time.Duration // a holder that stops renewing loses it after this; default 2m
-	Now             func() time.Time
+	Run      string
+	Duration time.Duration // a holder that stops renewing loses it after this; default 2m
+	Now      func() time.Time
 }
 
 // AcquireLease takes the Lease, creating it if needed, or taking it over
