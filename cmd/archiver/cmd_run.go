@@ -437,7 +437,7 @@ previous run is still going is skipped (and logged and counted). /healthz, /read
 	}
 	o.AddFlags(c.Flags())
 	c.Flags().StringVar(&o.listen, "listen", "", "address for /healthz, /readyz and /metrics (default: serve.listen or :8080)")
-	c.Flags().StringSliceVar(&o.jobs, "job", nil, "schedule only these jobs: sync, snapshot, restore-test (default: all enabled)")
+	c.Flags().StringSliceVar(&o.jobs, "job", nil, "schedule only these jobs: sync, snapshot, restore-test, verify (default: all enabled)")
 	return c
 }
 

@@ -32,6 +32,7 @@ func TestPackagesAreDocumentedAndLayered(t *testing.T) {
 		// dircheck runs in the verifier pod: it reads files, nothing else.
 		"dircheck": {"store", "s3sync", "verify", "restore", "drill", "schedule"},
 		"drill":    {"s3sync", "verify", "restore", "schedule"},
+		"doctor":   {"s3sync", "verify", "restore", "drill", "schedule"},
 	}
 	root := filepath.Join("..", "..", "internal")
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/xroad-archiver/archiver/internal/doctor"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/testenv"
 	"github.com/xroad-archiver/archiver/internal/xroadgen"
@@ -347,5 +348,30 @@ func TestVerifyAndRestoreExitCodes(t *testing.T) {
 	// Nothing archived there: exit 1.
 	if r := cli(t, nil, "verify", "--dest", "file://"+t.TempDir()); r.code != exitError || !strings.Contains(r.stderr, "no manifest") {
 		t.Errorf("verify empty: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestDoctorThroughTheCLI: a local destination that exists is fine (with
+// the probe, which reads back what it wrote); one that does not exist fails
+// with exit 1 and is named, not created.
+func TestDoctorThroughTheCLI(t *testing.T) {
+	dest := t.TempDir()
+	cfg := writeConfig(t, fmt.Sprintf("sync: {enabled: true, source: /var/lib/xroad, dest: \"file://%s\"}\n", dest))
+	r := cli(t, nil, "doctor", "-c", cfg, "--probe", "-o", "json")
+	var rep doctor.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 || rep.Status != doctor.OK || len(rep.Checks) != 2 {
+		t.Fatalf("exit %d (%v): %s %s", r.code, err, r.stdout, r.stderr)
+	}
+	missing := filepath.Join(t.TempDir(), "typo")
+	cfg = writeConfig(t, fmt.Sprintf("sync: {enabled: true, source: /var/lib/xroad, dest: \"file://%s\"}\n", missing))
+	r = cli(t, nil, "doctor", "-c", cfg)
+	if r.code != exitError || !strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "typo") {
+		t.Fatalf("missing destination: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Fatal("doctor created the destination")
+	}
+	if r := cli(t, nil, "doctor", "-c", writeConfig(t, "sync: {enabled: true, sorce: x}\n")); r.code != exitUsage {
+		t.Fatalf("bad config: exit %d", r.code)
 	}
 }

@@ -153,7 +153,7 @@ EKS Pod Identity, environment, shared files, instance metadata).
 	g.AddFlags(root.PersistentFlags())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
 	root.AddCommand(newSyncCommand(g), newVerifyCommand(g), newRestoreCommand(g), newSnapshotCommand(g),
-		newVerifyDirCommand(g), newRestoreTestCommand(g), newRunCommand(g), newServeCommand(g), newConfigCommand(), newAlarmsCommand(g), newVersionCommand())
+		newVerifyDirCommand(g), newRestoreTestCommand(g), newRunCommand(g), newServeCommand(g), newConfigCommand(), newAlarmsCommand(g), newDoctorCommand(g), newVersionCommand())
 	return root
 }
 

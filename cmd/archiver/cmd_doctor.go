@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xroad-archiver/archiver/internal/config"
+	"github.com/xroad-archiver/archiver/internal/doctor"
+	"github.com/xroad-archiver/archiver/internal/store"
+)
+
+func newDoctorCommand(g *globalOptions) *cobra.Command {
+	var path, output, kubeconfig string
+	var probe bool
+	c := &cobra.Command{
+		Use:   "doctor",
+		Short: "Check before the first run that the destination, the volumes and the rights the configuration needs are there",
+		Long: `doctor reads the configuration and checks what the jobs will need: the destination is reachable and
+listable; the bucket has versioning, Object Lock (a failure when sync.objectLock is set) and a lifecycle
+rule that aborts incomplete uploads; with --probe, one small object written under .archiver/doctor/
+with the configured KMS key reads back SSE-KMS; every snapshot PVC is bound to a volume archiver can back
+up; this identity may hold the run lock's Lease; the restore-test namespace enforces Pod Security
+"restricted". Without --probe it changes nothing.
+
+Exit codes:
+  0    every check ok (warnings are listed)
+  1    some check failed
+  2    usage error (bad configuration)`,
+		Example: `  archiver doctor -c /etc/archiver/config.yaml
+  archiver doctor -c config.yaml --probe -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "text" && output != "json" {
+				return usageErrorf("--output %q: want text or json", output)
+			}
+			cfg, err := loadConfig(path)
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			rep := doctor.Run(cmd.Context(), doctorOptions(cmd.Context(), cfg, kubeconfig, probe))
+			if err := printDoctor(g.streams.out, output, rep); err != nil {
+				return err
+			}
+			if rep.Status == doctor.Fail {
+				return fmt.Errorf("doctor: %d of %d checks failed", countStatus(rep, doctor.Fail), len(rep.Checks))
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&path, "config", "c", "/etc/archiver/config.yaml", "configuration file [$ARCHIVER_CONFIG]")
+	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
+	c.Flags().BoolVar(&probe, "probe", false, "write one small object under .archiver/doctor/ with the configured key and read it back")
+	return c
+}
+
+// doctorOptions turns the configuration into what doctor checks.
+func doctorOptions(ctx context.Context, c *config.Config, kubeconfig string, probe bool) doctor.Options {
+	o := doctor.Options{Probe: probe}
+	if c.Sync.Dest != "" {
+		d := destOptions{dest: c.Sync.Dest, endpointURL: c.Sync.EndpointURL, region: c.Sync.Region, kmsKeyID: c.Sync.KMSKeyID, bucketKey: c.Sync.BucketKey}
+		o.Store, o.StoreErr = openStore(ctx, d, s3Tuning{concurrency: 1}, probe)
+		if scheme, bucket, _, err := parseDest(c.Sync.Dest); err == nil && scheme == "s3" && o.StoreErr == nil {
+			client, err := store.NewS3Client(ctx, store.ClientOptions{EndpointURL: d.endpointURL, Region: d.region})
+			if err == nil {
+				o.S3, o.Bucket = client, bucket
+			}
+		}
+		o.WantLock = c.Sync.ObjectLock != nil && c.Sync.ObjectLock.Mode != ""
+	}
+	if c.Snapshot.Enabled {
+		o.PVCs = c.Snapshot.PVCs
+	}
+	o.LeaseNamespace = c.Lock.Namespace
+	if c.RestoreTest.Enabled {
+		o.Scratch = c.RestoreTest.Namespace
+	}
+	if len(o.PVCs) > 0 || o.LeaseNamespace != "" || o.Scratch != "" {
+		o.Kube, o.KubeErr = kubeClient(kubeconfig)
+	}
+	return o
+}
+
+func countStatus(r *doctor.Report, status string) int {
+	n := 0
+	for _, c := range r.Checks {
+		if c.Status == status {
+			n++
+		}
+	}
+	return n
+}
+
+func printDoctor(w io.Writer, format string, r *doctor.Report) error {
+	if format == "json" {
+		return writeJSON(w, r)
+	}
+	fmt.Fprintf(w, "archiver doctor: %s\n", r.Status)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range r.Checks {
+		mark := map[string]string{doctor.OK: "ok", doctor.Warn: "WARN", doctor.Fail: "FAIL"}[c.Status]
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", mark, c.Name, c.Detail)
+	}
+	return tw.Flush()
+}
