@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/xroad-archiver/archiver/internal/doctor"
 	"github.com/xroad-archiver/archiver/internal/restore"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/store"
@@ -126,6 +127,15 @@ func TestIAMPolicyLetsArchiverWorkAndNoMore(t *testing.T) {
 			rres, err := restore.Run(ctx, restore.Options{Store: s, To: t.TempDir()})
 			if err != nil || rres.Restored.Files != res.Uploaded.Files {
 				t.Fatalf("restore as the policy allows: %v (%+v)", err, rres)
+			}
+
+			// doctor can read the bucket settings it reports on, and its
+			// probe round-trips through the key.
+			dr := doctor.Run(ctx, doctor.Options{Store: s, S3: c, Bucket: bucket, WantLock: lock, Probe: true})
+			for _, ch := range dr.Checks {
+				if ch.Status == doctor.Fail || strings.Contains(ch.Detail, "cannot check") {
+					t.Errorf("doctor as the policy allows: %s %s: %s", ch.Name, ch.Status, ch.Detail)
+				}
 			}
 
 			// No more: another prefix, and an upload without SSE-KMS.
