@@ -60,14 +60,26 @@ Exit codes:
 
 // doctorOptions turns the configuration into what doctor checks.
 func doctorOptions(ctx context.Context, c *config.Config, kubeconfig string, probe bool) doctor.Options {
-	o := doctor.Options{Probe: probe}
+	var o doctor.Options
 	if c.Sync.Dest != "" {
 		d := destOptions{dest: c.Sync.Dest, endpointURL: c.Sync.EndpointURL, region: c.Sync.Region, kmsKeyID: c.Sync.KMSKeyID, bucketKey: c.Sync.BucketKey}
-		o.Store, o.StoreErr = openStore(ctx, d, s3Tuning{concurrency: 1}, probe)
-		if scheme, bucket, _, err := parseDest(c.Sync.Dest); err == nil && scheme == "s3" && o.StoreErr == nil {
-			client, err := store.NewS3Client(ctx, store.ClientOptions{EndpointURL: d.endpointURL, Region: d.region})
-			if err == nil {
-				o.S3, o.Bucket = client, bucket
+		// Read-only first: a mistyped file:// destination is reported, not
+		// created. The probe gets a writable store only once that passed.
+		o.Store, o.StoreErr = openStore(ctx, d, s3Tuning{concurrency: 1}, false)
+		if o.StoreErr == nil && probe && o.Store.Check(ctx) == nil {
+			w, err := openStore(ctx, d, s3Tuning{concurrency: 1}, true)
+			if err != nil {
+				o.StoreErr = err
+			} else {
+				o.ProbeStore = w
+			}
+		}
+		if scheme, bucket, prefix, err := parseDest(c.Sync.Dest); err == nil && scheme == "s3" && o.StoreErr == nil {
+			o.Bucket, o.Prefix = bucket, prefix
+			if client, err := store.NewS3Client(ctx, store.ClientOptions{EndpointURL: d.endpointURL, Region: d.region}); err != nil {
+				o.S3Err = err
+			} else {
+				o.S3 = client
 			}
 		}
 		o.WantLock = c.Sync.ObjectLock != nil && c.Sync.ObjectLock.Mode != ""

@@ -364,7 +364,7 @@ func TestDoctorThroughTheCLI(t *testing.T) {
 	}
 	missing := filepath.Join(t.TempDir(), "typo")
 	cfg = writeConfig(t, fmt.Sprintf("sync: {enabled: true, source: /var/lib/xroad, dest: \"file://%s\"}\n", missing))
-	r = cli(t, nil, "doctor", "-c", cfg)
+	r = cli(t, nil, "doctor", "-c", cfg, "--probe") // even with --probe
 	if r.code != exitError || !strings.Contains(r.stdout, "FAIL") || !strings.Contains(r.stdout, "typo") {
 		t.Fatalf("missing destination: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}

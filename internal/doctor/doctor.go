@@ -16,12 +16,15 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -60,14 +63,18 @@ var _ S3API = (*s3.Client)(nil)
 
 // Options say what to check; zero values skip a check.
 type Options struct {
-	Store    store.Store // the destination
+	Store    store.Store // the destination, opened to read
 	StoreErr error       // opening it failed (reported as the destination check)
 	S3       S3API       // its bucket's client (nil for a local directory)
+	S3Err    error       // building that client failed (the bucket checks cannot run)
 	Bucket   string
-	WantLock bool // the configuration sets Object Lock on every object
-	// Probe writes one small object under .archiver/doctor/ with the
-	// configured key and reads it back (needs a writable Store).
-	Probe bool
+	Prefix   string // the destination's key prefix in Bucket
+	WantLock bool   // the configuration sets Object Lock on every object
+	// ProbeStore, when set, is the destination opened for writing: one
+	// small object is written under .archiver/doctor/ with the configured
+	// key and read back. It is used only after the destination check passed
+	// on Store, so a mistyped destination is never created.
+	ProbeStore store.Store
 
 	Kube           kubernetes.Interface
 	KubeErr        error    // connecting failed (reported as the kubernetes check)
@@ -115,18 +122,31 @@ func (o *Options) destination(ctx context.Context, add addFunc) {
 		return // nothing else can be checked
 	}
 	add("destination", OK, "%s is reachable and its prefix can be listed", o.Store.URL())
-	if o.S3 != nil {
+	switch {
+	case o.S3Err != nil:
+		add("bucket settings", Warn, "cannot check: %v", o.S3Err)
+	case o.S3 != nil:
 		o.bucket(ctx, add)
 	}
-	if o.Probe {
+	if o.ProbeStore != nil {
 		o.probe(ctx, add)
 	}
 }
 
-// denied turns an access error into the permission a check needs.
-func denied(err error) bool {
+// denied reports an access error (the role lacks the permission).
+func denied(err error) bool { return hasCode(err, "AccessDenied", "Forbidden") }
+
+func hasCode(err error, codes ...string) bool {
 	var ae smithy.APIError
-	return errors.As(err, &ae) && (ae.ErrorCode() == "AccessDenied" || ae.ErrorCode() == "Forbidden")
+	if !errors.As(err, &ae) {
+		return false
+	}
+	for _, c := range codes {
+		if ae.ErrorCode() == c {
+			return true
+		}
+	}
+	return false
 }
 
 func (o *Options) bucket(ctx context.Context, add addFunc) {
@@ -138,22 +158,25 @@ func (o *Options) bucket(ctx context.Context, add addFunc) {
 	case err != nil:
 		add("versioning", Warn, "cannot check: %v", err)
 	case v.Status != types.BucketVersioningStatusEnabled:
-		add("versioning", Warn, "bucket %s has versioning %q: enable it, so an overwritten or deleted object can be recovered", o.Bucket, v.Status)
+		state := string(v.Status)
+		if state == "" {
+			state = "never enabled"
+		}
+		add("versioning", Warn, "bucket %s: versioning %s; enable it, so an overwritten or deleted object can be recovered", o.Bucket, state)
 	default:
 		add("versioning", OK, "enabled on bucket %s", o.Bucket)
 	}
 
 	l, err := o.S3.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: b})
-	hasLock := err == nil && l.ObjectLockConfiguration != nil && l.ObjectLockConfiguration.ObjectLockEnabled == types.ObjectLockEnabledEnabled
+	none := hasCode(err, "ObjectLockConfigurationNotFoundError") ||
+		err == nil && (l.ObjectLockConfiguration == nil || l.ObjectLockConfiguration.ObjectLockEnabled != types.ObjectLockEnabledEnabled)
 	switch {
-	case hasLock:
+	case err == nil && !none:
 		add("object-lock", OK, "Object Lock is enabled on bucket %s", o.Bucket)
 	case denied(err):
-		st := Warn
-		if o.WantLock {
-			st = Fail // prune cannot prove retention either
-		}
-		add("object-lock", st, "cannot check: the role lacks s3:GetBucketObjectLockConfiguration")
+		add("object-lock", Warn, "cannot check: the role lacks s3:GetBucketObjectLockConfiguration (fine for running archiver)")
+	case !none:
+		add("object-lock", Warn, "cannot check: %v", err)
 	case o.WantLock:
 		add("object-lock", Fail, "the configuration sets Object Lock, but bucket %s has none (it can only be enabled when the bucket is created, or by AWS support): every upload would fail", o.Bucket)
 	default:
@@ -164,19 +187,40 @@ func (o *Options) bucket(ctx context.Context, add addFunc) {
 	abort := false
 	if err == nil {
 		for _, rule := range lc.Rules {
-			if rule.Status == types.ExpirationStatusEnabled && rule.AbortIncompleteMultipartUpload != nil {
+			if rule.Status == types.ExpirationStatusEnabled && rule.AbortIncompleteMultipartUpload != nil && covers(rule, o.Prefix) {
 				abort = true
 			}
 		}
 	}
 	switch {
 	case abort:
-		add("lifecycle", OK, "a lifecycle rule aborts incomplete multipart uploads")
+		add("lifecycle", OK, "a lifecycle rule aborts incomplete multipart uploads under the destination")
 	case denied(err):
 		add("lifecycle", Warn, "cannot check: the role lacks s3:GetLifecycleConfiguration")
+	case err != nil && !hasCode(err, "NoSuchLifecycleConfiguration"):
+		add("lifecycle", Warn, "cannot check: %v", err)
 	default:
-		add("lifecycle", Warn, "no enabled lifecycle rule with AbortIncompleteMultipartUpload on bucket %s: uploads of files that vanish before the next run stay billed (add one, e.g. 7 days)", o.Bucket)
+		add("lifecycle", Warn, "no enabled lifecycle rule with AbortIncompleteMultipartUpload covers %s/%s: uploads of files that vanish before the next run stay billed (add one, e.g. 7 days)", o.Bucket, o.Prefix)
 	}
+}
+
+// covers reports whether rule applies to every key under prefix (its
+// filter prefix, if any, is a prefix of it; tag filters are not).
+func covers(rule types.LifecycleRule, prefix string) bool {
+	p := aws.ToString(rule.Prefix)
+	if f := rule.Filter; f != nil {
+		if f.Tag != nil || f.ObjectSizeGreaterThan != nil || f.ObjectSizeLessThan != nil {
+			return false
+		}
+		p = aws.ToString(f.Prefix)
+		if a := f.And; a != nil {
+			if len(a.Tags) > 0 || a.ObjectSizeGreaterThan != nil || a.ObjectSizeLessThan != nil {
+				return false
+			}
+			p = aws.ToString(a.Prefix)
+		}
+	}
+	return strings.HasPrefix(prefix, p) || strings.HasPrefix(prefix+"/", p)
 }
 
 // probe writes a small object with the configured key and reads it back:
@@ -187,12 +231,12 @@ func (o *Options) probe(ctx context.Context, add addFunc) {
 	key := ".archiver/doctor/" + o.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(rb[:])
 	body := []byte("archiver doctor probe\n")
 	crc := crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli))
-	if _, err := o.Store.Put(ctx, key, store.Payload{At: bytes.NewReader(body), Size: int64(len(body)), CRC32C: crc},
+	if _, err := o.ProbeStore.Put(ctx, key, store.Payload{At: bytes.NewReader(body), Size: int64(len(body)), CRC32C: crc},
 		store.Meta{Size: int64(len(body)), MTime: o.Now()}); err != nil {
 		add("probe", Fail, "writing %s: %v", key, err)
 		return
 	}
-	rc, obj, err := o.Store.Get(ctx, key)
+	rc, obj, err := o.ProbeStore.Get(ctx, key)
 	if err != nil {
 		add("probe", Fail, "reading back %s: %v", key, err)
 		return
@@ -234,12 +278,13 @@ func (o *Options) kubernetes(ctx context.Context, add addFunc) {
 		}
 	}
 	if o.LeaseNamespace != "" {
-		o.allowed(ctx, add, "lease", authorizationv1.ResourceAttributes{Namespace: o.LeaseNamespace, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"},
-			"the run lock (a Lease in %s)", o.LeaseNamespace)
+		o.leaseRights(ctx, add)
 	}
 	if o.Scratch != "" {
 		nsObj, err := o.Kube.CoreV1().Namespaces().Get(ctx, o.Scratch, metav1.GetOptions{})
 		switch {
+		case apierrors.IsForbidden(err):
+			add("scratch namespace", Warn, "cannot check %s: this identity may not read namespaces (fine for running archiver)", o.Scratch)
 		case err != nil:
 			add("scratch namespace", Fail, "%s: %v (apply deploy/restore-test.yaml)", o.Scratch, err)
 		case nsObj.Labels["pod-security.kubernetes.io/enforce"] != "restricted":
@@ -250,19 +295,27 @@ func (o *Options) kubernetes(ctx context.Context, add addFunc) {
 	}
 }
 
-// allowed asks the API server whether this identity may do ra.
-func (o *Options) allowed(ctx context.Context, add addFunc, name string, ra authorizationv1.ResourceAttributes, what string, a ...any) {
-	r, err := o.Kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx,
-		&authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &ra}}, metav1.CreateOptions{})
-	desc := fmt.Sprintf(what, a...)
-	switch {
-	case err != nil:
-		add(name, Warn, "cannot check %s: %v", desc, err)
-	case !r.Status.Allowed:
-		add(name, Fail, "this identity may not %s %s in %q: %s (apply deploy/rbac.yaml)", ra.Verb, ra.Resource, ra.Namespace, desc)
-	default:
-		add(name, OK, "this identity may %s %s: %s", ra.Verb, ra.Resource, desc)
+// leaseRights asks the API server whether this identity may get, create
+// and update the run lock's Lease: the lock needs all three.
+func (o *Options) leaseRights(ctx context.Context, add addFunc) {
+	var missing []string
+	for _, verb := range []string{"get", "create", "update"} {
+		ra := authorizationv1.ResourceAttributes{Namespace: o.LeaseNamespace, Verb: verb, Group: "coordination.k8s.io", Resource: "leases"}
+		r, err := o.Kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx,
+			&authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &ra}}, metav1.CreateOptions{})
+		if err != nil {
+			add("lease", Warn, "cannot check the run lock's rights in %s: %v", o.LeaseNamespace, err)
+			return
+		}
+		if !r.Status.Allowed {
+			missing = append(missing, verb)
+		}
 	}
+	if len(missing) > 0 {
+		add("lease", Fail, "this identity may not %s leases in %s, which the run lock needs (apply deploy/rbac.yaml)", strings.Join(missing, ", "), o.LeaseNamespace)
+		return
+	}
+	add("lease", OK, "this identity may get, create and update the run lock's Lease in %s", o.LeaseNamespace)
 }
 
 func prefixed(p, s string) string {

@@ -8,7 +8,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -34,7 +36,8 @@ func TestBucketChecksOnMinIO(t *testing.T) {
 
 	t.Run("plain bucket", func(t *testing.T) {
 		bucket := env.Bucket(t, false)
-		r := Run(ctx, Options{Store: storetest.NewS3(t, env, bucket, nil), S3: client, Bucket: bucket, Probe: true})
+		st := storetest.NewS3(t, env, bucket, nil)
+		r := Run(ctx, Options{Store: st, S3: client, Bucket: bucket, Prefix: "xroad/ss1", ProbeStore: st})
 		got := statuses(r)
 		want := map[string]string{"destination": OK, "versioning": Warn, "object-lock": Warn, "lifecycle": Warn, "probe": OK}
 		for k, v := range want {
@@ -89,7 +92,8 @@ func TestBucketChecksOnMinIO(t *testing.T) {
 	})
 
 	t.Run("missing bucket", func(t *testing.T) {
-		r := Run(ctx, Options{Store: storetest.NewS3(t, env, "no-such-bucket-doctor", nil), S3: client, Bucket: "no-such-bucket-doctor", Probe: true})
+		st := storetest.NewS3(t, env, "no-such-bucket-doctor", nil)
+		r := Run(ctx, Options{Store: st, S3: client, Bucket: "no-such-bucket-doctor", ProbeStore: st})
 		if len(r.Checks) != 1 || r.Checks[0].Status != Fail || !strings.Contains(r.Checks[0].Detail, "no-such-bucket-doctor") {
 			t.Errorf("%+v", r.Checks)
 		}
@@ -98,7 +102,7 @@ func TestBucketChecksOnMinIO(t *testing.T) {
 	t.Run("unknown KMS key", func(t *testing.T) {
 		bucket := env.Bucket(t, false)
 		s := storetest.NewS3(t, env, bucket, func(o *store.S3Options) { o.KMSKeyID = "no-such-key" })
-		r := Run(ctx, Options{Store: s, S3: client, Bucket: bucket, Probe: true})
+		r := Run(ctx, Options{Store: s, S3: client, Bucket: bucket, ProbeStore: s})
 		if got := statuses(r); got["probe"] != Fail || r.Status != Fail {
 			t.Errorf("%+v", r.Checks)
 		}
@@ -141,9 +145,55 @@ func TestKubernetesChecks(t *testing.T) {
 	if _, err := k.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "nobody"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// It may update leases but not get or create them: the lock would fail.
+	if _, err := k.Client.RbacV1().Roles(ns).Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "update-only"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"update"}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Client.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "update-only"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "update-only"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "nobody", Namespace: ns}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	cfg, _ := k.ServiceAccountConfig(t, ns, "nobody")
-	r = Run(ctx, Options{Kube: kubernetes.NewForConfigOrDie(cfg), LeaseNamespace: ns})
-	if got := statuses(r); got["lease"] != Fail || r.Status != Fail {
-		t.Errorf("no rights: %+v", r.Checks)
+	testenv.WaitAllowed(t, cfg, authorizationv1.ResourceAttributes{Namespace: ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases"})
+	r = Run(ctx, Options{Kube: kubernetes.NewForConfigOrDie(cfg), LeaseNamespace: ns, Scratch: ns})
+	got = statuses(r)
+	if got["lease"] != Fail || r.Status != Fail {
+		t.Errorf("update-only rights: %+v", r.Checks)
+	}
+	for _, c := range r.Checks {
+		if c.Name == "lease" && !strings.Contains(c.Detail, "get, create") {
+			t.Errorf("the missing verbs are not named: %s", c.Detail)
+		}
+	}
+	// It may not read namespaces: that is "cannot check", not a failure.
+	if got["scratch namespace"] != Warn {
+		t.Errorf("scratch namespace without read rights: %+v", r.Checks)
+	}
+}
+
+func TestLifecycleRuleMustCoverTheDestination(t *testing.T) {
+	rule := func(f *types.LifecycleRuleFilter) types.LifecycleRule { return types.LifecycleRule{Filter: f} }
+	tests := []struct {
+		name   string
+		rule   types.LifecycleRule
+		prefix string
+		want   bool
+	}{
+		{"whole bucket", rule(&types.LifecycleRuleFilter{Prefix: aws.String("")}), "xroad/ss1", true},
+		{"no filter", types.LifecycleRule{}, "xroad/ss1", true},
+		{"parent prefix", rule(&types.LifecycleRuleFilter{Prefix: aws.String("xroad/")}), "xroad/ss1", true},
+		{"exactly the prefix", rule(&types.LifecycleRuleFilter{Prefix: aws.String("xroad/ss1/")}), "xroad/ss1", true},
+		{"another prefix", rule(&types.LifecycleRuleFilter{Prefix: aws.String("logs/")}), "xroad/ss1", false},
+		{"narrower prefix", rule(&types.LifecycleRuleFilter{Prefix: aws.String("xroad/ss1/backup/")}), "xroad/ss1", false},
+		{"tag filter", rule(&types.LifecycleRuleFilter{Tag: &types.Tag{Key: aws.String("k"), Value: aws.String("v")}}), "xroad/ss1", false},
+		{"and with prefix", rule(&types.LifecycleRuleFilter{And: &types.LifecycleRuleAndOperator{Prefix: aws.String("xroad")}}), "xroad/ss1", true},
+		{"legacy prefix", types.LifecycleRule{Prefix: aws.String("other/")}, "xroad/ss1", false},
+	}
+	for _, tc := range tests {
+		if got := covers(tc.rule, tc.prefix); got != tc.want {
+			t.Errorf("%s: covers = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
