@@ -207,6 +207,7 @@ func (o *Options) bucket(ctx context.Context, add addFunc) {
 // covers reports whether rule applies to every key under prefix (its
 // filter prefix, if any, is a prefix of it; tag filters are not).
 func covers(rule types.LifecycleRule, prefix string) bool {
+	//lint:ignore SA1019 buckets configured before Filter existed still return rules with Prefix
 	p := aws.ToString(rule.Prefix)
 	if f := rule.Filter; f != nil {
 		if f.Tag != nil || f.ObjectSizeGreaterThan != nil || f.ObjectSizeLessThan != nil {
