@@ -82,7 +82,7 @@ run_restore() {
     --s3-env-auth --s3-region us-east-1 --transfers 8 --ignore-checksum --exclude '.archiver/**'
   rm -rf "$r"
   measure verify-archiver "$BIN" verify --dest "s3://$b/xroad" --endpoint-url "$EP" --log-level warn -o json
-  grep -o '"reread_mb_per_second": [0-9.]*' "$WORK/verify-archiver.log" | awk '{print $2}' >>"$WORK/verify-mbps"
+  grep -o '"reread_mb_per_second": *[0-9.]*' "$WORK/verify-archiver.log" | sed 's/.*: *//' >>"$WORK/verify-mbps"
 }
 run_aws() {
   fresh_minio aws
