@@ -179,3 +179,10 @@ func FuzzPodResult(f *testing.F) {
 		}
 	})
 }
+
+func TestUnknownKindIsAnErrorNotACrash(t *testing.T) {
+	o := newObject(nil, nil, "Secret", "ns", "x")
+	if err := o.del(t.Context()); err == nil || !strings.Contains(err.Error(), "unknown kind") {
+		t.Fatalf("delete of an unknown kind = %v", err)
+	}
+}
