@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -22,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -134,20 +132,7 @@ func (o *Options) destination(ctx context.Context, add addFunc) {
 }
 
 // denied reports an access error (the role lacks the permission).
-func denied(err error) bool { return hasCode(err, "AccessDenied", "Forbidden") }
-
-func hasCode(err error, codes ...string) bool {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	for _, c := range codes {
-		if ae.ErrorCode() == c {
-			return true
-		}
-	}
-	return false
-}
+func denied(err error) bool { return store.IsCode(err, "AccessDenied", "Forbidden") }
 
 func (o *Options) bucket(ctx context.Context, add addFunc) {
 	b := &o.Bucket
@@ -168,7 +153,7 @@ func (o *Options) bucket(ctx context.Context, add addFunc) {
 	}
 
 	l, err := o.S3.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: b})
-	none := hasCode(err, "ObjectLockConfigurationNotFoundError") ||
+	none := store.IsCode(err, "ObjectLockConfigurationNotFoundError") ||
 		err == nil && (l.ObjectLockConfiguration == nil || l.ObjectLockConfiguration.ObjectLockEnabled != types.ObjectLockEnabledEnabled)
 	switch {
 	case err == nil && !none:
@@ -197,7 +182,7 @@ func (o *Options) bucket(ctx context.Context, add addFunc) {
 		add("lifecycle", OK, "a lifecycle rule aborts incomplete multipart uploads under the destination")
 	case denied(err):
 		add("lifecycle", Warn, "cannot check: the role lacks s3:GetLifecycleConfiguration")
-	case err != nil && !hasCode(err, "NoSuchLifecycleConfiguration"):
+	case err != nil && !store.IsCode(err, "NoSuchLifecycleConfiguration"):
 		add("lifecycle", Warn, "cannot check: %v", err)
 	default:
 		add("lifecycle", Warn, "no enabled lifecycle rule with AbortIncompleteMultipartUpload covers %s/%s: uploads of files that vanish before the next run stay billed (add one, e.g. 7 days)", o.Bucket, o.Prefix)

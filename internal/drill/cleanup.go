@@ -63,7 +63,9 @@ func newObject(kube kubernetes.Interface, snap snapclient.Interface, kind, ns, n
 	case "PersistentVolume":
 		o.del = func(ctx context.Context) error { return kube.CoreV1().PersistentVolumes().Delete(ctx, name, opts) }
 	default: // every caller names one of the kinds above; say so if not
-		o.del = func(context.Context) error { return fmt.Errorf("drill: cannot delete %s %s/%s: unknown kind", kind, ns, name) }
+		o.del = func(context.Context) error {
+			return fmt.Errorf("drill: cannot delete %s %s/%s: unknown kind", kind, ns, name)
+		}
 	}
 	return o
 }

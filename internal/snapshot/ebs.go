@@ -9,7 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/smithy-go"
+
+	"github.com/xroad-archiver/archiver/internal/store"
 )
 
 // EC2API is the part of the EC2 client this package uses; *ec2.Client
@@ -271,7 +272,7 @@ func (b *EBS) Prune(ctx context.Context, v Volume, p Policy, dryRun bool, loc *t
 		for _, it := range drop {
 			if !dryRun {
 				_, err := api.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(it.ID)})
-				if err != nil && !isCode(err, "InvalidSnapshot.NotFound") {
+				if err != nil && !store.IsCode(err, "InvalidSnapshot.NotFound") {
 					return deleted, fmt.Errorf("delete snapshot %s: %w", it.ID, err)
 				}
 			}
@@ -286,17 +287,4 @@ func drRegion(d *DRCopy) string {
 		return ""
 	}
 	return d.Region
-}
-
-func isCode(err error, codes ...string) bool {
-	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	for _, c := range codes {
-		if ae.ErrorCode() == c {
-			return true
-		}
-	}
-	return false
 }

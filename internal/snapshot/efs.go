@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
+
+	"github.com/xroad-archiver/archiver/internal/store"
 )
 
 // BackupAPI is the part of the AWS Backup client this package uses;
@@ -128,7 +130,7 @@ func (e *EFS) Prune(ctx context.Context, v Volume, p Policy, dryRun bool, loc *t
 	for _, it := range drop {
 		if !dryRun {
 			_, err := e.API.DeleteRecoveryPoint(ctx, &backup.DeleteRecoveryPointInput{BackupVaultName: aws.String(e.Vault), RecoveryPointArn: aws.String(it.ID)})
-			if err != nil && !isCode(err, "ResourceNotFoundException") {
+			if err != nil && !store.IsCode(err, "ResourceNotFoundException") {
 				return deleted, fmt.Errorf("delete recovery point %s: %w", it.ID, err)
 			}
 		}

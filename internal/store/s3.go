@@ -335,7 +335,7 @@ func (s *S3) findUpload(ctx context.Context, full string, after time.Time) (*upl
 	for {
 		out, err := s.api.ListParts(ctx, lp)
 		if err != nil {
-			if isCode(err, "NoSuchUpload") {
+			if IsCode(err, "NoSuchUpload") {
 				return nil, nil
 			}
 			return nil, s.mapErr(err)
@@ -742,7 +742,7 @@ func (s *S3) AbortIncomplete(ctx context.Context, prefix string, keep func(strin
 		if keep != nil && keep(k) {
 			continue
 		}
-		if _, err := s.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.o.Bucket, Key: u.Key, UploadId: u.UploadId}); err != nil && !isCode(err, "NoSuchUpload") {
+		if _, err := s.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.o.Bucket, Key: u.Key, UploadId: u.UploadId}); err != nil && !IsCode(err, "NoSuchUpload") {
 			return n, fmt.Errorf("abort upload of %s: %w", k, s.mapErr(err))
 		}
 		n++
@@ -775,7 +775,9 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-func isCode(err error, codes ...string) bool {
+// IsCode reports whether err is an AWS API error with one of codes (the
+// SDK's smithy.APIError; used by every package that talks to AWS).
+func IsCode(err error, codes ...string) bool {
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
 		return false
