@@ -145,12 +145,39 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := o.transfer(ctx, root, sel, res); err != nil {
 		return fail(err)
 	}
-	if len(res.Failed) > 0 || len(res.Existing) > 0 {
+	return res, res.finish(len(sel), "were not restored")
+}
+
+// record files one selected entry's outcome under Failed, Present or
+// Existing, and reports the item and whether the entry is (or, in a dry
+// run, would be) written: the real run and the dry run count those their
+// own ways.
+func (res *Result) record(e manifest.Entry, outcome int, err error) (Item, bool) {
+	it := Item{Path: e.Path, Key: e.Key, Size: e.Size}
+	switch {
+	case err != nil:
+		it.Reason = err.Error()
+		res.Failed = append(res.Failed, it)
+	case outcome == outcomePresent:
+		res.Present = append(res.Present, it)
+	case outcome == outcomeExists:
+		it.Reason = "a different file exists; --force replaces it"
+		res.Existing = append(res.Existing, it)
+	default:
+		return it, true
+	}
+	return it, false
+}
+
+// finish sets the status: partial (ErrPartial) when some of the selected
+// files failed or exist differently.
+func (res *Result) finish(selected int, what string) error {
+	if n := len(res.Failed) + len(res.Existing); n > 0 {
 		res.Status = "partial"
-		return res, fmt.Errorf("%d of %d files not restored: %w", len(res.Failed)+len(res.Existing), len(sel), ErrPartial)
+		return fmt.Errorf("%d of %d files %s: %w", n, selected, what, ErrPartial)
 	}
 	res.Status = "ok"
-	return res, nil
+	return nil
 }
 
 // plan is the dry run: what the real run would do with each selected file
@@ -166,35 +193,20 @@ func (o *Options) plan(sel []manifest.Entry, res *Result) (*Result, error) {
 		defer root.Close()
 	}
 	for _, e := range sel {
-		it := Item{Path: e.Path, Key: e.Key, Size: e.Size}
 		outcome, err := outcomeRestored, error(nil)
 		if err = store.CheckKey(e.Path); err != nil {
 			err = fmt.Errorf("%w: %v", ErrUnsafePath, err)
 		} else if root != nil {
 			outcome, err = o.existing(root, e)
 		}
-		switch {
-		case err != nil:
-			it.Reason = err.Error()
-			res.Failed = append(res.Failed, it)
-		case outcome == outcomePresent:
-			res.Present = append(res.Present, it)
-		case outcome == outcomeExists:
-			it.Reason = "a different file exists; --force replaces it"
-			res.Existing = append(res.Existing, it)
-		default:
+		if it, write := res.record(e, outcome, err); write {
 			if outcome == outcomeReplace {
 				it.Reason = "replaces a different file (--force)"
 			}
 			res.Planned = append(res.Planned, it)
 		}
 	}
-	if n := len(res.Failed) + len(res.Existing); n > 0 {
-		res.Status = "partial"
-		return res, fmt.Errorf("%d of %d files would not be restored: %w", n, len(sel), ErrPartial)
-	}
-	res.Status = "ok"
-	return res, nil
+	return res, res.finish(len(sel), "would not be restored")
 }
 
 // ErrNothingSelected means the filters match no archived file.
@@ -264,19 +276,11 @@ func (o *Options) transfer(ctx context.Context, root *os.Root, sel []manifest.En
 		if err != nil && fatal(err) {
 			return err // the target or the source is unusable: stop
 		}
-		mu.Lock()
-		it := Item{Path: e.Path, Key: e.Key, Size: e.Size}
-		switch {
-		case err != nil:
-			it.Reason = err.Error()
-			res.Failed = append(res.Failed, it)
+		if err != nil {
 			o.Log.Warn("not restored", "path", e.Path, "error", err)
-		case outcome == outcomePresent:
-			res.Present = append(res.Present, it)
-		case outcome == outcomeExists:
-			it.Reason = "a different file exists; --force replaces it"
-			res.Existing = append(res.Existing, it)
-		default:
+		}
+		mu.Lock()
+		if _, written := res.record(e, outcome, err); written {
 			res.Restored.Files++
 			res.Restored.Bytes += e.Size
 		}
