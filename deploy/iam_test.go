@@ -131,7 +131,7 @@ func TestIAMPolicyLetsArchiverWorkAndNoMore(t *testing.T) {
 
 			// doctor can read the bucket settings it reports on, and its
 			// probe round-trips through the key.
-			dr := doctor.Run(ctx, doctor.Options{Store: s, S3: c, Bucket: bucket, Prefix: "xroad", WantLock: lock, ProbeStore: s})
+			dr := doctor.Run(ctx, doctor.Options{Store: s, S3: c, Bucket: bucket, Prefix: "xroad", WantLock: lock, OpenProbe: func() (store.Store, error) { return s, nil }})
 			for _, ch := range dr.Checks {
 				if ch.Status == doctor.Fail || strings.Contains(ch.Detail, "cannot check") {
 					t.Errorf("doctor as the policy allows: %s %s: %s", ch.Name, ch.Status, ch.Detail)

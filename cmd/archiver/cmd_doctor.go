@@ -64,15 +64,10 @@ func doctorOptions(ctx context.Context, c *config.Config, kubeconfig string, pro
 	if c.Sync.Dest != "" {
 		d := destOptions{dest: c.Sync.Dest, endpointURL: c.Sync.EndpointURL, region: c.Sync.Region, kmsKeyID: c.Sync.KMSKeyID, bucketKey: c.Sync.BucketKey}
 		// Read-only first: a mistyped file:// destination is reported, not
-		// created. The probe gets a writable store only once that passed.
+		// created; doctor opens it for writing only once that check passed.
 		o.Store, o.StoreErr = openStore(ctx, d, s3Tuning{concurrency: 1}, false)
-		if o.StoreErr == nil && probe && o.Store.Check(ctx) == nil {
-			w, err := openStore(ctx, d, s3Tuning{concurrency: 1}, true)
-			if err != nil {
-				o.StoreErr = err
-			} else {
-				o.ProbeStore = w
-			}
+		if probe {
+			o.OpenProbe = func() (store.Store, error) { return openStore(ctx, d, s3Tuning{concurrency: 1}, true) }
 		}
 		if scheme, bucket, prefix, err := parseDest(c.Sync.Dest); err == nil && scheme == "s3" && o.StoreErr == nil {
 			o.Bucket, o.Prefix = bucket, prefix

@@ -68,11 +68,11 @@ type Options struct {
 	Bucket   string
 	Prefix   string // the destination's key prefix in Bucket
 	WantLock bool   // the configuration sets Object Lock on every object
-	// ProbeStore, when set, is the destination opened for writing: one
-	// small object is written under .archiver/doctor/ with the configured
-	// key and read back. It is used only after the destination check passed
-	// on Store, so a mistyped destination is never created.
-	ProbeStore store.Store
+	// OpenProbe, when set, opens the destination for writing: one small
+	// object is written under .archiver/doctor/ with the configured key and
+	// read back. It is called only after the destination check passed on
+	// Store, so a mistyped destination is never created.
+	OpenProbe func() (store.Store, error)
 
 	Kube           kubernetes.Interface
 	KubeErr        error    // connecting failed (reported as the kubernetes check)
@@ -126,8 +126,13 @@ func (o *Options) destination(ctx context.Context, add addFunc) {
 	case o.S3 != nil:
 		o.bucket(ctx, add)
 	}
-	if o.ProbeStore != nil {
-		o.probe(ctx, add)
+	if o.OpenProbe != nil {
+		w, err := o.OpenProbe()
+		if err != nil {
+			add("probe", Fail, "open the destination for writing: %v", err)
+			return
+		}
+		o.probe(ctx, w, add)
 	}
 }
 
@@ -211,18 +216,18 @@ func covers(rule types.LifecycleRule, prefix string) bool {
 
 // probe writes a small object with the configured key and reads it back:
 // the write needs kms:GenerateDataKey, the read kms:Decrypt.
-func (o *Options) probe(ctx context.Context, add addFunc) {
+func (o *Options) probe(ctx context.Context, w store.Store, add addFunc) {
 	var rb [6]byte
 	rand.Read(rb[:])
 	key := ".archiver/doctor/" + o.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(rb[:])
 	body := []byte("archiver doctor probe\n")
 	crc := crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli))
-	if _, err := o.ProbeStore.Put(ctx, key, store.Payload{At: bytes.NewReader(body), Size: int64(len(body)), CRC32C: crc},
+	if _, err := w.Put(ctx, key, store.Payload{At: bytes.NewReader(body), Size: int64(len(body)), CRC32C: crc},
 		store.Meta{Size: int64(len(body)), MTime: o.Now()}); err != nil {
 		add("probe", Fail, "writing %s: %v", key, err)
 		return
 	}
-	rc, obj, err := o.ProbeStore.Get(ctx, key)
+	rc, obj, err := w.Get(ctx, key)
 	if err != nil {
 		add("probe", Fail, "reading back %s: %v", key, err)
 		return

@@ -37,7 +37,7 @@ func TestBucketChecksOnMinIO(t *testing.T) {
 	t.Run("plain bucket", func(t *testing.T) {
 		bucket := env.Bucket(t, false)
 		st := storetest.NewS3(t, env, bucket, nil)
-		r := Run(ctx, Options{Store: st, S3: client, Bucket: bucket, Prefix: "xroad/ss1", ProbeStore: st})
+		r := Run(ctx, Options{Store: st, S3: client, Bucket: bucket, Prefix: "xroad/ss1", OpenProbe: func() (store.Store, error) { return st, nil }})
 		got := statuses(r)
 		want := map[string]string{"destination": OK, "versioning": Warn, "object-lock": Warn, "lifecycle": Warn, "probe": OK}
 		for k, v := range want {
@@ -93,7 +93,7 @@ func TestBucketChecksOnMinIO(t *testing.T) {
 
 	t.Run("missing bucket", func(t *testing.T) {
 		st := storetest.NewS3(t, env, "no-such-bucket-doctor", nil)
-		r := Run(ctx, Options{Store: st, S3: client, Bucket: "no-such-bucket-doctor", ProbeStore: st})
+		r := Run(ctx, Options{Store: st, S3: client, Bucket: "no-such-bucket-doctor", OpenProbe: func() (store.Store, error) { return st, nil }})
 		if len(r.Checks) != 1 || r.Checks[0].Status != Fail || !strings.Contains(r.Checks[0].Detail, "no-such-bucket-doctor") {
 			t.Errorf("%+v", r.Checks)
 		}
@@ -102,7 +102,7 @@ func TestBucketChecksOnMinIO(t *testing.T) {
 	t.Run("unknown KMS key", func(t *testing.T) {
 		bucket := env.Bucket(t, false)
 		s := storetest.NewS3(t, env, bucket, func(o *store.S3Options) { o.KMSKeyID = "no-such-key" })
-		r := Run(ctx, Options{Store: s, S3: client, Bucket: bucket, ProbeStore: s})
+		r := Run(ctx, Options{Store: s, S3: client, Bucket: bucket, OpenProbe: func() (store.Store, error) { return s, nil }})
 		if got := statuses(r); got["probe"] != Fail || r.Status != Fail {
 			t.Errorf("%+v", r.Checks)
 		}
