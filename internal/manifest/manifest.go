@@ -85,6 +85,13 @@ type Chain struct {
 	Containers  int    `json:"containers"`
 }
 
+// SeqOf returns the sequence number a manifest key starts with.
+func SeqOf(key string) (int64, bool) {
+	var seq int64
+	_, err := fmt.Sscanf(path.Base(key), "%012d-", &seq)
+	return seq, err == nil
+}
+
 // Key returns the object key of a manifest.
 func Key(seq int64, runID string) string { return fmt.Sprintf("%s%012d-%s.json", Prefix, seq, runID) }
 
@@ -337,19 +344,24 @@ type Claim struct {
 // Claims returns the claims with sequence numbers from `from` on, oldest
 // first, each with the manifest committed under it, if any.
 func Claims(ctx context.Context, s store.Store, from int64) ([]Claim, error) {
-	manifests := map[int64]string{}
 	keys, err := List(ctx, s)
 	if err != nil {
 		return nil, err
 	}
+	return ClaimsFor(ctx, s, keys, from)
+}
+
+// ClaimsFor is Claims for a caller that has listed the manifest keys
+// already.
+func ClaimsFor(ctx context.Context, s store.Store, keys []string, from int64) ([]Claim, error) {
+	manifests := map[int64]string{}
 	for _, k := range keys {
-		var seq int64
-		if _, err := fmt.Sscanf(path.Base(k), "%012d-", &seq); err == nil {
+		if seq, ok := SeqOf(k); ok {
 			manifests[seq] = k
 		}
 	}
 	var out []Claim
-	err = s.List(ctx, seqPrefix, func(o store.Object) error {
+	err := s.List(ctx, seqPrefix, func(o store.Object) error {
 		seq, err := strconv.ParseInt(strings.TrimPrefix(o.Key, seqPrefix), 10, 64)
 		if err != nil || seq < from || o.Size > maxClaim {
 			return nil // not a claim archiver wrote

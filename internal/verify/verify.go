@@ -326,8 +326,7 @@ func offChain(ctx context.Context, s store.Store, latest *manifest.Manifest, onC
 		return nil, err
 	}
 	for _, k := range keys {
-		var seq int64
-		if _, err := fmt.Sscanf(path.Base(k), "%012d-", &seq); err == nil && seq > latest.Seq {
+		if seq, ok := manifest.SeqOf(k); ok && seq > latest.Seq {
 			continue // committed after the listing verify started from
 		}
 		if !onChain[k] {
@@ -335,7 +334,7 @@ func offChain(ctx context.Context, s store.Store, latest *manifest.Manifest, onC
 				Detail: "a manifest the latest one does not lead back to: two archivers wrote to this destination at once"})
 		}
 	}
-	claims, err := manifest.Claims(ctx, s, 1)
+	claims, err := manifest.ClaimsFor(ctx, s, keys, 1)
 	if err != nil {
 		return nil, err
 	}
