@@ -218,7 +218,7 @@ func cleanRun(t *testing.T, what string, m *minio, s *source, inv *inventory, ex
 	t.Helper()
 	code, out := runArchiver(m.environ(), s.dir, syncArgs(m.url(), extra...)...)
 	if code != 0 {
-		t.Errorf("%s: the first clean run exited %d: %s", what, code, out)
+		t.Errorf("%s: the first clean run exited %d: %s", what, code, oneLine(out))
 		return false
 	}
 	if missing := complete(t, s, inv); len(missing) > 0 {
@@ -275,7 +275,7 @@ func TestCrashCampaign(t *testing.T) {
 	}
 	// After a final clean run no multipart upload may be left.
 	if code, out := runArchiver(m.environ(), s.dir, syncArgs(m.url())...); code != 0 {
-		t.Errorf("final run exited %d: %s", code, out)
+		t.Errorf("final run exited %d: %s", code, oneLine(out))
 	}
 	left := inv.uploads(t)
 	_, pruned := check(t, s, inv)
@@ -338,7 +338,7 @@ func TestNetworkCampaign(t *testing.T) {
 		default:
 			failedLoudly++
 			if !strings.Contains(out, "archiver") && !strings.Contains(out, "FAILED") && !strings.Contains(out, "failed") {
-				t.Errorf("run %d exited %d without saying why: %s", i, code, out)
+				t.Errorf("run %d exited %d without saying why: %s", i, code, oneLine(out))
 			}
 		}
 		l, _ := check(t, s, inv)
@@ -359,6 +359,10 @@ func TestNetworkCampaign(t *testing.T) {
 		t.Errorf("%d uploads left after the clean run", left)
 	}
 }
+
+// oneLine keeps a command's output on one line, so the campaign's summary
+// (which keeps only test log lines) shows all of it.
+func oneLine(s string) string { return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " | ")), " ") }
 
 func report(t *testing.T, name string, kv map[string]any) {
 	var b strings.Builder

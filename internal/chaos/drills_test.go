@@ -101,7 +101,7 @@ func TestSnapshotDrillCrashCampaign(t *testing.T) {
 		if code != 0 || json.Unmarshal(stdout, &res) != nil || len(res.Volumes) != 1 || len(res.Volumes[0].Artifacts) == 0 ||
 			res.Volumes[0].Artifacts[0].State != "completed" {
 			counts["snapshot_clean_not_ok"]++
-			t.Errorf("cycle %d: the first clean snapshot after a kill exited %d: %s", i, code, out)
+			t.Errorf("cycle %d: the first clean snapshot after a kill exited %d: %s", i, code, oneLine(out))
 			continue
 		}
 		snapIDs = append(snapIDs, res.Volumes[0].Artifacts[0].ID)
@@ -127,7 +127,7 @@ func TestSnapshotDrillCrashCampaign(t *testing.T) {
 		var res drill.Result
 		if code != 0 || json.Unmarshal(stdout, &res) != nil || res.Status != "ok" {
 			counts["drill_clean_not_ok"]++
-			t.Errorf("cycle %d: the first clean drill after a kill exited %d: %s", i, code, out)
+			t.Errorf("cycle %d: the first clean drill after a kill exited %d: %s", i, code, oneLine(out))
 		}
 		var left []string
 		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {

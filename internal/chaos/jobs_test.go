@@ -158,7 +158,7 @@ func TestJobsCrashCampaign(t *testing.T) {
 			}
 			if code, out := run(m.environ(), verifyArgs...); code != 0 {
 				counts["verify_clean_not_ok"]++
-				t.Errorf("cycle %d: the first clean verify after a kill exited %d: %s", i, code, out)
+				t.Errorf("cycle %d: the first clean verify after a kill exited %d: %s", i, code, oneLine(out))
 			}
 		case 1, 2: // restore, killed, then the clean rerun into the same target
 			to := filepath.Join(root, fmt.Sprintf("r%d", i))
@@ -172,7 +172,7 @@ func TestJobsCrashCampaign(t *testing.T) {
 				counts["restore_disk_full"]++
 				if code != 1 || !strings.Contains(out, "no space left") {
 					counts["restore_disk_full_not_clear"]++
-					t.Errorf("cycle %d: restore into a full disk exited %d: %s", i, code, out)
+					t.Errorf("cycle %d: restore into a full disk exited %d: %s", i, code, oneLine(out))
 				}
 				if _, corrupt, temps := restored(t, to, man.Entries); corrupt > 0 || temps > 0 {
 					t.Errorf("cycle %d: a full disk left %d corrupt and %d temporary files", i, corrupt, temps)
@@ -190,7 +190,7 @@ func TestJobsCrashCampaign(t *testing.T) {
 			if code != 0 || okFiles != len(manifest.Current(man.Entries)) || corrupt > 0 || temps > 0 {
 				counts["restore_clean_not_ok"]++
 				t.Errorf("cycle %d: the first clean restore exited %d with %d of %d files, %d corrupt, %d temporary: %s",
-					i, code, okFiles, len(manifest.Current(man.Entries)), corrupt, temps, out)
+					i, code, okFiles, len(manifest.Current(man.Entries)), corrupt, temps, oneLine(out))
 			}
 			os.RemoveAll(to)
 		}
