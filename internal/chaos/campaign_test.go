@@ -362,7 +362,9 @@ func TestNetworkCampaign(t *testing.T) {
 
 // oneLine keeps a command's output on one line, so the campaign's summary
 // (which keeps only test log lines) shows all of it.
-func oneLine(s string) string { return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " | ")), " ") }
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " | ")), " ")
+}
 
 func report(t *testing.T, name string, kv map[string]any) {
 	var b strings.Builder
