@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 
 	"github.com/xroad-archiver/archiver/internal/manifest"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
@@ -212,5 +213,49 @@ func TestAdoptionRequiresSSEKMS(t *testing.T) {
 	res, err := s3sync.Run(ctx, s3sync.Options{Source: src, Store: plain, RunID: "next", BackupQuiet: time.Second})
 	if !errors.Is(err, store.ErrNotEncrypted) || res.Manifest != "" || !strings.Contains(err.Error(), rels[1]) {
 		t.Fatalf("run: %v, manifest %q; want ErrNotEncrypted naming %s and no manifest", err, res.Manifest, rels[1])
+	}
+}
+
+// prefixOnlyHeads answers a HEAD of a missing key with 403, as S3 does for
+// a role that may list only its prefix (deploy/iam-policy.json).
+type prefixOnlyHeads struct{ store.S3API }
+
+func (p prefixOnlyHeads) HeadObject(ctx context.Context, in *s3.HeadObjectInput, o ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	out, err := p.S3API.HeadObject(ctx, in, o...)
+	if err != nil && (store.IsCode(err, "NotFound") || store.IsCode(err, "NoSuchKey")) {
+		return nil, &smithy.GenericAPIError{Code: "Forbidden", Message: "Forbidden"}
+	}
+	return out, err
+}
+
+// TestLookBeforeWriteToleratesForbiddenHeads: with the shipped IAM policy,
+// S3 answers the look before a write of a new key with 403; that is not
+// an access problem, and the run ships the new file and adopts the rest.
+func TestLookBeforeWriteToleratesForbiddenHeads(t *testing.T) {
+	env := testenv.S3(t)
+	ctx := context.Background()
+	bucket := env.Bucket(t, false)
+	direct := env.Client(t)
+	open := func(c store.S3API) store.Store {
+		s, err := store.NewS3(c, store.S3Options{Bucket: bucket, Prefix: "xroad/ss1", KMSKeyID: env.KMSKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	src, rels := earlyCloseSource(t)
+	if _, err := s3sync.Run(ctx, s3sync.Options{Source: src, Store: open(direct), RunID: "killed", BackupQuiet: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	forgetManifests(t, open(direct))
+	fresh := "backup/conf_backup_20261101-000009.tar"
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.WriteFile(filepath.Join(src, fresh), make([]byte, 300<<10), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(filepath.Join(src, fresh), old, old)
+	res, err := s3sync.Run(ctx, s3sync.Options{Source: src, Store: open(prefixOnlyHeads{direct}), RunID: "next", BackupQuiet: time.Second})
+	if err != nil || res.Adopted.Files != len(rels) || res.Uploaded.Files != 1 {
+		t.Fatalf("run: %v, adopted %d, uploaded %d, failed %+v; want %d adopted and 1 uploaded", err, res.Adopted.Files, res.Uploaded.Files, res.Failed, len(rels))
 	}
 }

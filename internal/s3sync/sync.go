@@ -419,7 +419,10 @@ func storedByInterruptedRun(ctx context.Context, s store.Store, ix *manifest.Ind
 	switch {
 	case err == nil:
 		return h, true, nil
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAccessDenied):
+		// S3 answers a HEAD of a missing key with 403 when the role may
+		// list only the prefix (deploy/iam-policy.json): nothing to adopt
+		// that HEAD can tell; the conditional PUT decides.
 		return store.Object{}, false, nil
 	}
 	return store.Object{}, false, err

@@ -292,7 +292,9 @@ func (s *S3) storedAfter(ctx context.Context, key string, cause error) error {
 	switch {
 	case err == nil:
 		return fmt.Errorf("%w (found stored after: %v)", ErrExists, cause)
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrAccessDenied):
+		// A role that may list only its prefix gets 403, not 404, for a
+		// missing key: nothing is stored that it could read.
 		return nil
 	}
 	return fmt.Errorf("%w (after: %v)", err, cause)
