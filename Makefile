@@ -35,7 +35,7 @@ test-unit: ## tests that need no server (integration tests skip visibly)
 bench: build ## benchmark sync against aws s3 sync and rclone on the same MinIO; prints ratios
 	@scripts/bench.sh $(BIN)
 
-chaos: testenv ## hardening campaign: SIGKILLs, network faults, MinIO restarts, disk full, fuzzing (figures for RELIABILITY.md)
+chaos: testenv ## hardening campaign (size: CHAOS_KILLS=500 random kills): sync, verify, restore, network faults, MinIO restarts, disk full, fuzzing
 	@scripts/chaos.sh
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 20s)

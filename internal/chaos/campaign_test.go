@@ -11,7 +11,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,17 +155,29 @@ func sha(p string) string {
 	return hex.EncodeToString(h[:])
 }
 
+func (s *source) path(rel string) string { return filepath.Join(s.dir, filepath.FromSlash(rel)) }
+
 // grow releases a few small archives and writes one large archive and one
-// backup, all with old mtimes (finished, prunable).
-func (s *source) grow(t *testing.T, small int, large int64) {
+// backup, all with old mtimes (finished, prunable). With clockBack the
+// archives carry mtimes 90 minutes in the future: they were written before
+// the host's clock jumped back. (Backups keep old mtimes: a backup from
+// the future waits, by design, until it has been quiet for the quiet
+// period by the clock.)
+func (s *source) grow(t *testing.T, small int, large int64, clockBack bool) {
 	old := time.Now().Add(-2 * time.Hour)
+	mt := func(rel string) time.Time {
+		if clockBack && !strings.HasPrefix(rel, "backup/") {
+			return time.Now().Add(90 * time.Minute)
+		}
+		return old
+	}
 	for i := 0; i < small && len(s.pool) > 0; i++ {
 		rel := s.pool[0]
 		s.pool = s.pool[1:]
 		if err := os.Rename(filepath.Join(s.pdir, rel), filepath.Join(s.dir, rel)); err != nil {
 			t.Fatal(err)
 		}
-		os.Chtimes(filepath.Join(s.dir, rel), old, old)
+		os.Chtimes(filepath.Join(s.dir, rel), mt(rel), mt(rel))
 		s.files[rel] = sha(filepath.Join(s.dir, rel))
 	}
 	s.n++
@@ -183,67 +194,9 @@ func (s *source) grow(t *testing.T, small int, large int64) {
 		if err := os.WriteFile(p, b, 0o640); err != nil {
 			t.Fatal(err)
 		}
-		os.Chtimes(p, old, old)
+		os.Chtimes(p, mt(f.rel), mt(f.rel))
 		s.files[f.rel] = sha(p)
 	}
-}
-
-// remote maps each object's source path to the SHA-256s stored for it,
-// checking that every object is SSE-KMS encrypted.
-func remote(t *testing.T, c *s3.Client) (map[string]map[string]bool, int) {
-	out := map[string]map[string]bool{}
-	unencrypted := 0
-	p := s3.NewListObjectsV2Paginator(c, &s3.ListObjectsV2Input{Bucket: aws.String("chaos"), Prefix: aws.String("ss1/")})
-	for p.HasMorePages() {
-		page, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatalf("list: %v", err)
-		}
-		for _, o := range page.Contents {
-			k := aws.ToString(o.Key)
-			if strings.HasPrefix(k, "ss1/.archiver/") {
-				continue
-			}
-			h, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("chaos"), Key: o.Key})
-			if err != nil {
-				t.Fatalf("head %s: %v", k, err)
-			}
-			if h.ServerSideEncryption != "aws:kms" {
-				unencrypted++
-			}
-			path, _ := url.PathUnescape(h.Metadata["archiver-path"])
-			if out[path] == nil {
-				out[path] = map[string]bool{}
-			}
-			out[path][h.Metadata["archiver-sha256"]] = true
-		}
-	}
-	return out, unencrypted
-}
-
-// check proves the invariant: every file ever created is still local with
-// its SHA-256, or in S3 with that SHA-256; every object is encrypted. It
-// returns how many files are lost and how many are only remote (pruned).
-func check(t *testing.T, s *source, c *s3.Client) (lost, pruned int) {
-	t.Helper()
-	rem, unenc := remote(t, c)
-	if unenc > 0 {
-		t.Errorf("%d objects without SSE-KMS", unenc)
-	}
-	for rel, want := range s.files {
-		if got := sha(filepath.Join(s.dir, rel)); got == want {
-			continue
-		} else if got != "" {
-			t.Errorf("%s changed locally", rel)
-		}
-		if rem[rel][want] {
-			pruned++
-			continue
-		}
-		lost++
-		t.Errorf("LOST: %s is neither local nor in S3 with SHA-256 %s", rel, want)
-	}
-	return lost, pruned
 }
 
 func syncArgs(endpoint string, extra ...string) []string {
@@ -258,16 +211,42 @@ func runArchiver(env []string, src string, args ...string) (int, string) {
 	return cmd.ProcessState.ExitCode(), string(out)
 }
 
-// TestCrashCampaign kills archiver sync with SIGKILL at random moments.
+// cleanRun is the first run without faults after faults: it must exit 0
+// and leave every file ever created recorded in the committed manifest.
+// It returns false (and reports why) when it does not.
+func cleanRun(t *testing.T, what string, m *minio, s *source, inv *inventory, extra ...string) bool {
+	t.Helper()
+	code, out := runArchiver(m.environ(), s.dir, syncArgs(m.url(), extra...)...)
+	if code != 0 {
+		t.Errorf("%s: the first clean run exited %d: %s", what, code, oneLine(out))
+		return false
+	}
+	if missing := complete(t, s, inv); len(missing) > 0 {
+		t.Errorf("%s: the clean run exited 0 but %d files are not in the manifest: %v", what, len(missing), missing)
+		return false
+	}
+	return true
+}
+
+// TestCrashCampaign kills archiver sync with SIGKILL at random moments;
+// every tenth cycle the host clock has jumped back (archives from the
+// future).
 func TestCrashCampaign(t *testing.T) {
+	t.Parallel() // each campaign has its own MinIO
 	cycles := envInt("CHAOS_CYCLES", 50)
+	large := int64(envInt("CHAOS_LARGE_MIB", 40)) << 20
 	m := startMinIO(t)
 	c := m.client(t)
+	inv := newInventory(c)
 	s := newSource(t)
 	rnd := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	var kills, midUpload, checks, totalLost, nonZero int
+	var kills, midUpload, checks, totalLost, cleanNotOK, clockBack int
 	for i := 0; i < cycles; i++ {
-		s.grow(t, 6, 40<<20)
+		back := i%10 == 9
+		if back {
+			clockBack++
+		}
+		s.grow(t, 6, large, back)
 		prune := []string{}
 		if i%2 == 1 {
 			prune = []string{"--prune-local", "1h"}
@@ -278,53 +257,60 @@ func TestCrashCampaign(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Duration(rnd.IntN(2500)) * time.Millisecond)
-		ups, _ := c.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String("chaos")})
-		if len(ups.Uploads) > 0 {
+		if inv.uploads(t) > 0 {
 			midUpload++
 		}
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		kills++
-		l, _ := check(t, s, c)
+		l, _ := check(t, s, inv)
 		checks++
 		totalLost += l
-		if code, out := runArchiver(m.environ(), s.dir, syncArgs(m.url(), prune...)...); code != 0 {
-			nonZero++
-			t.Logf("cycle %d: the normal run after the kill exited %d: %s", i, code, out)
+		if !cleanRun(t, fmt.Sprintf("cycle %d", i), m, s, inv, prune...) {
+			cleanNotOK++
 		}
-		l, _ = check(t, s, c)
+		l, _ = check(t, s, inv)
 		checks++
 		totalLost += l
 	}
 	// After a final clean run no multipart upload may be left.
 	if code, out := runArchiver(m.environ(), s.dir, syncArgs(m.url())...); code != 0 {
-		t.Errorf("final run exited %d: %s", code, out)
+		t.Errorf("final run exited %d: %s", code, oneLine(out))
 	}
-	ups, _ := c.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String("chaos")})
-	_, pruned := check(t, s, c)
+	left := inv.uploads(t)
+	_, pruned := check(t, s, inv)
 	report(t, "crash", map[string]any{"cycles": cycles, "sigkills": kills, "killed_mid_multipart_upload": midUpload, "invariant_checks": checks + 1,
-		"files": len(s.files), "pruned_after_proof": pruned, "normal_runs_not_ok": nonZero, "uploads_left": len(ups.Uploads), "files_lost": totalLost})
-	for _, u := range ups.Uploads {
-		_, herr := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("chaos"), Key: u.Key})
-		t.Errorf("multipart upload left after the final run: %s initiated %s (object exists: %v)", aws.ToString(u.Key), aws.ToTime(u.Initiated), herr == nil)
+		"clock_jumped_back": clockBack, "files": len(s.files), "pruned_after_proof": pruned, "first_clean_run_not_ok": cleanNotOK,
+		"uploads_left": left, "files_lost": totalLost})
+	if left != 0 {
+		t.Errorf("%d multipart uploads left after the final run", left)
 	}
 }
 
 // TestNetworkCampaign runs sync through a faulty proxy and restarts MinIO.
+// Every third run the proxy also refuses conditional PUTs of stored keys
+// by resetting the connection mid-body (issue 17).
 func TestNetworkCampaign(t *testing.T) {
+	t.Parallel() // each campaign has its own MinIO
 	runs := envInt("CHAOS_NET_RUNS", 20)
 	m := startMinIO(t)
 	c := m.client(t)
+	inv := newInventory(c)
 	p, err := NewProxy(m.url(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	exists := func(b, k string) bool {
+		_, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: &b, Key: &k})
+		return err == nil
+	}
 	s := newSource(t)
-	var ok, failedLoudly, restarts, okWithMissing, totalLost int
+	var ok, failedLoudly, restarts, okWithMissing, totalLost, cleanNotOK int
 	for i := 0; i < runs; i++ {
-		s.grow(t, 5, 12<<20)
-		p.Set(Faults{SlowDown: 0.05, InternalError: 0.03, Reset: 0.03, Stall: 0.02, StallFor: 2 * time.Second, Latency: 2 * time.Millisecond})
+		s.grow(t, 5, 12<<20, false)
+		p.Set(Faults{SlowDown: 0.05, InternalError: 0.03, Reset: 0.03, Stall: 0.02, StallFor: 2 * time.Second, Latency: 2 * time.Millisecond,
+			EarlyClose: i%3 == 2, IgnoreExpect: i%6 == 5, Exists: exists})
 		done := make(chan struct{})
 		if i%4 == 3 {
 			restarts++
@@ -344,37 +330,40 @@ func TestNetworkCampaign(t *testing.T) {
 		case 0:
 			ok++
 			// Success must mean everything is archived: every file either
-			// pruned after proof or still local and in S3.
-			rem, _ := remote(t, c)
-			for rel, want := range s.files {
-				if !rem[rel][want] {
-					okWithMissing++
-					t.Errorf("run %d exited 0 but %s is not in S3", i, rel)
-				}
+			// pruned after proof or still local, and recorded.
+			if missing := complete(t, s, inv); len(missing) > 0 {
+				okWithMissing++
+				t.Errorf("run %d exited 0 but %d files are not in the manifest: %v", i, len(missing), missing)
 			}
 		default:
 			failedLoudly++
 			if !strings.Contains(out, "archiver") && !strings.Contains(out, "FAILED") && !strings.Contains(out, "failed") {
-				t.Errorf("run %d exited %d without saying why: %s", i, code, out)
+				t.Errorf("run %d exited %d without saying why: %s", i, code, oneLine(out))
 			}
 		}
-		l, _ := check(t, s, c)
+		l, _ := check(t, s, inv)
 		totalLost += l
 	}
 	p.Set(Faults{})
-	if code, out := runArchiver(m.environ(), s.dir, syncArgs(p.URL())...); code != 0 {
-		t.Errorf("clean run after the campaign exited %d: %s", code, out)
+	if !cleanRun(t, "after the network faults", m, s, inv) {
+		cleanNotOK++
 	}
-	ups, _ := c.ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String("chaos")})
-	l, pruned := check(t, s, c)
+	left := inv.uploads(t)
+	l, pruned := check(t, s, inv)
 	totalLost += l
 	report(t, "network", map[string]any{"runs": runs, "exit_0": ok, "failed_loudly": failedLoudly, "exit_0_with_missing_files": okWithMissing,
 		"minio_restarts": restarts, "requests": p.Count.Requests.Load(), "slowdown_503": p.Count.SlowDown.Load(), "internal_error_500": p.Count.Internal.Load(),
-		"connection_resets": p.Count.Reset.Load(), "stalls_2s": p.Count.Stall.Load(), "files": len(s.files), "pruned_after_proof": pruned,
-		"uploads_left": len(ups.Uploads), "files_lost": totalLost})
-	if len(ups.Uploads) != 0 {
-		t.Errorf("%d uploads left after the clean run", len(ups.Uploads))
+		"connection_resets": p.Count.Reset.Load(), "stalls_2s": p.Count.Stall.Load(), "early_close_412_as_reset": p.Count.EarlyClose.Load(),
+		"files": len(s.files), "pruned_after_proof": pruned, "first_clean_run_not_ok": cleanNotOK, "uploads_left": left, "files_lost": totalLost})
+	if left != 0 {
+		t.Errorf("%d uploads left after the clean run", left)
 	}
+}
+
+// oneLine keeps a command's output on one line, so the campaign's summary
+// (which keeps only test log lines) shows all of it.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " | ")), " ")
 }
 
 func report(t *testing.T, name string, kv map[string]any) {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,16 @@ type Faults struct {
 	Stall         float64 // hold the request for StallFor before forwarding
 	StallFor      time.Duration
 	Latency       time.Duration
+	// EarlyClose makes a conditional PUT (If-None-Match) of a key that
+	// Exists reports as stored fail the way a server may refuse a
+	// precondition: it reads part of the body, then resets the connection,
+	// so the client sees a reset instead of 412. A request that carries
+	// Expect: 100-continue is forwarded untouched (the server can refuse it
+	// before the body), unless IgnoreExpect (a server that does not honour
+	// Expect).
+	EarlyClose   bool
+	IgnoreExpect bool
+	Exists       func(bucket, key string) bool
 }
 
 // Proxy is an HTTP proxy in front of S3 that injects faults and counts them.
@@ -29,7 +40,7 @@ type Proxy struct {
 	rnd    *rand.Rand
 	srv    *http.Server
 	ln     net.Listener
-	Count  struct{ Requests, SlowDown, Internal, Reset, Stall atomic.Int64 }
+	Count  struct{ Requests, SlowDown, Internal, Reset, Stall, EarlyClose atomic.Int64 }
 }
 
 // NewProxy listens on loopback and forwards to target.
@@ -51,6 +62,16 @@ func NewProxy(target string, seed uint64) (*Proxy, error) {
 		f, x := p.faults, p.rnd.Float64()
 		p.mu.Unlock()
 		time.Sleep(f.Latency)
+		if f.EarlyClose && f.Exists != nil && r.Method == http.MethodPut && r.Header.Get("If-None-Match") != "" &&
+			(r.Header.Get("Expect") == "" || f.IgnoreExpect) {
+			bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+			if f.Exists(bucket, key) {
+				p.Count.EarlyClose.Add(1)
+				io.CopyN(io.Discard, r.Body, 64<<10) // part of the body arrives (and 100 Continue is sent)
+				reset(w)
+				return
+			}
+		}
 		switch {
 		case x < f.SlowDown:
 			p.Count.SlowDown.Add(1)
@@ -64,14 +85,8 @@ func NewProxy(target string, seed uint64) (*Proxy, error) {
 			return
 		case x < f.SlowDown+f.InternalError+f.Reset:
 			p.Count.Reset.Add(1)
-			if hj, ok := w.(http.Hijacker); ok {
-				if c, _, err := hj.Hijack(); err == nil {
-					if tc, ok := c.(*net.TCPConn); ok {
-						tc.SetLinger(0) // RST, not FIN
-					}
-					c.Close()
-					return
-				}
+			if reset(w) {
+				return
 			}
 		case x < f.SlowDown+f.InternalError+f.Reset+f.Stall:
 			p.Count.Stall.Add(1)
@@ -81,6 +96,23 @@ func NewProxy(target string, seed uint64) (*Proxy, error) {
 	})}
 	go p.srv.Serve(ln)
 	return p, nil
+}
+
+// reset closes the client's connection with RST, not FIN.
+func reset(w http.ResponseWriter) bool {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return false
+	}
+	c, _, err := hj.Hijack()
+	if err != nil {
+		return false
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
+	return true
 }
 
 func s3Error(w http.ResponseWriter, status int, code, msg string) {

@@ -245,7 +245,7 @@ const seqPrefix = ".archiver/seq/"
 // this long is not coming back.
 const ClaimTimeout = 15 * time.Minute
 
-// maxClaim bounds a claim object (a run id and a newline).
+// maxClaim bounds a claim object (a run id and the holder's line).
 const maxClaim = 4096
 
 // ErrConcurrent means another run committed the same sequence number, or
@@ -256,7 +256,8 @@ var ErrConcurrent = errors.New("another run committed a manifest concurrently")
 // claims m.Seq, so two runs that started from the same predecessor cannot
 // both commit; the loser gets ErrConcurrent (its uploads are adopted by the
 // next run). Claims older than ClaimTimeout (by m.Created) with no
-// manifest are interrupted commits: Commit takes the number after the last
+// manifest, or whose holder is provably gone (see holderGone), are
+// interrupted commits: Commit takes the number after the last
 // of them, so dead runs never stop later ones. m.Seq is updated to the
 // number committed. The manifest is encoded before anything is claimed,
 // so a run that cannot encode it (memory) leaves no claim behind.
@@ -310,7 +311,7 @@ func pastOrphans(ctx context.Context, s store.Store, m *Manifest) (int64, error)
 		if c.Manifest != "" {
 			return 0, fmt.Errorf("run %s committed manifest %d first: %w", c.RunID, c.Seq, ErrConcurrent)
 		}
-		if age := m.Created.Sub(c.Claimed); age < ClaimTimeout {
+		if age := m.Created.Sub(c.Claimed); age < ClaimTimeout && !holderGone(c.Holder) {
 			return 0, fmt.Errorf("run %s claimed number %d %s ago and has not written its manifest (a run still committing, or one that died; "+
 				"a claim is skipped once it is %s old): %w", c.RunID, c.Seq, age.Round(time.Second), ClaimTimeout, ErrConcurrent)
 		}
@@ -324,7 +325,7 @@ func pastOrphans(ctx context.Context, s store.Store, m *Manifest) (int64, error)
 
 // claim creates the claim object of m.Seq, or fails with store.ErrExists.
 func claim(ctx context.Context, s store.Store, m *Manifest) error {
-	b := []byte(m.RunID + "\n")
+	b := []byte(m.RunID + "\n" + holderLine() + "\n")
 	_, err := s.Put(ctx, claimKey(m.Seq), store.Payload{At: bytes.NewReader(b), Size: int64(len(b)),
 		CRC32C: crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))}, store.Meta{Size: int64(len(b)), MTime: m.Created, RunID: m.RunID})
 	return err
@@ -339,6 +340,9 @@ type Claim struct {
 	RunID    string
 	Claimed  time.Time
 	Manifest string // the manifest key committed under Seq; "" if none
+	// Holder names the process that claimed Seq (see holderLine); "" for
+	// claims written before it was recorded.
+	Holder string
 }
 
 // Claims returns the claims with sequence numbers from `from` on, oldest
@@ -386,7 +390,8 @@ func ClaimsFor(ctx context.Context, s store.Store, keys []string, from int64) ([
 		if err != nil {
 			return nil, fmt.Errorf("read sequence claim %d: %w", out[i].Seq, err)
 		}
-		out[i].RunID = strings.TrimSpace(string(b))
+		runID, holder, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		out[i].RunID, out[i].Holder = strings.TrimSpace(runID), strings.TrimSpace(holder)
 	}
 	return out, nil
 }

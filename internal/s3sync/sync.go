@@ -366,29 +366,66 @@ func ship(ctx context.Context, o Options, f File, ix *manifest.Index) (manifest.
 	}
 	meta := store.Meta{SHA256: d.SHA256, Size: st.Size(), MTime: st.ModTime(), Encoding: entry.Encoding, Path: f.Rel, RunID: o.RunID}
 	for attempt := 0; attempt < 2; attempt++ {
-		obj, err := put(ctx, o.Store, key, fh, st, d, compress, meta)
-		if err == nil {
-			entry.Key, entry.StoredSize, entry.KMSKeyID = key, obj.Size, obj.KMSKeyID
-			return entry, outcome{kind: outcomeUploaded, resumed: obj.Resumed, conflict: conflict}, nil
-		}
-		if !errors.Is(err, store.ErrExists) {
+		h, found, err := storedByInterruptedRun(ctx, o.Store, ix, key)
+		if err != nil {
 			return entry, outcome{}, err
+		}
+		if !found {
+			obj, err := put(ctx, o.Store, key, fh, st, d, compress, meta)
+			if err == nil {
+				entry.Key, entry.StoredSize, entry.KMSKeyID = key, obj.Size, obj.KMSKeyID
+				return entry, outcome{kind: outcomeUploaded, resumed: obj.Resumed, conflict: conflict}, nil
+			}
+			if !errors.Is(err, store.ErrExists) {
+				return entry, outcome{}, err
+			}
+			// The key was taken after all (another run, or this PUT stored
+			// it and its answer was lost).
+			if h, err = o.Store.Head(ctx, key); err != nil {
+				return entry, outcome{}, err
+			}
 		}
 		// The key is taken: by this very content (an interrupted run that
 		// uploaded but never committed its manifest), or by other content.
-		h, herr := o.Store.Head(ctx, key)
-		if herr != nil {
-			return entry, outcome{}, herr
-		}
-		if h.Meta.SHA256 == d.SHA256 && h.Meta.Size == st.Size() && h.Meta.Encoding == entry.Encoding {
+		if h.Meta.SHA256 == d.SHA256 && h.Meta.Size == st.Size() && h.Meta.Encoding == entry.Encoding && (entry.Encoding != "" || h.Size == st.Size()) {
+			if err := o.Store.CheckEncryption(h); err != nil {
+				return entry, outcome{}, fmt.Errorf("adopt %s: %w", key, err)
+			}
 			entry.Key, entry.StoredSize, entry.KMSKeyID = key, h.Size, h.KMSKeyID
-			return entry, outcome{kind: outcomeAdopted, conflict: conflict}, nil
+			kind := outcomeAdopted
+			if h.Meta.RunID == o.RunID {
+				kind = outcomeUploaded // this run's own PUT, whose answer was lost
+			}
+			return entry, outcome{kind: kind, conflict: conflict}, nil
 		}
 		k := versionedKey(f.Rel, d.SHA256) + suffix
 		conflict = &Conflict{Path: f.Rel, ArchivedKey: key, ArchivedSHA: h.Meta.SHA256, NewKey: k, NewSHA: d.SHA256}
 		key = k
 	}
 	return entry, outcome{}, fmt.Errorf("no free key for %s", f.Rel)
+}
+
+// storedByInterruptedRun looks at key before it is written, when no
+// committed manifest records it: a run killed after its upload and before
+// its manifest left the object there, and adopting it must not depend on
+// how a server reports a failed conditional write. Keys a manifest records
+// are not looked at, so the HEADs a run makes stay proportional to the
+// files it ships.
+func storedByInterruptedRun(ctx context.Context, s store.Store, ix *manifest.Index, key string) (store.Object, bool, error) {
+	if _, recorded := ix.ByKey(key); recorded {
+		return store.Object{}, false, nil
+	}
+	h, err := s.Head(ctx, key)
+	switch {
+	case err == nil:
+		return h, true, nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAccessDenied):
+		// S3 answers a HEAD of a missing key with 403 when the role may
+		// list only the prefix (deploy/iam-policy.json): nothing to adopt
+		// that HEAD can tell; the conditional PUT decides.
+		return store.Object{}, false, nil
+	}
+	return store.Object{}, false, err
 }
 
 // chainOf reads the linkinginfo of a plain archive so the manifest can

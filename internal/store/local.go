@@ -72,6 +72,10 @@ func (l *Local) metaPath(key string) string {
 	return filepath.Join(l.root, localMetaDir, filepath.FromSlash(key)+".json")
 }
 
+// CheckEncryption implements Store: a local directory has no server-side
+// encryption, so there is nothing to check.
+func (l *Local) CheckEncryption(Object) error { return nil }
+
 // Check implements Store.
 func (l *Local) Check(ctx context.Context) error {
 	st, err := os.Stat(l.root)

@@ -42,6 +42,12 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 	// URL names the destination for humans (s3://bucket/prefix, file:///dir).
 	URL() string
+	// CheckEncryption returns nil when o (from Head) is encrypted the way
+	// Put encrypts (S3: SSE-KMS with the configured key; a local directory
+	// has no server-side encryption), else an error matching
+	// ErrNotEncrypted. A caller checks it before adopting an object that an
+	// earlier, interrupted Put left behind.
+	CheckEncryption(o Object) error
 }
 
 // Payload is the data of one Put.
