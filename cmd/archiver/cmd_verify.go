@@ -150,6 +150,16 @@ func printVerifyReport(w io.Writer, format string, r *verify.Report) error {
 	row("objects", fmt.Sprintf("%d recorded, %d present", r.Entries, r.Present))
 	row("re-read", fmt.Sprintf("%d files, %s (%.1f MB/s); %d not re-read (sample/budget)", r.Reread.Files, progress.Bytes(r.Reread.Bytes), r.MBPerSec, r.NotReread))
 	row("evidence", fmt.Sprintf("%d archives checked, %d groups", r.Archives, r.Groups))
+	for _, c := range r.Chains {
+		what := map[string]string{"first": "first archive of the group", "restart": "new chain after a message-log database reset (line 1 \"- -\")"}[c.Kind]
+		if c.Kind == "mid-history" {
+			what = fmt.Sprintf("history here starts mid-chain: predecessor %s was never archived here", c.PrevArchive)
+			if c.RecordedBy != "" {
+				what += " (recorded by run " + c.RecordedBy + ")"
+			}
+		}
+		row("chain start", fmt.Sprintf("group %q: %s: %s", c.Group, c.Archive, what))
+	}
 	row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
 	tw.Flush()
 	for _, f := range r.Findings {

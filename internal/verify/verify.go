@@ -81,21 +81,32 @@ type Count struct {
 
 // Report is the outcome, for humans and JSON.
 type Report struct {
-	Destination string    `json:"destination"`
-	Manifest    string    `json:"manifest"`
-	Manifests   int       `json:"manifests_in_chain"`
-	Entries     int       `json:"entries"`
-	Present     int       `json:"present"`
-	Reread      Count     `json:"reread"`
-	NotReread   int       `json:"not_reread"`
-	Archives    int       `json:"archives_checked"`
-	Groups      int       `json:"groups"`
-	Findings    []Finding `json:"findings"`
-	Status      string    `json:"status"` // verified, failed, error
-	Error       string    `json:"error,omitempty"`
-	Started     time.Time `json:"started"`
-	DurationSec float64   `json:"duration_seconds"`
-	MBPerSec    float64   `json:"reread_mb_per_second"`
+	Destination string `json:"destination"`
+	Manifest    string `json:"manifest"`
+	Manifests   int    `json:"manifests_in_chain"`
+	Entries     int    `json:"entries"`
+	Present     int    `json:"present"`
+	Reread      Count  `json:"reread"`
+	NotReread   int    `json:"not_reread"`
+	Archives    int    `json:"archives_checked"`
+	Groups      int    `json:"groups"`
+	// Chains lists where each group's evidence chain begins: the first
+	// archive, a restart after a message-log database reset, or a
+	// mid-history start (the predecessor was never archived here).
+	Chains      []ChainStart `json:"chains,omitempty"`
+	Findings    []Finding    `json:"findings"`
+	Status      string       `json:"status"` // verified, failed, error
+	Error       string       `json:"error,omitempty"`
+	Started     time.Time    `json:"started"`
+	DurationSec float64      `json:"duration_seconds"`
+	MBPerSec    float64      `json:"reread_mb_per_second"`
+}
+
+// ChainStart is one chain start, and the sync run that recorded it when
+// it is a recorded mid-history start ("" when inferred).
+type ChainStart struct {
+	xroad.Start
+	RecordedBy string `json:"recorded_by_run,omitempty"`
 }
 
 // ErrFailed means verification found errors (listed in the report).
@@ -449,8 +460,8 @@ func (o *Options) check(ctx context.Context, e manifest.Entry) ([]Finding, *xroa
 	}
 	// The chain inside recomputed (only the name may disagree): use it
 	// for continuity, since it is what the destination holds.
-	an, _ := xroad.ParseArchiveName(name)
-	link := &xroad.Link{Name: name, Group: an.Group, PrevArchive: ac.Link.PrevArchive, PrevDigest: ac.Link.PrevDigest, LastDigest: ac.Link.LastDigest(), Known: true}
+	l := xroad.LinkOf(name, ac.Link)
+	link := &l
 	if c := e.Chain; c != nil && (c.LastDigest != link.LastDigest || c.PrevArchive != link.PrevArchive || c.PrevDigest != link.PrevDigest) {
 		findings = append(findings, Finding{Severity: "error", Kind: KindEvidence, Key: e.Key, Path: e.Path,
 			Detail: "linkinginfo differs from what was recorded when the archive was shipped"})
@@ -459,7 +470,12 @@ func (o *Options) check(ctx context.Context, e manifest.Entry) ([]Finding, *xroa
 }
 
 // continuity checks each group's chain over the archives present: links
-// read from content where re-read, from the manifest otherwise.
+// read from content where re-read, from the manifest otherwise. A group's
+// earliest archived archive whose predecessor was never archived here
+// starts its chain mid-history (recorded by sync when it first saw it, or,
+// for manifests from before that record and for encrypted archives whose
+// chain sync could not read, inferred by the same rule); every other
+// absent predecessor is a break.
 func (o *Options) continuity(m *manifest.Manifest, listed map[string]int64, content map[string]xroad.Link, rep *Report) {
 	latest := map[string]manifest.Entry{} // by archive name: the newest version
 	for _, e := range m.Entries {
@@ -467,32 +483,65 @@ func (o *Options) continuity(m *manifest.Manifest, listed map[string]int64, cont
 			latest[path.Base(e.Path)] = e
 		}
 	}
-	var links []xroad.Link
+	var links, archived []xroad.Link
 	groups := map[string]bool{}
 	missing := map[string]manifest.Entry{}
 	for name, e := range latest {
-		if _, ok := listed[e.Key]; !ok {
-			missing[name] = e
-			continue
-		}
 		an, err := xroad.ParseArchiveName(name)
 		if err != nil {
 			rep.add("error", KindEvidence, e, err.Error())
 			continue
 		}
-		groups[an.Group] = true
-		if l, ok := content[name]; ok {
-			links = append(links, l)
-			continue
-		}
-		l := xroad.Link{Name: name, Group: an.Group, LastDigest: an.Digest}
+		l := xroad.Link{Name: name, Group: an.Group, First: an.First, LastDigest: an.Digest}
 		if c := e.Chain; c != nil {
 			l.PrevArchive, l.PrevDigest, l.LastDigest, l.Known = c.PrevArchive, c.PrevDigest, c.LastDigest, true
 		}
+		if cl, ok := content[name]; ok {
+			l = cl
+		}
+		archived = append(archived, l)
+		if _, ok := listed[e.Key]; !ok {
+			missing[name] = e
+			continue
+		}
+		groups[an.Group] = true
 		links = append(links, l)
 	}
 	rep.Groups = len(groups)
-	for _, b := range xroad.CheckContinuity(links) {
+	recorded := map[string]manifest.ChainStart{}
+	for _, c := range m.ChainStarts {
+		recorded[c.Archive] = c
+	}
+	earliest := xroad.Earliest(archived)
+	midHistory := func(l xroad.Link) bool {
+		if _, ok := latest[l.PrevArchive]; ok {
+			return false // it was archived here: its absence is a loss
+		}
+		if c, ok := recorded[l.Name]; ok {
+			return c.PrevArchive == l.PrevArchive && c.PrevDigest == l.PrevDigest
+		}
+		if m.StartsRecorded && latest[l.Name].Chain != nil {
+			return false // sync saw this archive's chain and recorded no start
+		}
+		// A manifest from before the record, or an archive whose chain
+		// sync could not read (encrypted): the same rule, inferred.
+		return earliest[l.Group] == l.Name
+	}
+	cont := xroad.CheckContinuity(links, midHistory)
+	for _, st := range cont.Starts {
+		cs := ChainStart{Start: st}
+		if c, ok := recorded[st.Archive]; ok && st.Kind == xroad.StartMidHistory {
+			cs.RecordedBy = c.RunID
+		}
+		rep.Chains = append(rep.Chains, cs)
+	}
+	sort.Slice(rep.Chains, func(i, j int) bool {
+		if rep.Chains[i].Group != rep.Chains[j].Group {
+			return rep.Chains[i].Group < rep.Chains[j].Group
+		}
+		return rep.Chains[i].Archive < rep.Chains[j].Archive
+	})
+	for _, b := range cont.Breaks {
 		detail := b.String()
 		f := Finding{Severity: "error", Kind: KindChain, Path: b.Before, Detail: detail}
 		if gone, ok := missing[b.After]; ok {
@@ -502,6 +551,9 @@ func (o *Options) continuity(m *manifest.Manifest, listed map[string]int64, cont
 			}
 			f.Detail = fmt.Sprintf("group %q: evidence chain broken between %s and %q: archive %q is recorded in the manifest but missing from the destination",
 				b.Group, before, b.Before, b.After)
+		} else if b.Reason == "previous archive is missing" {
+			f.Detail = fmt.Sprintf("group %q: evidence chain broken before %q: its predecessor %q was never archived here, and %q is not where the group's history here begins (a gap in what was shipped)",
+				b.Group, b.Before, b.After, b.Before)
 		}
 		rep.Findings = append(rep.Findings, f)
 	}

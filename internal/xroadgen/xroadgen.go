@@ -44,7 +44,29 @@ type Options struct {
 	LegacyBackup bool // also one pre-7.0 backup/ss-automatic-backup-*.tar
 
 	WorkingFiles bool // tmp-mlog-*.tmp, dbdump.dat, restore_lock, pre-restore tar
-	Algorithm    string
+	// Algorithm is hash-algo-id as X-Road writes it in linkinginfo line 1
+	// (SHA-512 by default; SHA-224 and the others NewHash knows).
+	Algorithm string
+
+	// DropFirst removes each group's first DropFirst archives after
+	// writing them: history that starts mid-chain, as on a server whose
+	// older archives were moved off before archiver was installed.
+	DropFirst int
+	// Legacy writes the first Legacy archives with X-Road 6.x names
+	// (mlog-X-Y-<10 random alphanumerics>.zip, no group): a server
+	// upgraded from 6.x. With no Groups, later archives continue their
+	// chain, as X-Road 7 does after an upgrade.
+	Legacy int
+	// RestartAfter resets every group's chain head after that many
+	// archives (0: never): the message-log database was reset, and the
+	// next archive of each group starts a new chain ("- - ALG").
+	RestartAfter int
+	// Zone is the JVM's default zone the X and Y fields are written in
+	// (UTC when nil).
+	Zone *time.Location
+	// PGP signs and encrypts the Encrypted archives as X-Road's gpg call
+	// does; nil writes opaque OpenPGP-framed bytes instead.
+	PGP *PGP
 }
 
 // Demo is a small tree: a few archives in two groups, encrypted archives,
@@ -104,12 +126,40 @@ func Generate(o Options) ([]File, error) {
 		jobs = append(jobs[:at], append([]job{{o.SmallSize * 2, true}}, jobs[at:]...)...)
 	}
 	var out []File
+	perGroup := map[string][]string{}
 	for i, j := range jobs {
-		f, err := g.archive(groups[i%len(groups)], j.size, j.enc)
+		if o.RestartAfter > 0 && i > 0 && i%o.RestartAfter == 0 {
+			g.heads = map[string]head{} // LAST_ARCHIVE_DIGEST emptied
+		}
+		group := groups[i%len(groups)]
+		legacy := i < o.Legacy
+		if legacy {
+			group = ""
+		}
+		f, err := g.archive(group, j.size, j.enc && !legacy, legacy)
 		if err != nil {
 			return out, err
 		}
+		perGroup[group] = append(perGroup[group], f.Rel)
 		out = append(out, f)
+	}
+	if o.DropFirst > 0 {
+		drop := map[string]bool{}
+		for _, names := range perGroup {
+			for _, n := range names[:min(o.DropFirst, len(names))] {
+				drop[n] = true
+				if err := os.Remove(filepath.Join(o.Dir, n)); err != nil {
+					return out, err
+				}
+			}
+		}
+		kept := out[:0]
+		for _, f := range out {
+			if !drop[f.Rel] {
+				kept = append(kept, f)
+			}
+		}
+		out = kept
 	}
 	for i := 0; i < o.Backups; i++ {
 		t := o.Start.Add(time.Duration(i) * 24 * time.Hour).Add(3*time.Hour + 15*time.Minute)
@@ -169,7 +219,7 @@ type gen struct {
 }
 
 // archive writes one message-log archive of about size bytes in group g.
-func (g *gen) archive(group string, size int64, encrypted bool) (File, error) {
+func (g *gen) archive(group string, size int64, encrypted, legacy bool) (File, error) {
 	h := g.heads[group]
 	chain, err := xroad.NewChain(g.o.Algorithm, h.digest)
 	if err != nil {
@@ -212,10 +262,22 @@ func (g *gen) archive(group string, size int64, encrypted bool) (File, error) {
 	if err := zw.Close(); err != nil {
 		return File{}, err
 	}
-	an := xroad.ArchiveName{Group: group, First: first.UTC().Truncate(time.Second), Last: g.now.UTC().Truncate(time.Second), Digest: chain.Last()[:16], Encrypted: encrypted}
+	zone := g.o.Zone
+	if zone == nil {
+		zone = time.UTC
+	}
+	an := xroad.ArchiveName{Group: group, First: first.In(zone).Truncate(time.Second), Last: g.now.In(zone).Truncate(time.Second), Digest: chain.Last()[:16], Encrypted: encrypted}
+	if legacy {
+		an.Digest, an.Legacy, an.Random = "", true, g.alnum(10)
+	}
 	name := an.String()
 	data := buf.Bytes()
-	if encrypted {
+	if encrypted && g.o.PGP != nil {
+		var err error
+		if data, err = g.o.PGP.seal(data); err != nil { // gpg wrote into the tmp file
+			return File{}, err
+		}
+	} else if encrypted {
 		data = g.pgp(int64(len(data)) + 600)
 	}
 	g.heads[group] = head{digest: chain.Last(), name: name}
@@ -263,6 +325,16 @@ func (g *gen) text(n int) string {
 		fmt.Fprintf(&b, "<%s>%s-%d</%s>", w, words[g.rnd.IntN(len(words))], g.rnd.IntN(100000), w)
 	}
 	return b.String()
+}
+
+// alnum is RandomStringUtils.randomAlphanumeric(n).
+func (g *gen) alnum(n int) string {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = chars[g.rnd.IntN(len(chars))]
+	}
+	return string(b)
 }
 
 func (g *gen) b64(n int) string {
