@@ -161,6 +161,12 @@ type Verify struct {
 	Schedule      string  `yaml:"schedule"`
 	SamplePercent float64 `yaml:"samplePercent"` // default 10
 	MaxBytes      string  `yaml:"maxBytes"`      // e.g. 20GiB; default no cap
+	// GPGHome, GPGKeys and GPGSigners are the key material .zip.gpg
+	// archives are decrypted and signature-checked with (verify
+	// --gpg-home, --gpg-key, --gpg-signer); none: integrity only.
+	GPGHome    string   `yaml:"gpgHome"`
+	GPGKeys    []string `yaml:"gpgKeys"`
+	GPGSigners []string `yaml:"gpgSigners"`
 }
 
 // Serve configures the long-running scheduler.
@@ -328,6 +334,9 @@ func (c *Config) Validate(lines map[string]int) Errors {
 		size("verify.maxBytes", v.MaxBytes)
 		if c.Sync.Dest == "" {
 			add("verify.enabled", "needs sync.dest: the destination to re-read")
+		}
+		if len(v.GPGSigners) > 0 && v.GPGHome == "" && len(v.GPGKeys) == 0 {
+			add("verify.gpgSigners", "needs verify.gpgHome or verify.gpgKeys: the key that decrypts the archives")
 		}
 	}
 	if s := c.Sync; s.Enabled {

@@ -68,6 +68,7 @@ func TestErrorsNameLineAndField(t *testing.T) {
 		{"too many hours", good + "alarms: {restoreTestNoSuccessHours: 200}\n", "alarms.restoreTestNoSuccessHours"},
 		{"verify sample above 100", good + "verify: {enabled: true, samplePercent: 200}\n", "verify.samplePercent"},
 		{"verify max bytes", good + "verify: {enabled: true, maxBytes: lots}\n", "verify.maxBytes"},
+		{"verify signers without a key", good + "verify: {enabled: true, gpgSigners: [/keys/ss1.pub.asc]}\n", "verify.gpgSigners"},
 		{"verify cron", good + "verify: {enabled: true, schedule: \"5 *\"}\n", "verify.schedule"},
 		{"wrong type", strings.Replace(good, "daily: 7", "daily: seven", 1), "line 19: cannot unmarshal"},
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/xroad-archiver/archiver/internal/codec"
+	"github.com/xroad-archiver/archiver/internal/gpg"
 	"github.com/xroad-archiver/archiver/internal/manifest"
 	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/store"
@@ -39,10 +40,13 @@ type Options struct {
 	// RequireEncryption fails objects that report no server-side encryption.
 	RequireEncryption bool
 	Concurrency       int
-	TempDir           string // where plain archives are spooled for zip checks
-	Now               func() time.Time
-	Log               *slog.Logger
-	Progress          Progress
+	TempDir           string // where archives are spooled (unlinked, mode 0600) for zip checks
+	// Keys decrypt .zip.gpg archives and hold the accepted signing keys;
+	// nil checks them for integrity only.
+	Keys     *gpg.Keys
+	Now      func() time.Time
+	Log      *slog.Logger
+	Progress Progress
 }
 
 // Progress receives progress events (safe for concurrent use).
@@ -90,6 +94,13 @@ type Report struct {
 	NotReread   int    `json:"not_reread"`
 	Archives    int    `json:"archives_checked"`
 	Groups      int    `json:"groups"`
+	// Encrypted .zip.gpg archives re-read; Decrypted of them were
+	// decrypted, signature-checked and chain-checked with the keys given;
+	// IntegrityOnly were checked without keys: SHA-256 and OpenPGP form
+	// only, not their content or signer.
+	Encrypted     int `json:"encrypted_archives"`
+	Decrypted     int `json:"encrypted_decrypted"`
+	IntegrityOnly int `json:"encrypted_integrity_only"`
 	// Chains lists where each group's evidence chain begins: the first
 	// archive, a restart after a message-log database reset, or a
 	// mid-history start (the predecessor was never archived here).
@@ -390,6 +401,15 @@ func (o *Options) reread(ctx context.Context, entries []manifest.Entry, rep *Rep
 			links[link.Name] = *link
 			rep.Archives++
 		}
+		if e.Kind == xroad.KindEncryptedArchive.String() {
+			rep.Encrypted++
+			switch {
+			case o.Keys == nil:
+				rep.IntegrityOnly++
+			case link != nil:
+				rep.Decrypted++
+			}
+		}
 		mu.Unlock()
 		if o.Progress != nil {
 			o.Progress.Done(e.Size)
@@ -423,20 +443,41 @@ func (o *Options) check(ctx context.Context, e manifest.Entry) ([]Finding, *xroa
 	}
 	defer body.Close()
 	plain := e.Kind == xroad.KindArchive.String()
+	encrypted := e.Kind == xroad.KindEncryptedArchive.String()
 	var spool *os.File
 	h := sha256.New()
 	w := io.Writer(h)
-	if plain {
-		if spool, err = os.CreateTemp(o.TempDir, "archiver-verify-*.zip"); err != nil {
-			return nil, nil, fmt.Errorf("spool archive for checking: %w", err)
+	if plain || encrypted && o.Keys != nil {
+		if spool, err = newSpool(o.TempDir); err != nil {
+			return nil, nil, err
 		}
-		defer os.Remove(spool.Name())
 		defer spool.Close()
-		w = io.MultiWriter(h, spool)
 	}
-	n, err := io.Copy(w, body)
+	var n int64
+	var msgErr error // the encrypted archive fails as evidence
+	if encrypted {
+		// Hash what is stored while reading the OpenPGP message from it;
+		// the plaintext (with keys) goes to the unlinked spool only.
+		cr := &countReader{r: io.TeeReader(body, h)}
+		if o.Keys != nil {
+			_, msgErr = o.Keys.Decrypt(cr, spoolWriter{spool})
+		} else {
+			msgErr = gpg.CheckFraming(cr)
+		}
+		if msgErr != nil && !errors.Is(msgErr, gpg.ErrMessage) {
+			err = msgErr // reading the object or writing the spool failed
+		} else {
+			_, err = io.Copy(io.Discard, cr) // the rest still counts for the SHA-256
+		}
+		n = cr.n
+	} else {
+		if plain {
+			w = io.MultiWriter(h, spoolWriter{spool})
+		}
+		n, err = io.Copy(w, body)
+	}
 	if err != nil {
-		if store.IsFatal(err) || ctx.Err() != nil {
+		if store.IsFatal(err) || ctx.Err() != nil || errors.Is(err, errSpool) {
 			return nil, nil, err
 		}
 		return append(findings, Finding{Severity: "error", Kind: KindContent, Key: e.Key, Path: e.Path, Detail: "read: " + err.Error()}), nil, nil
@@ -447,11 +488,22 @@ func (o *Options) check(ctx context.Context, e manifest.Entry) ([]Finding, *xroa
 		// An archive is still checked as evidence: what is stored is what
 		// an auditor would get.
 	}
-	if !plain {
+	if msgErr != nil {
+		return append(findings, Finding{Severity: "error", Kind: KindEvidence, Key: e.Key, Path: e.Path, Detail: msgErr.Error()}), nil, nil
+	}
+	if !plain && (!encrypted || o.Keys == nil) {
 		return findings, nil, nil
+	}
+	if encrypted {
+		if n, err = spool.Seek(0, io.SeekCurrent); err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", errSpool, err)
+		}
 	}
 	name := path.Base(e.Path)
 	ac, err := xroad.CheckArchive(spool, n, name)
+	if encrypted && err != nil {
+		err = fmt.Errorf("decrypted and signed by an accepted key, but: %w", err)
+	}
 	if err != nil {
 		findings = append(findings, Finding{Severity: "error", Kind: KindEvidence, Key: e.Key, Path: e.Path, Detail: err.Error()})
 	}
@@ -467,6 +519,46 @@ func (o *Options) check(ctx context.Context, e manifest.Entry) ([]Finding, *xroa
 			Detail: "linkinginfo differs from what was recorded when the archive was shipped"})
 	}
 	return findings, link, nil
+}
+
+// errSpool marks a failure of the local spool (a full disk): verify
+// cannot check, which says nothing about the archive.
+var errSpool = errors.New("spool archive for checking")
+
+// newSpool creates the private file an archive is checked in (mode 0600)
+// and unlinks it at once: it vanishes when closed, or when the process
+// dies, so a decrypted archive never outlives its check on disk.
+func newSpool(dir string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "archiver-verify-*")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errSpool, err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: %v", errSpool, err)
+	}
+	return f, nil
+}
+
+type spoolWriter struct{ f *os.File }
+
+func (s spoolWriter) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	if err != nil {
+		err = fmt.Errorf("%w: %v", errSpool, err)
+	}
+	return n, err
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // continuity checks each group's chain over the archives present: links

@@ -345,20 +345,32 @@ func (g *gen) b64(n int) string {
 	return base64.StdEncoding.EncodeToString(raw)
 }
 
-// pgp returns n bytes framed like a binary OpenPGP message (a public-key
-// encrypted session key packet, then encrypted data): opaque and incompressible.
+// pgp returns about n bytes of a well-formed binary OpenPGP encrypted
+// message whose content is random (no key can open it): a public-key
+// encrypted session key packet (version 3, RSA, a 2048-bit MPI), then an
+// integrity-protected encrypted data packet, as gpg --encrypt frames them.
 func (g *gen) pgp(n int64) []byte {
-	b := make([]byte, n)
-	for i := 0; i < len(b); i += 8 {
-		v := g.rnd.Uint64()
-		for j := 0; j < 8 && i+j < len(b); j++ {
-			b[i+j] = byte(v >> (8 * j))
+	rnd := func(b []byte) {
+		for i := 0; i < len(b); i += 8 {
+			v := g.rnd.Uint64()
+			for j := 0; j < 8 && i+j < len(b); j++ {
+				b[i+j] = byte(v >> (8 * j))
+			}
 		}
 	}
-	if n > 4 {
-		b[0], b[1], b[2], b[3] = 0x85, 0x02, 0x0c, 0x03
-	}
-	return b
+	pkesk := make([]byte, 3+1+8+1+2+256)
+	rnd(pkesk)
+	pkesk[0], pkesk[1], pkesk[2] = 0x85, 0x01, 0x0c // old format, tag 1, length 268
+	pkesk[3], pkesk[12] = 3, 1                      // version 3, RSA
+	pkesk[13], pkesk[14] = 0x08, 0x00               // MPI of 2048 bits
+	pkesk[15] |= 0x80
+	body := max(n-int64(len(pkesk))-6, 2)
+	data := make([]byte, 6+body)
+	rnd(data)
+	data[0], data[1] = 0xd2, 0xff // new format, tag 18, five-octet length
+	data[2], data[3], data[4], data[5] = byte(body>>24), byte(body>>16), byte(body>>8), byte(body)
+	data[6] = 1 // SEIPD version 1
+	return append(pkesk, data...)
 }
 
 func (g *gen) opaque(rel string, size int64, pgp bool) (File, error) {
