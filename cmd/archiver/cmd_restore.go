@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/restore"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
@@ -28,6 +30,7 @@ type restoreOptions struct {
 	noProgress  bool
 	toPVC       string
 	vol         drillOptions
+	archiveZone string
 }
 
 func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
@@ -38,6 +41,7 @@ func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.include, "include", nil, "restore only paths (or base names) matching this glob; repeatable")
 	fs.StringVar(&o.since, "since", "", "only archives whose records end at or after this time (RFC 3339 or YYYY-MM-DD; other files: mtime)")
 	fs.StringVar(&o.until, "until", "", "only archives whose records start at or before this time")
+	fs.StringVar(&o.archiveZone, "archive-zone", "", "time zone of the X and Y times in archive names, the Security Server JVM's zone (default: archiveZone or timeZone of $ARCHIVER_CONFIG or /etc/archiver/config.yaml when present, else UTC) [$ARCHIVER_ARCHIVE_ZONE]")
 	fs.StringVar(&o.asOf, "as-of", "", "restore the state recorded by this run's manifest (default: the latest)")
 	fs.BoolVar(&o.force, "force", false, "replace existing files that differ (identical files are always left alone)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "list what would be restored and the total size; write nothing")
@@ -76,7 +80,7 @@ PVC of that name is never touched.
   archiver restore --from s3://my-bucket/xroad/ss1 --snapshot snap-0123456789abcdef0 --to-pvc xroad/xroad-data-restored --storage-class gp3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"from": "ARCHIVER_DEST", "image": "ARCHIVER_IMAGE"}); err != nil {
+			if err := envDefaults(cmd.Flags(), map[string]string{"from": "ARCHIVER_DEST", "image": "ARCHIVER_IMAGE", "archive-zone": "ARCHIVER_ARCHIVE_ZONE"}); err != nil {
 				return err
 			}
 			if o.toPVC != "" || o.vol.snapshotID != "" || o.vol.recoveryPoint != "" {
@@ -115,6 +119,10 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 	if !since.IsZero() && !until.IsZero() && since.After(until) {
 		return usageErrorf("--since %s is after --until %s: nothing could match", o.since, o.until)
 	}
+	zone, err := archiveZone(o.archiveZone)
+	if err != nil {
+		return err
+	}
 	showBar := !o.noProgress && isTerminal(g.streams.err)
 	log, err := g.logger(showBar)
 	if err != nil {
@@ -124,7 +132,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 	if err != nil {
 		return err
 	}
-	opts := restore.Options{Store: st, To: o.to, AsOf: o.asOf, Include: o.include, Since: since, Until: until,
+	opts := restore.Options{Store: st, To: o.to, AsOf: o.asOf, Include: o.include, Since: since, Until: until, Zone: zone,
 		Force: o.force, DryRun: o.dryRun, Concurrency: o.concurrency, Log: log}
 	if showBar {
 		opts.Progress = progress.New(g.streams.err, "restore")
@@ -197,4 +205,28 @@ func runRestoreToPVC(cmd *cobra.Command, g *globalOptions, o *restoreOptions) er
 	v := o.vol
 	v.destOptions, v.namespace, v.output = o.destOptions, ns, o.output
 	return runDrill(cmd, g, &v, name)
+}
+
+// archiveZone resolves --archive-zone: the flag, else the configuration
+// file's archiveZone or timeZone when the file exists, else UTC.
+func archiveZone(flag string) (*time.Location, error) {
+	if flag != "" {
+		loc, err := time.LoadLocation(flag)
+		if err != nil {
+			return nil, usageErrorf("--archive-zone %q: %v", flag, err)
+		}
+		return loc, nil
+	}
+	p := os.Getenv("ARCHIVER_CONFIG")
+	if p == "" {
+		p = "/etc/archiver/config.yaml"
+	}
+	if _, err := os.Stat(p); err != nil {
+		return time.UTC, nil
+	}
+	c, err := config.Load(p)
+	if err != nil {
+		return nil, fmt.Errorf("read the archive names' time zone from %s (or set --archive-zone): %w", p, err)
+	}
+	return c.ArchiveLocation()
 }

@@ -481,6 +481,10 @@ func runConfiguredVerify(ctx context.Context, c *config.Config, log *slog.Logger
 	if err != nil {
 		return nil, err
 	}
+	keys, err := (&gpgOptions{home: v.GPGHome, keys: v.GPGKeys, signers: v.GPGSigners}).load()
+	if err != nil {
+		return nil, err
+	}
 	return verify.Run(ctx, verify.Options{Store: st, SamplePercent: sample, MaxBytes: maxBytes,
-		RequireEncryption: strings.HasPrefix(c.Sync.Dest, "s3://"), Concurrency: 4, Log: log})
+		RequireEncryption: strings.HasPrefix(c.Sync.Dest, "s3://"), Concurrency: 4, Log: log, Keys: keys})
 }

@@ -22,6 +22,7 @@ type verifyOptions struct {
 	concurrency int
 	output      string
 	noProgress  bool
+	gpg         gpgOptions
 }
 
 func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
@@ -35,6 +36,7 @@ func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.concurrency, "concurrency", 4, "objects re-read at once")
 	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
+	o.gpg.AddFlags(fs)
 }
 
 const verifyExitHelp = `Exit codes:
@@ -54,14 +56,17 @@ SHA-256; plain mlog-*.zip archives are checked as X-Road evidence (valid zip, li
 recomputed from the .asice containers, the name's Z field), and within each group every
 archive's first linkinginfo line must name the previous archive and its last digest. A missing
 or altered archive is reported as a break between its neighbours. .zip.gpg archives and backups
-are checked by SHA-256. Objects no manifest records are reported as warnings.
+are checked by SHA-256 and as OpenPGP messages; with the key (--gpg-home or --gpg-key) they are
+decrypted in a stream, their signature checked against the accepted signing keys, and then
+checked as evidence and for continuity like plain archives. Without it the report says how many
+were checked for integrity only. Objects no manifest records are reported as warnings.
 
 ` + verifyExitHelp,
 		Example: `  archiver verify --dest s3://my-bucket/xroad/ss1
   archiver verify --dest s3://my-bucket/xroad/ss1 --sample 10 --max-bytes 20GiB -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"dest": "ARCHIVER_DEST"}); err != nil {
+			if err := envDefaults(cmd.Flags(), map[string]string{"dest": "ARCHIVER_DEST", "gpg-home": "ARCHIVER_GPG_HOME"}); err != nil {
 				return err
 			}
 			return runVerify(cmd, g, o)
@@ -119,12 +124,19 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	if err != nil {
 		return err
 	}
+	keys, err := o.gpg.load()
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, o.destOptions, s3Tuning{concurrency: o.concurrency}, false)
 	if err != nil {
 		return err
 	}
 	opts := verify.Options{Store: st, AsOf: o.asOf, SamplePercent: o.sample, Since: since, MaxBytes: maxBytes,
-		RequireEncryption: scheme == "s3", Concurrency: o.concurrency, Log: log}
+		RequireEncryption: scheme == "s3", Concurrency: o.concurrency, Log: log, Keys: keys}
+	if keys != nil {
+		log.Info("encrypted archives are decrypted and signature-checked", "keys", keys.String())
+	}
 	if showBar {
 		opts.Progress = progress.New(g.streams.err, "verify")
 	}
@@ -150,6 +162,22 @@ func printVerifyReport(w io.Writer, format string, r *verify.Report) error {
 	row("objects", fmt.Sprintf("%d recorded, %d present", r.Entries, r.Present))
 	row("re-read", fmt.Sprintf("%d files, %s (%.1f MB/s); %d not re-read (sample/budget)", r.Reread.Files, progress.Bytes(r.Reread.Bytes), r.MBPerSec, r.NotReread))
 	row("evidence", fmt.Sprintf("%d archives checked, %d groups", r.Archives, r.Groups))
+	if r.Decrypted > 0 {
+		row("encrypted", fmt.Sprintf("%d of %d encrypted archives decrypted, signature and chain checked", r.Decrypted, r.Encrypted))
+	}
+	if r.IntegrityOnly > 0 {
+		row("encrypted", fmt.Sprintf("%d encrypted archives checked for integrity only (SHA-256 and OpenPGP form; no key given: content, chain and signer not checked)", r.IntegrityOnly))
+	}
+	for _, c := range r.Chains {
+		what := map[string]string{"first": "first archive of the group", "restart": "new chain after a message-log database reset (line 1 \"- -\")"}[c.Kind]
+		if c.Kind == "mid-history" {
+			what = fmt.Sprintf("history here starts mid-chain: predecessor %s was never archived here", c.PrevArchive)
+			if c.RecordedBy != "" {
+				what += " (recorded by run " + c.RecordedBy + ")"
+			}
+		}
+		row("chain start", fmt.Sprintf("group %q: %s: %s", c.Group, c.Archive, what))
+	}
 	row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
 	tw.Flush()
 	for _, f := range r.Findings {

@@ -28,6 +28,7 @@ type verifyDirOptions struct {
 	sub            string
 	terminationLog string
 	output         string
+	gpg            gpgOptions
 }
 
 func newVerifyDirCommand(g *globalOptions) *cobra.Command {
@@ -36,7 +37,10 @@ func newVerifyDirCommand(g *globalOptions) *cobra.Command {
 		Use:   "verify-dir",
 		Short: "Check a restored directory against the content manifest recorded at backup time",
 		Long: `Check that --dir holds every file the content manifest records, with the same SHA-256;
-plain mlog-*.zip archives must also be valid zips whose X-Road hash chain recomputes. Files the
+plain mlog-*.zip archives must also be valid zips whose X-Road hash chain recomputes, and each
+group's chain must connect across the archives (the group's earliest may name a predecessor that
+is not there). .zip.gpg archives must be well-formed OpenPGP; with --gpg-home or --gpg-key they are
+decrypted in a stream, their signer checked, and checked like plain ones. Files the
 manifest does not record are fine, and so is a non-archive file rewritten after the manifest was
 written (a newer mtime); archives and backups never change, so any difference there fails.
 
@@ -53,6 +57,9 @@ Exit codes:
   archiver verify-dir --dir /mnt/efs --recovery-dir 'aws-backup-restore_*' --sub /xroad --manifest m.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envDefaults(cmd.Flags(), map[string]string{"gpg-home": "ARCHIVER_GPG_HOME"}); err != nil {
+				return err
+			}
 			return runVerifyDir(cmd, g, o)
 		},
 	}
@@ -69,6 +76,7 @@ Exit codes:
 	fs.StringVar(&o.region, "region", "", "AWS region for --restore-from")
 	fs.StringVar(&o.terminationLog, "termination-log", "", "also write the compact JSON result here (e.g. /dev/termination-log)")
 	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	o.gpg.AddFlags(fs)
 	return c
 }
 
@@ -107,6 +115,12 @@ func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) err
 	} else {
 		fmt.Fprintf(out, "%s: %d of %d files verified (%d archives chain-checked, %d changed after the backup), %s read in %.1fs\n",
 			res.Status, res.Verified, res.Expected, res.Archives, res.Changed, progress.Bytes(res.Bytes), res.Seconds)
+		if res.Decrypted > 0 {
+			fmt.Fprintf(out, "  %d encrypted archives decrypted, signature and chain checked\n", res.Decrypted)
+		}
+		if res.IntegrityOnly > 0 {
+			fmt.Fprintf(out, "  %d encrypted archives checked for integrity only (SHA-256 and OpenPGP form; no key given)\n", res.IntegrityOnly)
+		}
 		for _, p := range res.Problems {
 			fmt.Fprintf(out, "  %-11s %s %s\n", p.Kind, p.Path, p.Detail)
 		}
@@ -141,7 +155,11 @@ func checkDir(cmd *cobra.Command, o *verifyDirOptions) (*dircheck.Result, error)
 		}
 		return nil, fmt.Errorf("restored directory %s: %w", root, err)
 	}
-	res, err := dircheck.Check(cmd.Context(), root, m.Files)
+	keys, err := o.gpg.load()
+	if err != nil {
+		return nil, err
+	}
+	res, err := dircheck.CheckWith(cmd.Context(), root, m.Files, dircheck.Options{Keys: keys})
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +195,11 @@ func restoreAndCheck(ctx context.Context, o *verifyDirOptions) (*dircheck.Result
 	for _, e := range manifest.Current(m.Entries) {
 		files = append(files, snapshot.ContentFile{Path: e.Path, Size: e.Size, MTime: e.MTime, Kind: e.Kind, SHA256: e.SHA256})
 	}
-	res, err := dircheck.Check(ctx, o.dir, files)
+	keys, err := o.gpg.load()
+	if err != nil {
+		return nil, err
+	}
+	res, err := dircheck.CheckWith(ctx, o.dir, files, dircheck.Options{Keys: keys})
 	if err != nil {
 		return nil, err
 	}

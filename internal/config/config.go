@@ -22,18 +22,23 @@ import (
 
 // Config is the whole file.
 type Config struct {
-	Cluster        string      `yaml:"cluster"`
-	SecurityServer string      `yaml:"securityServer"`
-	TimeZone       string      `yaml:"timeZone"`
-	Lock           Lock        `yaml:"lock"`
-	Primary        Primary     `yaml:"primary"`
-	Sync           Sync        `yaml:"sync"`
-	Snapshot       Snapshot    `yaml:"snapshot"`
-	RestoreTest    RestoreTest `yaml:"restoreTest"`
-	Verify         Verify      `yaml:"verify"`
-	Serve          Serve       `yaml:"serve"`
-	Metrics        Metrics     `yaml:"metrics"`
-	Alarms         Alarms      `yaml:"alarms"`
+	Cluster        string `yaml:"cluster"`
+	SecurityServer string `yaml:"securityServer"`
+	TimeZone       string `yaml:"timeZone"`
+	// ArchiveZone is the zone of the X and Y times in archive names: the
+	// default zone of the Security Server's JVM (UTC in the Sidecar
+	// images). Default: timeZone, else UTC. restore's --since/--until
+	// compare archives by it.
+	ArchiveZone string      `yaml:"archiveZone"`
+	Lock        Lock        `yaml:"lock"`
+	Primary     Primary     `yaml:"primary"`
+	Sync        Sync        `yaml:"sync"`
+	Snapshot    Snapshot    `yaml:"snapshot"`
+	RestoreTest RestoreTest `yaml:"restoreTest"`
+	Verify      Verify      `yaml:"verify"`
+	Serve       Serve       `yaml:"serve"`
+	Metrics     Metrics     `yaml:"metrics"`
+	Alarms      Alarms      `yaml:"alarms"`
 }
 
 // Metrics says where run metrics go.
@@ -161,6 +166,12 @@ type Verify struct {
 	Schedule      string  `yaml:"schedule"`
 	SamplePercent float64 `yaml:"samplePercent"` // default 10
 	MaxBytes      string  `yaml:"maxBytes"`      // e.g. 20GiB; default no cap
+	// GPGHome, GPGKeys and GPGSigners are the key material .zip.gpg
+	// archives are decrypted and signature-checked with (verify
+	// --gpg-home, --gpg-key, --gpg-signer); none: integrity only.
+	GPGHome    string   `yaml:"gpgHome"`
+	GPGKeys    []string `yaml:"gpgKeys"`
+	GPGSigners []string `yaml:"gpgSigners"`
 }
 
 // Serve configures the long-running scheduler.
@@ -311,6 +322,11 @@ func (c *Config) Validate(lines map[string]int) Errors {
 			add("timeZone", "unknown time zone %q", c.TimeZone)
 		}
 	}
+	if c.ArchiveZone != "" {
+		if _, err := time.LoadLocation(c.ArchiveZone); err != nil {
+			add("archiveZone", "unknown time zone %q", c.ArchiveZone)
+		}
+	}
 	dur("lock.duration", c.Lock.Duration)
 	if l := c.Primary.PodLabel; l != "" {
 		if k, _, ok := strings.Cut(l, "="); !ok || k == "" {
@@ -328,6 +344,9 @@ func (c *Config) Validate(lines map[string]int) Errors {
 		size("verify.maxBytes", v.MaxBytes)
 		if c.Sync.Dest == "" {
 			add("verify.enabled", "needs sync.dest: the destination to re-read")
+		}
+		if len(v.GPGSigners) > 0 && v.GPGHome == "" && len(v.GPGKeys) == 0 {
+			add("verify.gpgSigners", "needs verify.gpgHome or verify.gpgKeys: the key that decrypts the archives")
 		}
 	}
 	if s := c.Sync; s.Enabled {
@@ -450,6 +469,17 @@ func (c *Config) Validate(lines map[string]int) Errors {
 
 // ParseSchedule parses a standard 5-field cron spec (or a descriptor such
 // as @daily), optionally prefixed with CRON_TZ=Zone.
+// ArchiveLocation is the zone archive names are written in: archiveZone,
+// else timeZone, else UTC.
+func (c *Config) ArchiveLocation() (*time.Location, error) {
+	for _, z := range []string{c.ArchiveZone, c.TimeZone} {
+		if z != "" {
+			return time.LoadLocation(z)
+		}
+	}
+	return time.UTC, nil
+}
+
 func ParseSchedule(spec string) (cron.Schedule, error) {
 	s, err := cron.ParseStandard(spec)
 	if err != nil {

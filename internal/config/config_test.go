@@ -56,6 +56,7 @@ func TestErrorsNameLineAndField(t *testing.T) {
 		{"bad duration", strings.Replace(good, "olderThan: 30d", "olderThan: soon", 1), "line 11: sync.prune.olderThan"},
 		{"bad lock mode", strings.Replace(good, "GOVERNANCE", "FOREVER", 1), "line 13: sync.objectLock.mode"},
 		{"bad zone", strings.Replace(good, "Europe/Tallinn", "Mars/Olympus", 1), "line 3: timeZone"},
+		{"bad archive zone", good + "archiveZone: Mars/Olympus\n", "archiveZone"},
 		{"bad pvc", strings.Replace(good, "[xroad/xroad-data]", "[xroad-data]", 1), "snapshot.pvcs[0]"},
 		{"negative retention", strings.Replace(good, "daily: 7", "daily: -1", 1), "snapshot.retention"},
 		{"nothing enabled", strings.ReplaceAll(good, "enabled: true", "enabled: false"), "no job is enabled"},
@@ -68,6 +69,7 @@ func TestErrorsNameLineAndField(t *testing.T) {
 		{"too many hours", good + "alarms: {restoreTestNoSuccessHours: 200}\n", "alarms.restoreTestNoSuccessHours"},
 		{"verify sample above 100", good + "verify: {enabled: true, samplePercent: 200}\n", "verify.samplePercent"},
 		{"verify max bytes", good + "verify: {enabled: true, maxBytes: lots}\n", "verify.maxBytes"},
+		{"verify signers without a key", good + "verify: {enabled: true, gpgSigners: [/keys/ss1.pub.asc]}\n", "verify.gpgSigners"},
 		{"verify cron", good + "verify: {enabled: true, schedule: \"5 *\"}\n", "verify.schedule"},
 		{"wrong type", strings.Replace(good, "daily: 7", "daily: seven", 1), "line 19: cannot unmarshal"},
 	}
@@ -101,4 +103,18 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("nil config without error")
 		}
 	})
+}
+
+func TestArchiveLocation(t *testing.T) {
+	for _, tc := range []struct{ archive, tz, want string }{
+		{"", "", "UTC"},
+		{"", "Europe/Tallinn", "Europe/Tallinn"},
+		{"Europe/Helsinki", "Europe/Tallinn", "Europe/Helsinki"},
+	} {
+		c := &Config{ArchiveZone: tc.archive, TimeZone: tc.tz}
+		loc, err := c.ArchiveLocation()
+		if err != nil || loc.String() != tc.want {
+			t.Errorf("ArchiveLocation(%q, %q) = %v, %v; want %s", tc.archive, tc.tz, loc, err, tc.want)
+		}
+	}
 }

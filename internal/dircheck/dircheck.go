@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xroad-archiver/archiver/internal/gpg"
 	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/xroad"
@@ -39,6 +40,7 @@ const (
 	Missing    = "missing"     // recorded, not restored
 	Corrupted  = "corrupted"   // different SHA-256 or size
 	BadArchive = "bad-archive" // not a valid zip, or its hash chain does not recompute
+	ChainBreak = "chain-break" // a group's chain does not connect
 	Unreadable = "unreadable"  // present but cannot be read (permissions, I/O error)
 	NotAFile   = "not-a-file"  // a directory or symlink where a file was recorded
 )
@@ -53,14 +55,21 @@ type Problem struct {
 // Result is the outcome of a check. It is what the verifier pod reports
 // through its termination message (see Compact).
 type Result struct {
-	Status   string  `json:"status"` // ok or failed
-	Dir      string  `json:"dir,omitempty"`
-	Expected int     `json:"expected"`
-	Verified int     `json:"verified"`
-	Archives int     `json:"archives_chain_checked"`
-	Changed  int     `json:"changed_after_backup,omitempty"`
-	Bytes    int64   `json:"bytes"`
-	Seconds  float64 `json:"seconds"`
+	Status   string `json:"status"` // ok or failed
+	Dir      string `json:"dir,omitempty"`
+	Expected int    `json:"expected"`
+	Verified int    `json:"verified"`
+	Archives int    `json:"archives_chain_checked"`
+	// Decrypted counts .zip.gpg archives decrypted, signature- and
+	// chain-checked with the keys given; IntegrityOnly those checked
+	// without keys (SHA-256 and OpenPGP form only).
+	Decrypted     int `json:"encrypted_decrypted,omitempty"`
+	IntegrityOnly int `json:"encrypted_integrity_only,omitempty"`
+	// Chains says where each group's chain on the volume begins.
+	Chains  []xroad.Start `json:"chains,omitempty"`
+	Changed int           `json:"changed_after_backup,omitempty"`
+	Bytes   int64         `json:"bytes"`
+	Seconds float64       `json:"seconds"`
 	// RestoreSeconds is how long restoring from S3 took (verify-dir
 	// --restore-from), before the check.
 	RestoreSeconds float64   `json:"restore_seconds,omitempty"`
@@ -109,6 +118,27 @@ const DefaultWorkers = 4
 
 // CheckN is Check with workers files read at once.
 func CheckN(ctx context.Context, root string, files []snapshot.ContentFile, workers int) (*Result, error) {
+	return CheckWith(ctx, root, files, Options{Workers: workers})
+}
+
+// Options tune CheckWith.
+type Options struct {
+	Workers int // files read at once (DefaultWorkers when 0)
+	// Keys decrypt .zip.gpg archives and hold the accepted signers; nil
+	// checks them as well-formed OpenPGP only.
+	Keys    *gpg.Keys
+	TempDir string // where decrypted archives are spooled (unlinked at once)
+}
+
+// CheckWith is Check with options. Besides each file, it checks each
+// group's evidence chain across the archives on the volume: the group's
+// earliest archive may name a predecessor that is not on it (pruned after
+// shipping, or older than the volume), any other must connect.
+func CheckWith(ctx context.Context, root string, files []snapshot.ContentFile, o Options) (*Result, error) {
+	workers := o.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
 	start := time.Now()
 	if len(files) == 0 {
 		return nil, errors.New("the manifest lists no files: nothing to verify (was the volume mounted when it was backed up?)")
@@ -120,21 +150,38 @@ func CheckN(ctx context.Context, root string, files []snapshot.ContentFile, work
 	defer r.Close()
 	res := &Result{Expected: len(files)}
 	var mu sync.Mutex
+	links := map[string]xroad.Link{}
 	err = parallel.ForEach(ctx, files, workers, func(ctx context.Context, _ int, f snapshot.ContentFile) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		p, n, err := checkOne(r, f)
+		p, n, link, err := o.checkOne(r, f)
 		mu.Lock()
 		defer mu.Unlock()
 		res.Bytes += n
+		if link == nil && p != nil && (f.Kind == xroad.KindArchive.String() || f.Kind == xroad.KindEncryptedArchive.String()) {
+			// Named as a problem already: its successor is matched by
+			// name and Z only, so the break is not reported twice.
+			base := path.Base(f.Path)
+			an, _ := xroad.ParseArchiveName(base)
+			link = &xroad.Link{Name: base, Group: an.Group, First: an.First, LastDigest: an.Digest}
+		}
+		if link != nil {
+			links[link.Name] = *link
+		}
 		switch {
 		case err != nil:
 			return err
 		case p == nil:
 			res.Verified++
-			if f.Kind == xroad.KindArchive.String() {
+			switch {
+			case f.Kind == xroad.KindArchive.String():
 				res.Archives++
+			case f.Kind == xroad.KindEncryptedArchive.String() && o.Keys != nil:
+				res.Archives++
+				res.Decrypted++
+			case f.Kind == xroad.KindEncryptedArchive.String():
+				res.IntegrityOnly++
 			}
 		case p.Kind == "changed":
 			res.Changed++
@@ -147,6 +194,7 @@ func CheckN(ctx context.Context, root string, files []snapshot.ContentFile, work
 	if err != nil {
 		return nil, err
 	}
+	res.continuity(files, links)
 	sort.SliceStable(res.Problems, func(i, j int) bool { return res.Problems[i].Path < res.Problems[j].Path })
 	res.Status = "ok"
 	if len(res.Problems) > 0 {
@@ -156,52 +204,124 @@ func CheckN(ctx context.Context, root string, files []snapshot.ContentFile, work
 	return res, nil
 }
 
-// checkOne returns nil when f is restored as recorded; an error only for
-// a context cancellation.
-func checkOne(r *os.Root, f snapshot.ContentFile) (*Problem, int64, error) {
+// checkOne returns nil when f is restored as recorded, and the chain link
+// of an archive whose chain it read; an error only for a context
+// cancellation or a spool that cannot be written.
+func (o Options) checkOne(r *os.Root, f snapshot.ContentFile) (*Problem, int64, *xroad.Link, error) {
 	name := path.Clean(f.Path)
 	if !fs.ValidPath(name) {
-		return &Problem{Path: f.Path, Kind: Missing, Detail: "path in the manifest is not a relative path"}, 0, nil
+		return &Problem{Path: f.Path, Kind: Missing, Detail: "path in the manifest is not a relative path"}, 0, nil, nil
 	}
 	info, err := r.Lstat(filepath.FromSlash(name))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return &Problem{Path: f.Path, Kind: Missing}, 0, nil
+		return &Problem{Path: f.Path, Kind: Missing}, 0, nil, nil
 	case err != nil:
-		return &Problem{Path: f.Path, Kind: Unreadable, Detail: errText(err)}, 0, nil
+		return &Problem{Path: f.Path, Kind: Unreadable, Detail: errText(err)}, 0, nil, nil
 	case !info.Mode().IsRegular():
-		return &Problem{Path: f.Path, Kind: NotAFile, Detail: info.Mode().Type().String()}, 0, nil
+		return &Problem{Path: f.Path, Kind: NotAFile, Detail: info.Mode().Type().String()}, 0, nil, nil
 	}
 	immutable := f.Kind != ""
 	newer := info.ModTime().After(f.MTime.Add(time.Second))
 	if info.Size() != f.Size && !(newer && !immutable) {
-		return &Problem{Path: f.Path, Kind: Corrupted, Detail: fmt.Sprintf("size %d, recorded %d", info.Size(), f.Size)}, 0, nil
+		return &Problem{Path: f.Path, Kind: Corrupted, Detail: fmt.Sprintf("size %d, recorded %d", info.Size(), f.Size)}, 0, nil, nil
 	}
 	if f.SHA256 == "" { // manifests before every file was hashed
-		return nil, 0, nil
+		return nil, 0, nil, nil
 	}
 	fh, err := r.Open(filepath.FromSlash(name))
 	if err != nil {
-		return &Problem{Path: f.Path, Kind: Unreadable, Detail: errText(err)}, 0, nil
+		return &Problem{Path: f.Path, Kind: Unreadable, Detail: errText(err)}, 0, nil, nil
 	}
 	defer fh.Close()
 	h := sha256.New()
 	n, err := io.Copy(h, fh)
 	if err != nil {
-		return &Problem{Path: f.Path, Kind: Unreadable, Detail: errText(err)}, n, nil
+		return &Problem{Path: f.Path, Kind: Unreadable, Detail: errText(err)}, n, nil, nil
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 {
 		if newer && !immutable {
-			return &Problem{Path: f.Path, Kind: "changed"}, n, nil
+			return &Problem{Path: f.Path, Kind: "changed"}, n, nil, nil
 		}
-		return &Problem{Path: f.Path, Kind: Corrupted, Detail: fmt.Sprintf("sha256 %s…, recorded %s…", got[:12], f.SHA256[:min(12, len(f.SHA256))])}, n, nil
+		return &Problem{Path: f.Path, Kind: Corrupted, Detail: fmt.Sprintf("sha256 %s…, recorded %s…", got[:12], f.SHA256[:min(12, len(f.SHA256))])}, n, nil, nil
 	}
-	if f.Kind == xroad.KindArchive.String() {
-		if _, err := xroad.CheckArchive(fh, n, path.Base(name)); err != nil {
-			return &Problem{Path: f.Path, Kind: BadArchive, Detail: errText(err)}, n, nil
+	base := path.Base(name)
+	switch f.Kind {
+	case xroad.KindArchive.String():
+		ac, err := xroad.CheckArchive(fh, n, base)
+		if err != nil {
+			return &Problem{Path: f.Path, Kind: BadArchive, Detail: errText(err)}, n, nil, nil
 		}
+		l := xroad.LinkOf(base, ac.Link)
+		return nil, n, &l, nil
+	case xroad.KindEncryptedArchive.String():
+		if _, err := fh.Seek(0, io.SeekStart); err != nil {
+			return &Problem{Path: f.Path, Kind: Unreadable, Detail: errText(err)}, n, nil, nil
+		}
+		if o.Keys == nil {
+			if err := gpg.CheckFraming(fh); err != nil {
+				return &Problem{Path: f.Path, Kind: BadArchive, Detail: err.Error()}, n, nil, nil
+			}
+			an, _ := xroad.ParseArchiveName(base)
+			return nil, n, &xroad.Link{Name: base, Group: an.Group, First: an.First, LastDigest: an.Digest}, nil
+		}
+		spool, err := os.CreateTemp(o.TempDir, "archiver-verify-dir-*")
+		if err != nil {
+			return nil, n, nil, fmt.Errorf("spool decrypted archive: %w", err)
+		}
+		os.Remove(spool.Name()) // unlinked: gone when closed or when the process dies
+		defer spool.Close()
+		if _, err := o.Keys.Decrypt(fh, spool); err != nil {
+			if !errors.Is(err, gpg.ErrMessage) {
+				return nil, n, nil, fmt.Errorf("decrypt %s: %w", f.Path, err)
+			}
+			return &Problem{Path: f.Path, Kind: BadArchive, Detail: err.Error()}, n, nil, nil
+		}
+		size, err := spool.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, n, nil, fmt.Errorf("spool decrypted archive: %w", err)
+		}
+		ac, err := xroad.CheckArchive(spool, size, base)
+		if err != nil {
+			return &Problem{Path: f.Path, Kind: BadArchive, Detail: "decrypted and signed by an accepted key, but: " + errText(err)}, n, nil, nil
+		}
+		l := xroad.LinkOf(base, ac.Link)
+		return nil, n, &l, nil
 	}
-	return nil, n, nil
+	return nil, n, nil, nil
+}
+
+// continuity adds a chain-break problem for every archive whose
+// predecessor is not on the volume, unless it is its group's earliest
+// archive in the manifest and that predecessor is not in the manifest
+// either (the volume's history starts there), and records chain starts.
+func (r *Result) continuity(files []snapshot.ContentFile, links map[string]xroad.Link) {
+	inManifest := map[string]bool{}
+	var all []xroad.Link
+	for _, f := range files {
+		if f.Kind != xroad.KindArchive.String() && f.Kind != xroad.KindEncryptedArchive.String() {
+			continue
+		}
+		base := path.Base(f.Path)
+		inManifest[base] = true
+		an, err := xroad.ParseArchiveName(base)
+		if err != nil {
+			continue
+		}
+		all = append(all, xroad.Link{Name: base, Group: an.Group, First: an.First})
+	}
+	earliest := xroad.Earliest(all)
+	var ls []xroad.Link
+	for _, l := range links {
+		ls = append(ls, l)
+	}
+	c := xroad.CheckContinuity(ls, func(l xroad.Link) bool {
+		return !inManifest[l.PrevArchive] && earliest[l.Group] == l.Name
+	})
+	r.Chains = c.Starts
+	for _, b := range c.Breaks {
+		r.Problems = append(r.Problems, Problem{Path: b.Before, Kind: ChainBreak, Detail: b.String()})
+	}
 }
 
 // errText drops the path the os package puts in front: the problem names it.

@@ -51,6 +51,27 @@ type Manifest struct {
 	Host     string    `json:"host,omitempty"`
 	Previous *Ref      `json:"previous,omitempty"`
 	Entries  []Entry   `json:"entries"`
+	// ChainStarts are the groups whose evidence chain, as archived here,
+	// begins mid-history: recorded by the sync that first saw the
+	// group's earliest archive naming a predecessor that was neither
+	// archived nor on the volume. Like Entries, every manifest carries
+	// all earlier records. Manifests before this field have none.
+	ChainStarts []ChainStart `json:"chain_starts,omitempty"`
+	// StartsRecorded says the writer recorded ChainStarts (so a start
+	// missing from them is not one). False in manifests from before.
+	StartsRecorded bool `json:"chain_starts_recorded,omitempty"`
+}
+
+// ChainStart is where a group's chain, as archived here, begins: Archive
+// names PrevArchive in its linkinginfo line 1, and PrevArchive was never
+// archived here (it left the server before archiver was installed).
+type ChainStart struct {
+	Group       string    `json:"group"`
+	Archive     string    `json:"archive"` // file name of the first archive held
+	PrevArchive string    `json:"prev_archive"`
+	PrevDigest  string    `json:"prev_digest"`
+	RunID       string    `json:"run_id"` // the sync that recorded it
+	Recorded    time.Time `json:"recorded"`
 }
 
 // Ref points at another manifest and pins its content.
@@ -182,6 +203,11 @@ func (m *Manifest) Validate() error {
 		}
 		if c := e.Chain; c != nil && (!isHex(c.LastDigest) || (c.PrevDigest != "" && !isHex(c.PrevDigest))) {
 			return fmt.Errorf("%w: entry %d (%s): bad chain digest", ErrInvalid, i, e.Path)
+		}
+	}
+	for i, c := range m.ChainStarts {
+		if c.Archive == "" || c.PrevArchive == "" || !isHex(c.PrevDigest) {
+			return fmt.Errorf("%w: chain start %d (%s): archive, predecessor and digest must be set", ErrInvalid, i, c.Archive)
 		}
 	}
 	return nil

@@ -33,11 +33,14 @@ type Options struct {
 	// Since and Until select archives by their own X/Y record times (and
 	// other files by mtime); zero means open.
 	Since, Until time.Time
-	Force        bool // replace existing files
-	DryRun       bool
-	Concurrency  int
-	Log          *slog.Logger
-	Progress     Progress
+	// Zone is the zone the X and Y times of archive names are written in
+	// (the Security Server JVM's default zone); nil means UTC.
+	Zone        *time.Location
+	Force       bool // replace existing files
+	DryRun      bool
+	Concurrency int
+	Log         *slog.Logger
+	Progress    Progress
 }
 
 // Progress receives progress events (safe for concurrent use).
@@ -119,7 +122,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return fail(ErrNoManifest)
 	}
 	res.RunID = m.RunID
-	sel, err := Select(m.Entries, o.Include, o.Since, o.Until)
+	sel, err := SelectIn(m.Entries, o.Include, o.Since, o.Until, o.Zone)
 	if err != nil {
 		return fail(err)
 	}
@@ -217,6 +220,15 @@ var ErrBadWindow = errors.New("the time window is empty: since is after until")
 
 // Select picks the newest version of every path that matches the filters.
 func Select(entries []manifest.Entry, include []string, since, until time.Time) ([]manifest.Entry, error) {
+	return SelectIn(entries, include, since, until, time.UTC)
+}
+
+// SelectIn is Select for archives whose names carry times in zone (the
+// JVM's default zone of the server that wrote them; nil means UTC).
+func SelectIn(entries []manifest.Entry, include []string, since, until time.Time, zone *time.Location) ([]manifest.Entry, error) {
+	if zone == nil {
+		zone = time.UTC
+	}
 	if !since.IsZero() && !until.IsZero() && since.After(until) {
 		return nil, fmt.Errorf("%w (%s > %s)", ErrBadWindow, since.Format(time.RFC3339), until.Format(time.RFC3339))
 	}
@@ -227,7 +239,7 @@ func Select(entries []manifest.Entry, include []string, since, until time.Time) 
 	}
 	var out []manifest.Entry
 	for _, e := range manifest.Current(entries) {
-		if matches(e, include) && inWindow(e, since, until) {
+		if matches(e, include) && inWindow(e, since, until, zone) {
 			out = append(out, e)
 		}
 	}
@@ -250,11 +262,11 @@ func matches(e manifest.Entry, include []string) bool {
 }
 
 // inWindow compares an archive's X..Y record times (or a file's mtime)
-// with [since, until].
-func inWindow(e manifest.Entry, since, until time.Time) bool {
+// with [since, until]; X and Y are wall-clock times in zone.
+func inWindow(e manifest.Entry, since, until time.Time, zone *time.Location) bool {
 	first, last := e.MTime, e.MTime
 	if an, err := xroad.ParseArchiveName(path.Base(e.Path)); err == nil {
-		first, last = an.First, an.Last
+		first, last = an.In(zone)
 	}
 	if !since.IsZero() && last.Before(since) {
 		return false

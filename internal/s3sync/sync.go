@@ -144,8 +144,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return fail(err)
 	}
 	var entries []manifest.Entry
+	var starts []manifest.ChainStart
 	if prev != nil {
-		entries = prev.Entries
+		entries, starts = prev.Entries, prev.ChainStarts
 		res.LastCommit = prev.Created
 	}
 	ix := manifest.NewIndex(entries)
@@ -198,6 +199,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		m := &manifest.Manifest{Version: manifest.Version, Seq: seq, RunID: o.RunID, Created: o.Now().UTC(), Source: o.Source, Host: o.Host,
 			Previous: prevRef, Entries: append(append([]manifest.Entry(nil), entries...), newEntries...)}
+		m.ChainStarts, m.StartsRecorded = chainStarts(starts, m.Entries, scan.Files, o.RunID, m.Created), true
+		for _, c := range m.ChainStarts[len(starts):] {
+			o.Log.Info("evidence chain starts mid-history: its predecessor was never archived here", "group", c.Group, "archive", c.Archive, "prev_archive", c.PrevArchive)
+		}
 		ref, err := manifest.Commit(ctx, o.Store, m)
 		if err != nil {
 			// Nothing of this run is recorded: all of it is still backlog.

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -69,12 +72,23 @@ func (l *Local) URL() string { return "file://" + filepath.ToSlash(l.root) }
 
 func (l *Local) path(key string) string { return filepath.Join(l.root, filepath.FromSlash(key)) }
 func (l *Local) metaPath(key string) string {
-	return filepath.Join(l.root, localMetaDir, filepath.FromSlash(key)+".json")
+	dir, base := path.Split(key)
+	name := base + ".json"
+	if len(name)+len(".tmp") > maxNameLen {
+		// An X-Road archive name can use all 255 bytes a file name may
+		// have (a 200-character group): its sidecar gets a shorter name.
+		sum := sha256.Sum256([]byte(base))
+		name = strings.ToValidUTF8(base[:180], "") + "~" + hex.EncodeToString(sum[:8]) + ".json"
+	}
+	return filepath.Join(l.root, localMetaDir, filepath.FromSlash(dir), name)
 }
 
 // CheckEncryption implements Store: a local directory has no server-side
 // encryption, so there is nothing to check.
 func (l *Local) CheckEncryption(Object) error { return nil }
+
+// maxNameLen is the longest file name Linux file systems take (NAME_MAX).
+const maxNameLen = 255
 
 // Check implements Store.
 func (l *Local) Check(ctx context.Context) error {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/xroad-archiver/archiver/internal/codec"
+	"github.com/xroad-archiver/archiver/internal/gpg"
 	"github.com/xroad-archiver/archiver/internal/manifest"
 	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/store"
@@ -39,10 +40,13 @@ type Options struct {
 	// RequireEncryption fails objects that report no server-side encryption.
 	RequireEncryption bool
 	Concurrency       int
-	TempDir           string // where plain archives are spooled for zip checks
-	Now               func() time.Time
-	Log               *slog.Logger
-	Progress          Progress
+	TempDir           string // where archives are spooled (unlinked, mode 0600) for zip checks
+	// Keys decrypt .zip.gpg archives and hold the accepted signing keys;
+	// nil checks them for integrity only.
+	Keys     *gpg.Keys
+	Now      func() time.Time
+	Log      *slog.Logger
+	Progress Progress
 }
 
 // Progress receives progress events (safe for concurrent use).
@@ -81,21 +85,39 @@ type Count struct {
 
 // Report is the outcome, for humans and JSON.
 type Report struct {
-	Destination string    `json:"destination"`
-	Manifest    string    `json:"manifest"`
-	Manifests   int       `json:"manifests_in_chain"`
-	Entries     int       `json:"entries"`
-	Present     int       `json:"present"`
-	Reread      Count     `json:"reread"`
-	NotReread   int       `json:"not_reread"`
-	Archives    int       `json:"archives_checked"`
-	Groups      int       `json:"groups"`
-	Findings    []Finding `json:"findings"`
-	Status      string    `json:"status"` // verified, failed, error
-	Error       string    `json:"error,omitempty"`
-	Started     time.Time `json:"started"`
-	DurationSec float64   `json:"duration_seconds"`
-	MBPerSec    float64   `json:"reread_mb_per_second"`
+	Destination string `json:"destination"`
+	Manifest    string `json:"manifest"`
+	Manifests   int    `json:"manifests_in_chain"`
+	Entries     int    `json:"entries"`
+	Present     int    `json:"present"`
+	Reread      Count  `json:"reread"`
+	NotReread   int    `json:"not_reread"`
+	Archives    int    `json:"archives_checked"`
+	Groups      int    `json:"groups"`
+	// Encrypted .zip.gpg archives re-read; Decrypted of them were
+	// decrypted, signature-checked and chain-checked with the keys given;
+	// IntegrityOnly were checked without keys: SHA-256 and OpenPGP form
+	// only, not their content or signer.
+	Encrypted     int `json:"encrypted_archives"`
+	Decrypted     int `json:"encrypted_decrypted"`
+	IntegrityOnly int `json:"encrypted_integrity_only"`
+	// Chains lists where each group's evidence chain begins: the first
+	// archive, a restart after a message-log database reset, or a
+	// mid-history start (the predecessor was never archived here).
+	Chains      []ChainStart `json:"chains,omitempty"`
+	Findings    []Finding    `json:"findings"`
+	Status      string       `json:"status"` // verified, failed, error
+	Error       string       `json:"error,omitempty"`
+	Started     time.Time    `json:"started"`
+	DurationSec float64      `json:"duration_seconds"`
+	MBPerSec    float64      `json:"reread_mb_per_second"`
+}
+
+// ChainStart is one chain start, and the sync run that recorded it when
+// it is a recorded mid-history start ("" when inferred).
+type ChainStart struct {
+	xroad.Start
+	RecordedBy string `json:"recorded_by_run,omitempty"`
 }
 
 // ErrFailed means verification found errors (listed in the report).
@@ -379,6 +401,15 @@ func (o *Options) reread(ctx context.Context, entries []manifest.Entry, rep *Rep
 			links[link.Name] = *link
 			rep.Archives++
 		}
+		if e.Kind == xroad.KindEncryptedArchive.String() {
+			rep.Encrypted++
+			switch {
+			case o.Keys == nil:
+				rep.IntegrityOnly++
+			case link != nil:
+				rep.Decrypted++
+			}
+		}
 		mu.Unlock()
 		if o.Progress != nil {
 			o.Progress.Done(e.Size)
@@ -412,20 +443,41 @@ func (o *Options) check(ctx context.Context, e manifest.Entry) ([]Finding, *xroa
 	}
 	defer body.Close()
 	plain := e.Kind == xroad.KindArchive.String()
+	encrypted := e.Kind == xroad.KindEncryptedArchive.String()
 	var spool *os.File
 	h := sha256.New()
 	w := io.Writer(h)
-	if plain {
-		if spool, err = os.CreateTemp(o.TempDir, "archiver-verify-*.zip"); err != nil {
-			return nil, nil, fmt.Errorf("spool archive for checking: %w", err)
+	if plain || encrypted && o.Keys != nil {
+		if spool, err = newSpool(o.TempDir); err != nil {
+			return nil, nil, err
 		}
-		defer os.Remove(spool.Name())
 		defer spool.Close()
-		w = io.MultiWriter(h, spool)
 	}
-	n, err := io.Copy(w, body)
+	var n int64
+	var msgErr error // the encrypted archive fails as evidence
+	if encrypted {
+		// Hash what is stored while reading the OpenPGP message from it;
+		// the plaintext (with keys) goes to the unlinked spool only.
+		cr := &countReader{r: io.TeeReader(body, h)}
+		if o.Keys != nil {
+			_, msgErr = o.Keys.Decrypt(cr, spoolWriter{spool})
+		} else {
+			msgErr = gpg.CheckFraming(cr)
+		}
+		if msgErr != nil && !errors.Is(msgErr, gpg.ErrMessage) {
+			err = msgErr // reading the object or writing the spool failed
+		} else {
+			_, err = io.Copy(io.Discard, cr) // the rest still counts for the SHA-256
+		}
+		n = cr.n
+	} else {
+		if plain {
+			w = io.MultiWriter(h, spoolWriter{spool})
+		}
+		n, err = io.Copy(w, body)
+	}
 	if err != nil {
-		if store.IsFatal(err) || ctx.Err() != nil {
+		if store.IsFatal(err) || ctx.Err() != nil || errors.Is(err, errSpool) {
 			return nil, nil, err
 		}
 		return append(findings, Finding{Severity: "error", Kind: KindContent, Key: e.Key, Path: e.Path, Detail: "read: " + err.Error()}), nil, nil
@@ -436,11 +488,22 @@ func (o *Options) check(ctx context.Context, e manifest.Entry) ([]Finding, *xroa
 		// An archive is still checked as evidence: what is stored is what
 		// an auditor would get.
 	}
-	if !plain {
+	if msgErr != nil {
+		return append(findings, Finding{Severity: "error", Kind: KindEvidence, Key: e.Key, Path: e.Path, Detail: msgErr.Error()}), nil, nil
+	}
+	if !plain && (!encrypted || o.Keys == nil) {
 		return findings, nil, nil
+	}
+	if encrypted {
+		if n, err = spool.Seek(0, io.SeekCurrent); err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", errSpool, err)
+		}
 	}
 	name := path.Base(e.Path)
 	ac, err := xroad.CheckArchive(spool, n, name)
+	if encrypted && err != nil {
+		err = fmt.Errorf("decrypted and signed by an accepted key, but: %w", err)
+	}
 	if err != nil {
 		findings = append(findings, Finding{Severity: "error", Kind: KindEvidence, Key: e.Key, Path: e.Path, Detail: err.Error()})
 	}
@@ -449,8 +512,8 @@ func (o *Options) check(ctx context.Context, e manifest.Entry) ([]Finding, *xroa
 	}
 	// The chain inside recomputed (only the name may disagree): use it
 	// for continuity, since it is what the destination holds.
-	an, _ := xroad.ParseArchiveName(name)
-	link := &xroad.Link{Name: name, Group: an.Group, PrevArchive: ac.Link.PrevArchive, PrevDigest: ac.Link.PrevDigest, LastDigest: ac.Link.LastDigest(), Known: true}
+	l := xroad.LinkOf(name, ac.Link)
+	link := &l
 	if c := e.Chain; c != nil && (c.LastDigest != link.LastDigest || c.PrevArchive != link.PrevArchive || c.PrevDigest != link.PrevDigest) {
 		findings = append(findings, Finding{Severity: "error", Kind: KindEvidence, Key: e.Key, Path: e.Path,
 			Detail: "linkinginfo differs from what was recorded when the archive was shipped"})
@@ -458,8 +521,53 @@ func (o *Options) check(ctx context.Context, e manifest.Entry) ([]Finding, *xroa
 	return findings, link, nil
 }
 
+// errSpool marks a failure of the local spool (a full disk): verify
+// cannot check, which says nothing about the archive.
+var errSpool = errors.New("spool archive for checking")
+
+// newSpool creates the private file an archive is checked in (mode 0600)
+// and unlinks it at once: it vanishes when closed, or when the process
+// dies, so a decrypted archive never outlives its check on disk.
+func newSpool(dir string) (*os.File, error) {
+	f, err := os.CreateTemp(dir, "archiver-verify-*")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errSpool, err)
+	}
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: %v", errSpool, err)
+	}
+	return f, nil
+}
+
+type spoolWriter struct{ f *os.File }
+
+func (s spoolWriter) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	if err != nil {
+		err = fmt.Errorf("%w: %v", errSpool, err)
+	}
+	return n, err
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
 // continuity checks each group's chain over the archives present: links
-// read from content where re-read, from the manifest otherwise.
+// read from content where re-read, from the manifest otherwise. A group's
+// earliest archived archive whose predecessor was never archived here
+// starts its chain mid-history (recorded by sync when it first saw it, or,
+// for manifests from before that record and for encrypted archives whose
+// chain sync could not read, inferred by the same rule); every other
+// absent predecessor is a break.
 func (o *Options) continuity(m *manifest.Manifest, listed map[string]int64, content map[string]xroad.Link, rep *Report) {
 	latest := map[string]manifest.Entry{} // by archive name: the newest version
 	for _, e := range m.Entries {
@@ -467,32 +575,65 @@ func (o *Options) continuity(m *manifest.Manifest, listed map[string]int64, cont
 			latest[path.Base(e.Path)] = e
 		}
 	}
-	var links []xroad.Link
+	var links, archived []xroad.Link
 	groups := map[string]bool{}
 	missing := map[string]manifest.Entry{}
 	for name, e := range latest {
-		if _, ok := listed[e.Key]; !ok {
-			missing[name] = e
-			continue
-		}
 		an, err := xroad.ParseArchiveName(name)
 		if err != nil {
 			rep.add("error", KindEvidence, e, err.Error())
 			continue
 		}
-		groups[an.Group] = true
-		if l, ok := content[name]; ok {
-			links = append(links, l)
-			continue
-		}
-		l := xroad.Link{Name: name, Group: an.Group, LastDigest: an.Digest}
+		l := xroad.Link{Name: name, Group: an.Group, First: an.First, LastDigest: an.Digest}
 		if c := e.Chain; c != nil {
 			l.PrevArchive, l.PrevDigest, l.LastDigest, l.Known = c.PrevArchive, c.PrevDigest, c.LastDigest, true
 		}
+		if cl, ok := content[name]; ok {
+			l = cl
+		}
+		archived = append(archived, l)
+		if _, ok := listed[e.Key]; !ok {
+			missing[name] = e
+			continue
+		}
+		groups[an.Group] = true
 		links = append(links, l)
 	}
 	rep.Groups = len(groups)
-	for _, b := range xroad.CheckContinuity(links) {
+	recorded := map[string]manifest.ChainStart{}
+	for _, c := range m.ChainStarts {
+		recorded[c.Archive] = c
+	}
+	earliest := xroad.Earliest(archived)
+	midHistory := func(l xroad.Link) bool {
+		if _, ok := latest[l.PrevArchive]; ok {
+			return false // it was archived here: its absence is a loss
+		}
+		if c, ok := recorded[l.Name]; ok {
+			return c.PrevArchive == l.PrevArchive && c.PrevDigest == l.PrevDigest
+		}
+		if m.StartsRecorded && latest[l.Name].Chain != nil {
+			return false // sync saw this archive's chain and recorded no start
+		}
+		// A manifest from before the record, or an archive whose chain
+		// sync could not read (encrypted): the same rule, inferred.
+		return earliest[l.Group] == l.Name
+	}
+	cont := xroad.CheckContinuity(links, midHistory)
+	for _, st := range cont.Starts {
+		cs := ChainStart{Start: st}
+		if c, ok := recorded[st.Archive]; ok && st.Kind == xroad.StartMidHistory {
+			cs.RecordedBy = c.RunID
+		}
+		rep.Chains = append(rep.Chains, cs)
+	}
+	sort.Slice(rep.Chains, func(i, j int) bool {
+		if rep.Chains[i].Group != rep.Chains[j].Group {
+			return rep.Chains[i].Group < rep.Chains[j].Group
+		}
+		return rep.Chains[i].Archive < rep.Chains[j].Archive
+	})
+	for _, b := range cont.Breaks {
 		detail := b.String()
 		f := Finding{Severity: "error", Kind: KindChain, Path: b.Before, Detail: detail}
 		if gone, ok := missing[b.After]; ok {
@@ -502,6 +643,9 @@ func (o *Options) continuity(m *manifest.Manifest, listed map[string]int64, cont
 			}
 			f.Detail = fmt.Sprintf("group %q: evidence chain broken between %s and %q: archive %q is recorded in the manifest but missing from the destination",
 				b.Group, before, b.Before, b.After)
+		} else if b.Reason == "previous archive is missing" {
+			f.Detail = fmt.Sprintf("group %q: evidence chain broken before %q: its predecessor %q was never archived here, and %q is not where the group's history here begins (a gap in what was shipped)",
+				b.Group, b.Before, b.After, b.Before)
 		}
 		rep.Findings = append(rep.Findings, f)
 	}

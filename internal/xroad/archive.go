@@ -22,8 +22,8 @@ type ArchiveCheck struct {
 // CheckArchive verifies one plain .zip message-log archive: it is a valid
 // zip, every .asice container is chained in zip order exactly as listed in
 // the final linkinginfo entry, each chain digest recomputes, and, when name
-// parses as an archive name, its Z field equals the first 16 hex characters
-// of the last digest. It reads the containers through r and buffers nothing
+// parses as an X-Road 7 archive name, its Z field equals the first 16 hex
+// characters of the last digest (6.x names carry a random Z: not checked). It reads the containers through r and buffers nothing
 // beyond one hash state. When only the name check fails, the returned
 // ArchiveCheck is still filled in (Containers > 0): the chain itself holds.
 func CheckArchive(r io.ReaderAt, size int64, name string) (ArchiveCheck, error) {
@@ -89,7 +89,7 @@ func CheckArchive(r io.ReaderAt, size int64, name string) (ArchiveCheck, error) 
 		}
 	}
 	ac.Containers = len(containers)
-	if an, err := ParseArchiveName(name); err == nil {
+	if an, err := ParseArchiveName(name); err == nil && !an.Legacy { // 6.x names hold no digest
 		if last := chain.Last(); !strings.HasPrefix(last, an.Digest) {
 			return ac, fmt.Errorf("%w: name's Z %s is not the last digest's prefix %.16s", ErrEvidence, an.Digest, last)
 		}
@@ -116,73 +116,4 @@ func ReadLinkingInfo(r io.ReaderAt, size int64) (LinkingInfo, error) {
 		return ParseLinkingInfo(io.LimitReader(rc, 64<<20))
 	}
 	return LinkingInfo{}, fmt.Errorf("%w: no linkinginfo entry", ErrEvidence)
-}
-
-// Link is an archive's place in its group's chain, as far as it is known:
-// plain archives give their linkinginfo; encrypted ones only their name.
-type Link struct {
-	Name        string
-	Group       string
-	PrevArchive string // "" for the first archive, or unknown when !Known
-	PrevDigest  string
-	LastDigest  string // full digest for plain archives; the Z prefix otherwise
-	Known       bool   // linkinginfo was read (plain archive)
-}
-
-// Break is a gap in a group's evidence chain.
-type Break struct {
-	Group  string
-	After  string // archive the chain continues from ("" if none)
-	Before string // archive whose line 1 does not connect
-	Reason string
-}
-
-func (b Break) String() string {
-	return fmt.Sprintf("group %q: chain broken between %q and %q: %s", b.Group, b.After, b.Before, b.Reason)
-}
-
-// CheckContinuity checks that, within each group, every archive's line 1
-// names an archive that exists and carries the previous last digest, that
-// only one archive per group starts a chain, and that no archive is named
-// as the predecessor of two others. Encrypted archives (Known false) can only
-// be matched by name and Z prefix.
-func CheckContinuity(links []Link) []Break {
-	byName := map[string]Link{}
-	for _, l := range links {
-		byName[l.Name] = l
-	}
-	var breaks []Break
-	starts := map[string][]string{}
-	successor := map[string]string{}
-	for _, l := range links {
-		if !l.Known {
-			continue
-		}
-		if l.PrevArchive == "" {
-			starts[l.Group] = append(starts[l.Group], l.Name)
-			continue
-		}
-		prev, ok := byName[l.PrevArchive]
-		switch {
-		case !ok:
-			breaks = append(breaks, Break{Group: l.Group, After: l.PrevArchive, Before: l.Name, Reason: "previous archive is missing"})
-			continue
-		case prev.Group != l.Group:
-			breaks = append(breaks, Break{Group: l.Group, After: prev.Name, Before: l.Name, Reason: "previous archive belongs to group " + fmt.Sprintf("%q", prev.Group)})
-		case !strings.HasPrefix(l.PrevDigest, prev.LastDigest) && !strings.HasPrefix(prev.LastDigest, l.PrevDigest):
-			breaks = append(breaks, Break{Group: l.Group, After: prev.Name, Before: l.Name, Reason: "line 1 digest does not match the previous archive's last digest"})
-		case prev.Known && prev.LastDigest != l.PrevDigest:
-			breaks = append(breaks, Break{Group: l.Group, After: prev.Name, Before: l.Name, Reason: "line 1 digest does not match the previous archive's last digest"})
-		}
-		if other, dup := successor[l.PrevArchive]; dup {
-			breaks = append(breaks, Break{Group: l.Group, After: l.PrevArchive, Before: l.Name, Reason: "chain forks: " + fmt.Sprintf("%q", other) + " also follows it"})
-		}
-		successor[l.PrevArchive] = l.Name
-	}
-	for g, s := range starts {
-		if len(s) > 1 {
-			breaks = append(breaks, Break{Group: g, Before: s[1], Reason: fmt.Sprintf("%d archives start a new chain", len(s))})
-		}
-	}
-	return breaks
 }

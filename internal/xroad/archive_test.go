@@ -1,40 +1,64 @@
 package xroad
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestCheckContinuity(t *testing.T) {
-	a := Link{Name: "A", Known: true, LastDigest: "aa11"}
-	b := Link{Name: "B", Known: true, PrevArchive: "A", PrevDigest: "aa11", LastDigest: "bb22"}
-	c := Link{Name: "C", Known: true, PrevArchive: "B", PrevDigest: "bb22", LastDigest: "cc33"}
-	encB := Link{Name: "B", LastDigest: "bb"} // encrypted: only Z known
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
+	a := Link{Name: "A", First: at(1), Known: true, LastDigest: "aa11"}
+	b := Link{Name: "B", First: at(2), Known: true, PrevArchive: "A", PrevDigest: "aa11", LastDigest: "bb22"}
+	c := Link{Name: "C", First: at(3), Known: true, PrevArchive: "B", PrevDigest: "bb22", LastDigest: "cc33"}
+	encB := Link{Name: "B", First: at(2), LastDigest: "bb"} // encrypted: only Z known
+	midA := Link{Name: "A", First: at(1), Known: true, PrevArchive: "P", PrevDigest: "ff00", LastDigest: "aa11"}
+	restart := Link{Name: "R", First: at(4), Known: true, LastDigest: "dd44"}
+	earliest := func(l Link) bool { return Earliest([]Link{a, b, c, restart})[l.Group] == l.Name }
 	tests := []struct {
 		name   string
 		links  []Link
+		mid    func(Link) bool
 		before []string
+		starts []string // kind:archive
 	}{
-		{"complete", []Link{a, b, c}, nil},
-		{"through encrypted", []Link{a, encB, c}, nil},
-		{"missing middle", []Link{a, c}, []string{"C"}},
-		{"wrong digest", []Link{a, b, {Name: "C", Known: true, PrevArchive: "B", PrevDigest: "ff00"}}, []string{"C"}},
-		{"two starts", []Link{a, {Name: "A2", Known: true}, b}, []string{"A2"}},
-		{"fork", []Link{a, b, {Name: "B2", Known: true, PrevArchive: "A", PrevDigest: "aa11"}}, []string{"B2"}},
-		{"other group", []Link{a, {Name: "X", Group: "g", Known: true, PrevArchive: "A", PrevDigest: "aa11"}}, []string{"X"}},
+		{"complete", []Link{a, b, c}, nil, nil, []string{"first:A"}},
+		{"through encrypted", []Link{a, encB, c}, nil, nil, []string{"first:A"}},
+		{"missing middle", []Link{a, c}, nil, []string{"C"}, []string{"first:A"}},
+		{"wrong digest", []Link{a, b, {Name: "C", First: at(3), Known: true, PrevArchive: "B", PrevDigest: "ff00"}}, nil, []string{"C"}, []string{"first:A"}},
+		{"restart after a database reset", []Link{a, b, restart}, nil, nil, []string{"first:A", "restart:R"}},
+		{"fork", []Link{a, b, {Name: "B2", First: at(2), Known: true, PrevArchive: "A", PrevDigest: "aa11"}}, nil, []string{"B2"}, []string{"first:A"}},
+		{"other group", []Link{a, {Name: "X", Group: "g", Known: true, PrevArchive: "A", PrevDigest: "aa11"}}, nil, []string{"X"}, []string{"first:A"}},
+		{"mid-history start", []Link{midA, b, c}, earliest, nil, []string{"mid-history:A"}},
+		{"mid-history start not accepted", []Link{midA, b, c}, nil, []string{"A"}, nil},
+		{"gap after a mid-history start", []Link{midA, c}, earliest, []string{"C"}, []string{"mid-history:A"}},
+		{"mid-history then restart", []Link{midA, b, restart}, earliest, nil, []string{"mid-history:A", "restart:R"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := CheckContinuity(tc.links)
-			var before []string
-			for _, b := range got {
+			got := CheckContinuity(tc.links, tc.mid)
+			var before, starts []string
+			for _, b := range got.Breaks {
 				before = append(before, b.Before)
 			}
-			if len(before) != len(tc.before) {
-				t.Fatalf("breaks = %v, want before=%v", got, tc.before)
+			for _, s := range got.Starts {
+				starts = append(starts, s.Kind+":"+s.Archive)
 			}
-			for i := range before {
-				if before[i] != tc.before[i] {
-					t.Fatalf("breaks = %v, want before=%v", got, tc.before)
-				}
+			if !equal(before, tc.before) || !equal(starts, tc.starts) {
+				t.Fatalf("breaks = %v, starts = %v; want breaks before %v, starts %v", got.Breaks, starts, tc.before, tc.starts)
 			}
 		})
 	}
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

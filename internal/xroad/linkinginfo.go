@@ -2,7 +2,10 @@ package xroad
 
 import (
 	"bufio"
+	"crypto/md5"
+	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha3"
 	"crypto/sha512"
 	"encoding/hex"
 	"errors"
@@ -22,7 +25,7 @@ const LinkingInfoEntry = "linkinginfo"
 type LinkingInfo struct {
 	PrevDigest  string // "" for the first archive of a group
 	PrevArchive string // "" for the first archive of a group
-	Algorithm   string // SHA-256, SHA-384 or SHA-512
+	Algorithm   string // as written: SHA-512, SHA-384, SHA-256, SHA-224, ... (see NewHash)
 	Entries     []LinkEntry
 }
 
@@ -57,10 +60,15 @@ func ParseLinkingInfo(r io.Reader) (LinkingInfo, error) {
 		}
 		return li, fmt.Errorf("%w: empty", ErrLinkingInfo)
 	}
-	head := strings.Split(sc.Text(), " ")
-	if len(head) != 3 {
-		return li, fmt.Errorf("%w: line 1 has %d fields, want 3", ErrLinkingInfo, len(head))
+	// The previous archive's name may hold spaces (X-Road keeps them in
+	// group names): the digest is the first field, the algorithm the last.
+	line := sc.Text()
+	d, rest, ok1 := strings.Cut(line, " ")
+	prevName, alg, ok2 := cutLast(rest, " ")
+	if !ok1 || !ok2 || prevName == "" || alg == "" {
+		return li, fmt.Errorf("%w: line 1 is not \"<digest|-> <archive|-> <algorithm>\"", ErrLinkingInfo)
 	}
+	head := [3]string{d, prevName, alg}
 	if _, err := NewHash(head[2]); err != nil {
 		return li, fmt.Errorf("%w: line 1: %v", ErrLinkingInfo, err)
 	}
@@ -111,16 +119,48 @@ func dash(s string) string {
 	return s
 }
 
-// NewHash returns the hash for an X-Road algorithm id. The archive verifier
-// accepts SHA-256, SHA-384 and SHA-512.
+// cutLast splits s around the last sep.
+func cutLast(s, sep string) (before, after string, ok bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// NewHash returns the hash for an X-Road hash-algo-id as linkinginfo line 1
+// names it. X-Road's writer hashes with MessageDigest.getInstance(name) and
+// writes DigestAlgorithm's name: SHA-512 (the default), SHA-384, SHA-256,
+// SHA-224, SHA-1 and MD5 (X-Road 6.x wrote the configured string as given,
+// so the name is matched without regard to case, with Java's aliases).
+// X-Road's own archive verifier accepts only SHA-256/384/512; archiver
+// verifies every algorithm the writer can produce.
 func NewHash(alg string) (hash.Hash, error) {
-	switch alg {
-	case "SHA-256":
-		return sha256.New(), nil
-	case "SHA-384":
-		return sha512.New384(), nil
-	case "SHA-512":
+	switch strings.ToUpper(alg) {
+	case "SHA-512", "SHA512":
 		return sha512.New(), nil
+	case "SHA-384", "SHA384":
+		return sha512.New384(), nil
+	case "SHA-256", "SHA256":
+		return sha256.New(), nil
+	case "SHA-224", "SHA224":
+		return sha256.New224(), nil
+	case "SHA-512/256":
+		return sha512.New512_256(), nil
+	case "SHA-512/224":
+		return sha512.New512_224(), nil
+	case "SHA3-256":
+		return sha3.New256(), nil
+	case "SHA3-384":
+		return sha3.New384(), nil
+	case "SHA3-512":
+		return sha3.New512(), nil
+	case "SHA3-224":
+		return sha3.New224(), nil
+	case "SHA-1", "SHA1", "SHA":
+		return sha1.New(), nil
+	case "MD5":
+		return md5.New(), nil
 	}
 	return nil, fmt.Errorf("unsupported hash algorithm %q", alg)
 }

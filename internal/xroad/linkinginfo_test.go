@@ -47,10 +47,49 @@ func TestLinkingInfoRoundTrip(t *testing.T) {
 	}
 }
 
+// TestAlgorithms chains with every algorithm X-Road's writer can name;
+// vectors computed independently with Python's hashlib:
+// d1 = H("" + hexH(b"container-one")).
+func TestAlgorithms(t *testing.T) {
+	for alg, want := range map[string]string{
+		"SHA-224": "8839229d29537e6380e14cd3e44b7e31771cf37c9b3f36ae0f6aa68a",
+		"sha-224": "8839229d29537e6380e14cd3e44b7e31771cf37c9b3f36ae0f6aa68a",
+		"SHA-256": "43ba28b6ac9b3732000f5cd2745c92b42eebd1b9235cf9f0860cdc6b8bb8e82c",
+		"SHA-384": "cd05db11fc82bcf4dac5efbad5ecc7f93145d5f834f0781991af2d2b0490c38aa4681ecd47353f0f0dd1c2e0653ade9e",
+		"SHA-512": vecD1,
+		"SHA-1":   "f9424e065b796c2d736f00d20b10ed62cf84dc4e",
+		"MD5":     "f751aaa48f5db22e53e95ebb309d7c2d",
+	} {
+		c, err := NewChain(alg, "")
+		if err != nil {
+			t.Fatalf("%s: %v", alg, err)
+		}
+		d, _ := c.Add(strings.NewReader("container-one"))
+		if want != "" && d != want {
+			t.Errorf("%s: d1 = %s, want %s", alg, d, want)
+		}
+		li, err := ParseLinkingInfo(strings.NewReader("- - " + alg + "\n" + d + " a.asice\n"))
+		if err != nil || li.Algorithm != alg {
+			t.Errorf("%s: ParseLinkingInfo = %+v, %v", alg, li, err)
+		}
+	}
+}
+
+// TestLinkingInfoSpacedName: X-Road keeps spaces in group names, so line 1
+// may name a predecessor with spaces.
+func TestLinkingInfoSpacedName(t *testing.T) {
+	prev := "mlog-EE_GOV_7000 0310_my sub-20210901100858-20210901100905-95b1f27097524105.zip"
+	li, err := ParseLinkingInfo(strings.NewReader(vecD1 + " " + prev + " SHA-512\n" + vecD2 + " q 1-request-a.asice\n"))
+	if err != nil || li.PrevArchive != prev || li.PrevDigest != vecD1 || li.Entries[0].Name != "q 1-request-a.asice" {
+		t.Fatalf("ParseLinkingInfo = %+v, %v", li, err)
+	}
+}
+
 func TestParseLinkingInfoErrors(t *testing.T) {
 	for _, in := range []string{
 		"",
-		"- - MD5\n",
+		"- - MD2\n",
+		"- - SHA3-999\n",
 		"- SHA-512\n",
 		"abc - SHA-512\n",
 		"- name.zip SHA-512\n",

@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode/utf16"
 )
 
 // Kind says what a file below the archive directory is.
@@ -71,17 +72,32 @@ func Classify(rel string) Kind {
 // TimeLayout is the layout of the X and Y fields of an archive name.
 const TimeLayout = "20060102150405"
 
+// MaxGroupField is how much of "<group>-" X-Road keeps in a name: it
+// formats the pair with %.200s, so a group of 200 or more characters
+// (UTF-16 units, as Java counts) is cut to 200 and loses its dash.
+const MaxGroupField = 200
+
+// legacyZLen is the length of the random Z field of X-Road 6.x names
+// (RandomStringUtils.randomAlphanumeric(10)), used until 7.0.0 put the
+// last digest's prefix there.
+const legacyZLen = 10
+
 // ArchiveName is a parsed message-log archive file name.
 type ArchiveName struct {
 	// Group is the escaped client id when archive grouping is on, or "".
+	// When X-Road cut it (see MaxGroupField), it is the cut form.
 	Group string
 	// First and Last are the X and Y fields: the earliest and latest record
-	// times. X-Road writes them in the JVM's zone (UTC in the Sidecar);
-	// they are parsed as UTC.
+	// times, written in the JVM's default zone (a plain SimpleDateFormat).
+	// They are parsed as UTC wall clock; In reads them in the server's zone.
 	First, Last time.Time
 	// Digest is the Z field: the first 16 hex characters of the last chain
-	// digest in the archive's linkinginfo.
+	// digest in the archive's linkinginfo ("" for a Legacy name).
 	Digest string
+	// Random is the Z field of a Legacy name: 10 random alphanumerics.
+	Random string
+	// Legacy is true for X-Road 6.x names, whose Z is random, not a digest.
+	Legacy bool
 	// Encrypted is true for .zip.gpg names.
 	Encrypted bool
 }
@@ -90,8 +106,11 @@ type ArchiveName struct {
 // follow mlog[-GROUP]-X-Y-Z.zip[.gpg].
 var ErrNotArchiveName = errors.New("not an X-Road message-log archive name")
 
-// ParseArchiveName parses mlog[-GROUP]-X-Y-Z.zip[.gpg]. The group may itself
-// contain dashes, so the name is read from the right.
+// ParseArchiveName parses mlog[-GROUP]-X-Y-Z.zip[.gpg], where Z is 16
+// lowercase hex characters (X-Road 7) or 10 alphanumerics (X-Road 6.x).
+// The group may itself contain dashes and spaces, so the name is read from
+// the right; a group X-Road cut to MaxGroupField characters has no dash
+// before X.
 func ParseArchiveName(name string) (ArchiveName, error) {
 	var an ArchiveName
 	base, ok := strings.CutSuffix(name, ".zip.gpg")
@@ -104,12 +123,22 @@ func ParseArchiveName(name string) (ArchiveName, error) {
 	if !ok {
 		return an, fmt.Errorf("%q: %w: no mlog- prefix", name, ErrNotArchiveName)
 	}
-	f := strings.Split(rest, "-")
-	if len(f) < 3 {
+	// rest = [GROUP-]X-Y-Z or GROUP200X-Y-Z: take Z, Y and X from the right.
+	zi := strings.LastIndexByte(rest, '-')
+	if zi < 0 {
 		return an, fmt.Errorf("%q: %w: want X-Y-Z fields", name, ErrNotArchiveName)
 	}
-	n := len(f)
-	x, y, z := f[n-3], f[n-2], f[n-1]
+	z := rest[zi+1:]
+	yi := strings.LastIndexByte(rest[:zi], '-')
+	if yi < 0 {
+		return an, fmt.Errorf("%q: %w: want X-Y-Z fields", name, ErrNotArchiveName)
+	}
+	y := rest[yi+1 : zi]
+	xg := rest[:yi] // [GROUP-]X or GROUP200X
+	if len(xg) < len(TimeLayout) {
+		return an, fmt.Errorf("%q: %w: X is not yyyyMMddHHmmss", name, ErrNotArchiveName)
+	}
+	x := xg[len(xg)-len(TimeLayout):]
 	var err error
 	if an.First, err = parseStamp(x); err != nil {
 		return an, fmt.Errorf("%q: %w: X: %v", name, ErrNotArchiveName, err)
@@ -117,28 +146,84 @@ func ParseArchiveName(name string) (ArchiveName, error) {
 	if an.Last, err = parseStamp(y); err != nil {
 		return an, fmt.Errorf("%q: %w: Y: %v", name, ErrNotArchiveName, err)
 	}
-	if len(z) != 16 || !isLowerHex(z) {
-		return an, fmt.Errorf("%q: %w: Z %q is not 16 lowercase hex characters", name, ErrNotArchiveName, z)
+	switch {
+	case len(z) == 16 && isLowerHex(z):
+		an.Digest = z
+	case len(z) == legacyZLen && isAlnum(z):
+		an.Random, an.Legacy = z, true
+	default:
+		return an, fmt.Errorf("%q: %w: Z %q is neither 16 lowercase hex characters nor 10 alphanumerics (X-Road 6)", name, ErrNotArchiveName, z)
 	}
-	an.Digest = z
-	an.Group = strings.Join(f[:n-3], "-")
-	if n > 3 && an.Group == "" {
-		return an, fmt.Errorf("%q: %w: empty group", name, ErrNotArchiveName)
+	g := xg[:len(xg)-len(TimeLayout)]
+	switch {
+	case g == "":
+	case strings.HasSuffix(g, "-"):
+		an.Group = g[:len(g)-1]
+		if an.Group == "" || javaLen(g) > MaxGroupField {
+			return an, fmt.Errorf("%q: %w: empty or over-long group", name, ErrNotArchiveName)
+		}
+	default:
+		// No dash before X: only a group cut to exactly MaxGroupField.
+		if javaLen(g) != MaxGroupField {
+			return an, fmt.Errorf("%q: %w: no dash between group and X, and the group is not cut to %d characters", name, ErrNotArchiveName, MaxGroupField)
+		}
+		an.Group = g
 	}
 	return an, nil
 }
 
-// String formats the name the way X-Road's LogArchiveWriter does.
+// In returns the X and Y fields read as wall-clock times in loc (the
+// zone of the JVM that wrote the archive).
+func (a ArchiveName) In(loc *time.Location) (first, last time.Time) {
+	at := func(t time.Time) time.Time {
+		return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, loc)
+	}
+	return at(a.First), at(a.Last)
+}
+
+// String formats the name the way X-Road's LogArchiveWriter does
+// (mlog-%.200s%s-%s-%.16s.%s over "<group>-", X, Y, Z, suffix).
 func (a ArchiveName) String() string {
 	g := ""
 	if a.Group != "" {
-		g = a.Group + "-"
+		g = cutJava(a.Group+"-", MaxGroupField)
 	}
 	ext := "zip"
 	if a.Encrypted {
 		ext = "zip.gpg"
 	}
-	return fmt.Sprintf("mlog-%s%s-%s-%s.%s", g, a.First.UTC().Format(TimeLayout), a.Last.UTC().Format(TimeLayout), a.Digest, ext)
+	z := a.Digest
+	if a.Legacy {
+		z = a.Random
+	}
+	return fmt.Sprintf("mlog-%s%s-%s-%s.%s", g, a.First.Format(TimeLayout), a.Last.Format(TimeLayout), z, ext)
+}
+
+// javaLen is the length of s in UTF-16 code units, as Java's String.length.
+func javaLen(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+// cutJava cuts s to n UTF-16 code units like Java's substring(0, n). A cut
+// through a surrogate pair leaves a lone surrogate, which Java writes into
+// a UTF-8 file name as '?'.
+func cutJava(s string, n int) string {
+	used := 0
+	for i, r := range s {
+		l := utf16.RuneLen(r)
+		if used+l > n {
+			if used < n { // half a pair fits
+				return s[:i] + "?"
+			}
+			return s[:i]
+		}
+		used += l
+	}
+	return s
 }
 
 func parseStamp(s string) (time.Time, error) {
@@ -158,22 +243,31 @@ func isLowerHex(s string) bool {
 	return s != ""
 }
 
+func isAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // EscapeGroup turns a client id short form (INSTANCE/CLASS/CODE[/SUB]) into
-// the group part of an archive name, as LogArchiveWriter.escape does: NUL,
-// \ < > / : | * ? and control characters become '_', cut to 200 characters.
+// the group part of an archive name, as LogArchiveWriter.escape does with
+// [\00\\<>/:|*?\p{gc=Cc}]: NUL, \ < > / : | * ? and every control
+// character (C0, DEL and C1, U+0080..U+009F) become '_'; spaces and other
+// characters are kept. The 200-character cut is applied with the dash, by
+// ArchiveName.String.
 func EscapeGroup(clientID string) string {
 	var b strings.Builder
 	for _, r := range clientID {
 		switch {
-		case r < 0x20 || r == 0x7f || strings.ContainsRune("\\<>/:|*?", r):
+		case r < 0x20 || r >= 0x7f && r <= 0x9f || strings.ContainsRune("\\<>/:|*?", r):
 			b.WriteByte('_')
 		default:
 			b.WriteRune(r)
 		}
 	}
-	s := b.String()
-	if len(s) > 200 {
-		s = s[:200]
-	}
-	return s
+	return b.String()
 }

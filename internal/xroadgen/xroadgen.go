@@ -44,7 +44,29 @@ type Options struct {
 	LegacyBackup bool // also one pre-7.0 backup/ss-automatic-backup-*.tar
 
 	WorkingFiles bool // tmp-mlog-*.tmp, dbdump.dat, restore_lock, pre-restore tar
-	Algorithm    string
+	// Algorithm is hash-algo-id as X-Road writes it in linkinginfo line 1
+	// (SHA-512 by default; SHA-224 and the others NewHash knows).
+	Algorithm string
+
+	// DropFirst removes each group's first DropFirst archives after
+	// writing them: history that starts mid-chain, as on a server whose
+	// older archives were moved off before archiver was installed.
+	DropFirst int
+	// Legacy writes the first Legacy archives with X-Road 6.x names
+	// (mlog-X-Y-<10 random alphanumerics>.zip, no group): a server
+	// upgraded from 6.x. With no Groups, later archives continue their
+	// chain, as X-Road 7 does after an upgrade.
+	Legacy int
+	// RestartAfter resets every group's chain head after that many
+	// archives (0: never): the message-log database was reset, and the
+	// next archive of each group starts a new chain ("- - ALG").
+	RestartAfter int
+	// Zone is the JVM's default zone the X and Y fields are written in
+	// (UTC when nil).
+	Zone *time.Location
+	// PGP signs and encrypts the Encrypted archives as X-Road's gpg call
+	// does; nil writes opaque OpenPGP-framed bytes instead.
+	PGP *PGP
 }
 
 // Demo is a small tree: a few archives in two groups, encrypted archives,
@@ -104,12 +126,40 @@ func Generate(o Options) ([]File, error) {
 		jobs = append(jobs[:at], append([]job{{o.SmallSize * 2, true}}, jobs[at:]...)...)
 	}
 	var out []File
+	perGroup := map[string][]string{}
 	for i, j := range jobs {
-		f, err := g.archive(groups[i%len(groups)], j.size, j.enc)
+		if o.RestartAfter > 0 && i > 0 && i%o.RestartAfter == 0 {
+			g.heads = map[string]head{} // LAST_ARCHIVE_DIGEST emptied
+		}
+		group := groups[i%len(groups)]
+		legacy := i < o.Legacy
+		if legacy {
+			group = ""
+		}
+		f, err := g.archive(group, j.size, j.enc && !legacy, legacy)
 		if err != nil {
 			return out, err
 		}
+		perGroup[group] = append(perGroup[group], f.Rel)
 		out = append(out, f)
+	}
+	if o.DropFirst > 0 {
+		drop := map[string]bool{}
+		for _, names := range perGroup {
+			for _, n := range names[:min(o.DropFirst, len(names))] {
+				drop[n] = true
+				if err := os.Remove(filepath.Join(o.Dir, n)); err != nil {
+					return out, err
+				}
+			}
+		}
+		kept := out[:0]
+		for _, f := range out {
+			if !drop[f.Rel] {
+				kept = append(kept, f)
+			}
+		}
+		out = kept
 	}
 	for i := 0; i < o.Backups; i++ {
 		t := o.Start.Add(time.Duration(i) * 24 * time.Hour).Add(3*time.Hour + 15*time.Minute)
@@ -169,7 +219,7 @@ type gen struct {
 }
 
 // archive writes one message-log archive of about size bytes in group g.
-func (g *gen) archive(group string, size int64, encrypted bool) (File, error) {
+func (g *gen) archive(group string, size int64, encrypted, legacy bool) (File, error) {
 	h := g.heads[group]
 	chain, err := xroad.NewChain(g.o.Algorithm, h.digest)
 	if err != nil {
@@ -212,10 +262,22 @@ func (g *gen) archive(group string, size int64, encrypted bool) (File, error) {
 	if err := zw.Close(); err != nil {
 		return File{}, err
 	}
-	an := xroad.ArchiveName{Group: group, First: first.UTC().Truncate(time.Second), Last: g.now.UTC().Truncate(time.Second), Digest: chain.Last()[:16], Encrypted: encrypted}
+	zone := g.o.Zone
+	if zone == nil {
+		zone = time.UTC
+	}
+	an := xroad.ArchiveName{Group: group, First: first.In(zone).Truncate(time.Second), Last: g.now.In(zone).Truncate(time.Second), Digest: chain.Last()[:16], Encrypted: encrypted}
+	if legacy {
+		an.Digest, an.Legacy, an.Random = "", true, g.alnum(10)
+	}
 	name := an.String()
 	data := buf.Bytes()
-	if encrypted {
+	if encrypted && g.o.PGP != nil {
+		var err error
+		if data, err = g.o.PGP.seal(data); err != nil { // gpg wrote into the tmp file
+			return File{}, err
+		}
+	} else if encrypted {
 		data = g.pgp(int64(len(data)) + 600)
 	}
 	g.heads[group] = head{digest: chain.Last(), name: name}
@@ -265,6 +327,16 @@ func (g *gen) text(n int) string {
 	return b.String()
 }
 
+// alnum is RandomStringUtils.randomAlphanumeric(n).
+func (g *gen) alnum(n int) string {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = chars[g.rnd.IntN(len(chars))]
+	}
+	return string(b)
+}
+
 func (g *gen) b64(n int) string {
 	raw := make([]byte, n*3/4)
 	for i := range raw {
@@ -273,20 +345,32 @@ func (g *gen) b64(n int) string {
 	return base64.StdEncoding.EncodeToString(raw)
 }
 
-// pgp returns n bytes framed like a binary OpenPGP message (a public-key
-// encrypted session key packet, then encrypted data): opaque and incompressible.
+// pgp returns about n bytes of a well-formed binary OpenPGP encrypted
+// message whose content is random (no key can open it): a public-key
+// encrypted session key packet (version 3, RSA, a 2048-bit MPI), then an
+// integrity-protected encrypted data packet, as gpg --encrypt frames them.
 func (g *gen) pgp(n int64) []byte {
-	b := make([]byte, n)
-	for i := 0; i < len(b); i += 8 {
-		v := g.rnd.Uint64()
-		for j := 0; j < 8 && i+j < len(b); j++ {
-			b[i+j] = byte(v >> (8 * j))
+	rnd := func(b []byte) {
+		for i := 0; i < len(b); i += 8 {
+			v := g.rnd.Uint64()
+			for j := 0; j < 8 && i+j < len(b); j++ {
+				b[i+j] = byte(v >> (8 * j))
+			}
 		}
 	}
-	if n > 4 {
-		b[0], b[1], b[2], b[3] = 0x85, 0x02, 0x0c, 0x03
-	}
-	return b
+	pkesk := make([]byte, 3+1+8+1+2+256)
+	rnd(pkesk)
+	pkesk[0], pkesk[1], pkesk[2] = 0x85, 0x01, 0x0c // old format, tag 1, length 268
+	pkesk[3], pkesk[12] = 3, 1                      // version 3, RSA
+	pkesk[13], pkesk[14] = 0x08, 0x00               // MPI of 2048 bits
+	pkesk[15] |= 0x80
+	body := max(n-int64(len(pkesk))-6, 2)
+	data := make([]byte, 6+body)
+	rnd(data)
+	data[0], data[1] = 0xd2, 0xff // new format, tag 18, five-octet length
+	data[2], data[3], data[4], data[5] = byte(body>>24), byte(body>>16), byte(body>>8), byte(body)
+	data[6] = 1 // SEIPD version 1
+	return append(pkesk, data...)
 }
 
 func (g *gen) opaque(rel string, size int64, pgp bool) (File, error) {
