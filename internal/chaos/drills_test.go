@@ -122,7 +122,10 @@ func TestSnapshotDrillCrashCampaign(t *testing.T) {
 		if len(scratch(k, cluster, ns)) > 0 {
 			counts["drill_killed_with_scratch_objects"]++
 		}
-		time.Sleep(3500 * time.Millisecond) // the killed drill's deadline passes: its objects are leftovers now
+		// The killed drill's deadline (start + timeout + a cleanup grace
+		// as long as the timeout, at most) passes: its objects are
+		// leftovers now, which the next drill's sweep must remove.
+		time.Sleep(6500 * time.Millisecond)
 		code, stdout, out := runJSON(env, drillArgs("60s")...)
 		var res drill.Result
 		if code != 0 || json.Unmarshal(stdout, &res) != nil || res.Status != "ok" {
