@@ -118,8 +118,12 @@ type driver struct {
 	mu                 sync.Mutex // one change to the tree at a time
 }
 
-func (d *driver) volumeDir(id string) string   { return filepath.Join(d.root, "volumes", filepath.Base(id)) }
-func (d *driver) snapshotDir(id string) string { return filepath.Join(d.root, "snapshots", filepath.Base(id)) }
+func (d *driver) volumeDir(id string) string {
+	return filepath.Join(d.root, "volumes", filepath.Base(id))
+}
+func (d *driver) snapshotDir(id string) string {
+	return filepath.Join(d.root, "snapshots", filepath.Base(id))
+}
 
 // id derives a stable EBS-like id from a request name, so retries of a
 // create are idempotent.

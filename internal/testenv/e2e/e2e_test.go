@@ -79,7 +79,7 @@ func startPrimary(t *testing.T, n testenv.NodeEnv) *corev1.Pod {
 			SecurityContext: &corev1.PodSecurityContext{RunAsUser: &uid, RunAsGroup: &uid, FSGroup: &uid},
 			Containers: []corev1.Container{{Name: "xroad", Image: n.PrimaryImage, ImagePullPolicy: corev1.PullNever,
 				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &f},
-				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/var/lib/xroad"}, {Name: "conf", MountPath: "/etc/xroad"}}}},
+				VolumeMounts:    []corev1.VolumeMount{{Name: "data", MountPath: "/var/lib/xroad"}, {Name: "conf", MountPath: "/etc/xroad"}}}},
 			Volumes: []corev1.Volume{
 				{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "xroad-primary-data"}}},
 				{Name: "conf", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "xroad-primary-conf"}}},
@@ -162,7 +162,7 @@ func deployArchiver(t *testing.T, n testenv.NodeEnv, s3env testenv.S3Env, dest s
 	}
 	conf := cm.Data["config.yaml"]
 	for old, repl := range map[string]string{
-		"dest: s3://my-xroad-archive/xroad/ss1": "dest: " + dest,
+		"dest: s3://my-xroad-archive/xroad/ss1":                                                 "dest: " + dest,
 		"kmsKeyId: arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000": "kmsKeyId: " + s3env.KMSKey,
 		"sink: cloudwatch": "sink: none",
 	} {
@@ -238,7 +238,9 @@ func waitJob(t *testing.T, n testenv.NodeEnv, cronJob string, within time.Durati
 	return job, pods
 }
 
-func complete(j *batchv1.Job) bool { return condition(j, batchv1.JobComplete) || condition(j, batchv1.JobFailed) }
+func complete(j *batchv1.Job) bool {
+	return condition(j, batchv1.JobComplete) || condition(j, batchv1.JobFailed)
+}
 
 func condition(j *batchv1.Job, c batchv1.JobConditionType) bool {
 	for _, x := range j.Status.Conditions {
