@@ -5,14 +5,19 @@
 //	testimages pack -out DIR -archiver BIN   # DIR/{archiver,pause,primary}.tar (docker-archive, for ctr import)
 //	testimages pause                         # the sandbox image: sleep until SIGTERM
 //	testimages primary -data DIR -conf DIR   # a stand-in X-Road primary: writes X-Road-like archives, then sleeps
+//	testimages sum DIR                       # what a workload reading a volume sees: "SHA-256  PATH" per file
 //
 // The images are tagged archiver.test/NAME:test and are imported with
 // `ctr -n k8s.io images import`; pods use imagePullPolicy: Never.
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -42,6 +47,13 @@ func main() {
 		waitForSignal()
 	case "primary":
 		primary(os.Args[2:])
+	case "sum":
+		if len(os.Args) != 3 {
+			fail(2, "usage: testimages sum DIR")
+		}
+		if err := sum(os.Stdout, os.Args[2]); err != nil {
+			fail(1, "sum: %v", err)
+		}
 	default:
 		fail(2, "testimages: unknown command %q", os.Args[1])
 	}
@@ -127,4 +139,26 @@ func primary(args []string) {
 	}
 	fmt.Println("primary: ready")
 	waitForSignal()
+}
+
+// sum prints the SHA-256 and slash path of every regular file below dir,
+// in walk order.
+func sum(w io.Writer, dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		_, err = fmt.Fprintf(w, "%s  %s\n", hex.EncodeToString(h.Sum(nil)), filepath.ToSlash(rel))
+		return err
+	})
 }
