@@ -144,7 +144,7 @@ func volumeDir(t *testing.T, n testenv.NodeEnv, claim string) string {
 // with this run's endpoints: MinIO and its KMS key in the shipped
 // configuration, static S3 credentials instead of IRSA, and the loopback
 // API server instead of the kubernetes Service.
-func deployArchiver(t *testing.T, n testenv.NodeEnv, s3env testenv.S3Env, dest string) {
+func deployArchiver(t *testing.T, n testenv.NodeEnv, s3env testenv.S3Env, dest string, extraConfig ...string) {
 	t.Helper()
 	overlay, err := filepath.Abs("testdata/overlay")
 	if err != nil {
@@ -170,6 +170,9 @@ func deployArchiver(t *testing.T, n testenv.NodeEnv, s3env testenv.S3Env, dest s
 			t.Fatalf("deploy/configmap.yaml no longer has %q: update the test's endpoint layer", old)
 		}
 		conf = strings.Replace(conf, old, repl, 1)
+	}
+	for _, x := range extraConfig { // a key under sync:
+		conf = strings.Replace(conf, "\nsync:\n", "\nsync:\n  "+x+"\n", 1)
 	}
 	type envVar struct {
 		Name  string `yaml:"name"`

@@ -42,6 +42,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+func testimagesBin() string { return filepath.Join(filepath.Dir(binary), "testimages") }
+
+func execOutput(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).Output()
+	return string(out), err
+}
+
 type cliResult struct {
 	code           int
 	stdout, stderr string
@@ -267,12 +274,12 @@ func TestRestoreToPVCOnARealNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := exec.Command(filepath.Join(filepath.Dir(binary), "testimages"), "sum", e.volume).Output()
+	want, err := execOutput(testimagesBin(), "sum", e.volume)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(logs) != string(want) || len(want) == 0 {
+	if string(logs) != want || len(want) == 0 {
 		t.Fatalf("the pod read\n%s\nthe primary wrote\n%s", logs, want)
 	}
-	t.Logf("a pod read all %d files of the restored claim back", strings.Count(string(want), "\n"))
+	t.Logf("a pod read all %d files of the restored claim back", strings.Count(want, "\n"))
 }
