@@ -217,6 +217,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   address = ""
 [metrics]
   address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$N/containerd/opt"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "archiver.test/pause:test"
   disable_apparmor = true
@@ -254,6 +256,11 @@ CNI
     case $h in */unified/|*/systemd/) continue ;; esac
     mkdir -p "$h$CGROUP"
   done
+  # A new cpuset cgroup starts with no CPUs or memory nodes: give ours the root's.
+  if [ -d /sys/fs/cgroup/cpuset/$CGROUP ]; then
+    cat /sys/fs/cgroup/cpuset/cpuset.cpus >/sys/fs/cgroup/cpuset/$CGROUP/cpuset.cpus
+    cat /sys/fs/cgroup/cpuset/cpuset.mems >/sys/fs/cgroup/cpuset/$CGROUP/cpuset.mems
+  fi
   cat >"$N/kubelet/config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration

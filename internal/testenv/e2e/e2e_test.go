@@ -187,15 +187,19 @@ func deployArchiver(t *testing.T, n testenv.NodeEnv, s3env testenv.S3Env, dest s
 	opsYAML, _ := yaml.Marshal(ops)
 	cmYAML, _ := yaml.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{"name": "archiver", "namespace": ns}, "data": map[string]string{"config.yaml": conf}})
+	dir := t.TempDir()
+	rel, err := filepath.Rel(dir, overlay) // kustomize resolves resources relative to the kustomization
+	if err != nil {
+		t.Fatal(err)
+	}
 	k, _ := yaml.Marshal(map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-		"resources": []string{overlay},
+		"resources": []string{rel},
 		"patches": []map[string]any{
 			{"target": map[string]string{"kind": "CronJob"}, "patch": string(opsYAML)},
 			{"target": map[string]string{"kind": "ConfigMap", "name": "archiver"}, "patch": string(cmYAML)},
 		},
 	})
-	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), k, 0o644); err != nil {
 		t.Fatal(err)
 	}
