@@ -287,6 +287,7 @@ staticPodPath: ""
 serializeImagePulls: false
 registerNode: true
 resolvConf: /etc/resolv.conf
+podLogsDir: $N/pod-logs
 YAML
   bg kubelet "$KUBE/kubelet" --config="$N/kubelet/config.yaml" --kubeconfig="$N/kubelet.kubeconfig" --root-dir="$N/kubelet" \
     --hostname-override="$NODE" --node-ip="$NODEIP" --cert-dir="$N/kubelet/pki"
@@ -396,6 +397,7 @@ stop() {
     for x in $m; do umount "$x" 2>/dev/null || umount -l "$x" 2>/dev/null || true; done
   done
   if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link delete "$BRIDGE" 2>/dev/null || true; fi
+  rm -f /var/lib/cni/results/archiver-test-* # libcni's result cache (not configurable in containerd 1.6)
   # kubelet's cgroups, below our own root, deepest first.
   for h in /sys/fs/cgroup/*/; do
     [ -d "$h$CGROUP" ] || continue
