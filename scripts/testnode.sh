@@ -253,7 +253,7 @@ CNI
 
   # kubelet: cgroupfs on our own cgroup root, loopback ports, its own root dir.
   for h in /sys/fs/cgroup/*/; do
-    case $h in */unified/|*/systemd/) continue ;; esac
+    case $h in */unified/) continue ;; esac
     mkdir -p "$h$CGROUP"
   done
   # A new cpuset cgroup starts with no CPUs or memory nodes: give ours the root's.
