@@ -20,10 +20,10 @@ build: ## build bin/archiver (static)
 demo: build ## generate a sample /var/lib/xroad, sync it to a local directory twice, show the result
 	@scripts/demo.sh $(BIN) $(DEMO_DIR)
 
-testenv: ## build (once, cached) and start MinIO (KMS key) and kube-apiserver + etcd on loopback; writes .testenv/env
+testenv: ## build (once, cached) and start MinIO (KMS key), kube-apiserver + etcd, and a real single-node Kubernetes (root) on loopback; writes .testenv/env
 	@$(TESTENV) start
 
-testenv-stop: ## stop the test servers
+testenv-stop: ## stop the test servers and remove the node (processes, mounts, bridge, cgroups)
 	@$(TESTENV) stop
 
 test: testenv ## start the test servers, then run every test (race detector on)

@@ -1,0 +1,285 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/xroad-archiver/archiver/internal/awsfake"
+	"github.com/xroad-archiver/archiver/internal/dircheck"
+	"github.com/xroad-archiver/archiver/internal/drill"
+	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/testenv"
+)
+
+var binary string // the archiver binary, built by TestMain, for the commands an operator runs
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "archiver-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "archiver")
+	for pkg, out := range map[string]string{"../../../cmd/archiver": binary, "../../../tools/testimages": filepath.Join(dir, "testimages")} {
+		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, b)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func testimagesBin() string { return filepath.Join(filepath.Dir(binary), "testimages") }
+
+func execOutput(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).Output()
+	return string(out), err
+}
+
+type cliResult struct {
+	code           int
+	stdout, stderr string
+}
+
+func cli(t *testing.T, env []string, args ...string) cliResult {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err != nil && cmd.ProcessState == nil {
+		t.Fatal(err)
+	}
+	return cliResult{cmd.ProcessState.ExitCode(), out.String(), errb.String()}
+}
+
+// snapshotEnv is the primary's data volume backed up the EBS way: the
+// AWS fake plays EC2 (it knows the volume the test CSI driver
+// provisioned), archiver snapshot records the content manifest from the
+// volume's directory, and the snapshot's data is put where the test CSI
+// driver (standing in for the EBS CSI driver) finds snapshots: the part of
+// EBS neither the fake nor the driver can play alone.
+type snapshotEnv struct {
+	n      testenv.NodeEnv
+	env    []string
+	dest   string
+	snapID string
+	volume string // the primary's volume directory
+	fake   *awsfake.Server
+}
+
+func newSnapshotEnv(t *testing.T, n testenv.NodeEnv) *snapshotEnv {
+	t.Helper()
+	freshNamespace(t, n)
+	startPrimary(t, n)
+	e := &snapshotEnv{n: n, fake: awsfake.New(t), dest: "file://" + t.TempDir(), volume: volumeDir(t, n, "xroad-primary-data")}
+	e.fake.AddVolume("eu-west-1", filepath.Base(e.volume), 1, "eu-west-1a")
+	e.env = []string{"AWS_ENDPOINT_URL=" + e.fake.URL(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=eu-west-1",
+		"AWS_EC2_METADATA_DISABLED=true", "ARCHIVER_IMAGE=" + n.ArchiverImage}
+	r := cli(t, e.env, "snapshot", "--kubeconfig", n.Kubeconfig, "--pvc", ns+"/xroad-primary-data",
+		"--mount", ns+"/xroad-primary-data="+e.volume, "--dest", e.dest, "-o", "json", "--poll-interval", "50ms")
+	if r.code != 0 {
+		t.Fatalf("snapshot: exit %d: %s", r.code, r.stderr)
+	}
+	var sr snapshot.Result
+	if err := json.Unmarshal([]byte(r.stdout), &sr); err != nil || len(sr.Volumes) != 1 || len(sr.Volumes[0].Artifacts) != 1 {
+		t.Fatalf("snapshot result %v: %s", err, r.stdout)
+	}
+	e.snapID = sr.Volumes[0].Artifacts[0].ID
+	snapDir := filepath.Join(n.CSIRoot, "snapshots", e.snapID)
+	if out, err := exec.Command("cp", "-a", "--", e.volume, snapDir).CombinedOutput(); err != nil {
+		t.Fatalf("store the snapshot's data: %v %s", err, out)
+	}
+	t.Cleanup(func() { os.RemoveAll(snapDir) })
+	return e
+}
+
+func (e *snapshotEnv) restoreTest(t *testing.T, extra ...string) (cliResult, drill.Result) {
+	t.Helper()
+	args := append([]string{"restore-test", "--kubeconfig", e.n.Kubeconfig, "--pvc", ns + "/xroad-primary-data", "--dest", e.dest,
+		"--snapshot", e.snapID, "--storage-class", e.n.StorageClass, "--image", e.n.ArchiverImage, "--timeout", "4m", "-o", "json"}, extra...)
+	r := cli(t, e.env, args...)
+	var res drill.Result
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("exit %d, output is not a result: %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	return r, res
+}
+
+// leftovers lists what is left of drills on the node: the labelled
+// objects, scratch volumes, and volumes of the test CSI driver other than
+// the primary's two.
+func (e *snapshotEnv) leftovers(t *testing.T, keepVolumes int) string {
+	t.Helper()
+	ctx := context.Background()
+	sel := metav1.ListOptions{LabelSelector: drill.LabelComponent + "=" + drill.ComponentDrill}
+	var left []string
+	pods, _ := e.n.Client.CoreV1().Pods(ns).List(ctx, sel)
+	for _, p := range pods.Items {
+		left = append(left, "Pod/"+p.Name)
+	}
+	pvcs, _ := e.n.Client.CoreV1().PersistentVolumeClaims(ns).List(ctx, sel)
+	for _, p := range pvcs.Items {
+		left = append(left, "PVC/"+p.Name)
+	}
+	cms, _ := e.n.Client.CoreV1().ConfigMaps(ns).List(ctx, sel)
+	for _, p := range cms.Items {
+		left = append(left, "ConfigMap/"+p.Name)
+	}
+	sc := snapclient.NewForConfigOrDie(e.n.Config)
+	vss, _ := sc.SnapshotV1().VolumeSnapshots(ns).List(ctx, metav1.ListOptions{})
+	for _, p := range vss.Items {
+		left = append(left, "VolumeSnapshot/"+p.Name)
+	}
+	vscs, _ := sc.SnapshotV1().VolumeSnapshotContents().List(ctx, metav1.ListOptions{})
+	for _, p := range vscs.Items {
+		left = append(left, "VolumeSnapshotContent/"+p.Name)
+	}
+	pvs, _ := e.n.Client.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{})
+	for _, pv := range pvs.Items {
+		if r := pv.Spec.ClaimRef; r != nil && strings.HasPrefix(r.Name, "archiver-rt-") {
+			left = append(left, "PV/"+pv.Name)
+		}
+	}
+	vols, _ := os.ReadDir(filepath.Join(e.n.CSIRoot, "volumes"))
+	if len(vols) > keepVolumes {
+		var names []string
+		for _, v := range vols {
+			names = append(names, v.Name())
+		}
+		left = append(left, fmt.Sprintf("CSI volumes %v", names))
+	}
+	if len(left) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("left behind: %v", left)
+}
+
+// TestRestoreTestOnARealNode: restore-test of a real EBS-style snapshot
+// on the real node. The real snapshot-controller binds the pre-provisioned
+// VolumeSnapshotContent (Retain) and the csi-snapshotter finds the snapshot
+// in the CSI driver; the real provisioner restores the scratch claim from
+// it when the verifier pod is scheduled (WaitForFirstConsumer); kubelet
+// mounts it read-only into our image running under the restricted profile.
+// Cleanup leaves nothing but the snapshot itself (Retain). Then a flipped
+// byte in the snapshot fails the drill with exit 4, naming the file.
+func TestRestoreTestOnARealNode(t *testing.T) {
+	n := testenv.Node(t)
+	testenv.Measure(t)
+	e := newSnapshotEnv(t, n)
+	files, err := snapshot.ScanContent(context.Background(), e.volume)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, res := e.restoreTest(t)
+	if r.code != 0 || res.Status != "ok" || res.Check == nil {
+		t.Fatalf("exit %d: %+v\n%s", r.code, res, r.stderr)
+	}
+	if res.Check.Verified != len(files) || res.Check.Expected != len(files) || res.Check.Archives == 0 {
+		t.Fatalf("check %+v, want all %d files", res.Check, len(files))
+	}
+	t.Logf("drill of %d files on the real node: bound after %.1fs, verified in %.1fs, total %.1fs", res.Check.Expected, res.RestoreSec, res.VerifySec, res.TotalSec)
+	for _, kind := range []string{"Pod/", "PersistentVolumeClaim/", "VolumeSnapshot/", "VolumeSnapshotContent/", "ConfigMap/"} {
+		if !strings.Contains(strings.Join(res.Deleted, " "), kind) {
+			t.Errorf("deleted %v, no %s", res.Deleted, kind)
+		}
+	}
+	eventually(t, 2*time.Minute, func() string { return e.leftovers(t, 2) })
+	if _, err := os.Stat(filepath.Join(n.CSIRoot, "snapshots", e.snapID)); err != nil {
+		t.Fatalf("the snapshot went with the drill (its content is Retain): %v", err)
+	}
+
+	// A flipped byte in one archive of the snapshot.
+	var archive string
+	for _, f := range files {
+		if f.Kind == "archive" {
+			archive = f.Path
+			break
+		}
+	}
+	p := filepath.Join(n.CSIRoot, "snapshots", e.snapID, archive)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(p)
+	b[len(b)/3] ^= 0x01
+	if err := os.WriteFile(p, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(p, st.ModTime(), st.ModTime())
+	r, res = e.restoreTest(t)
+	if r.code != 4 || res.Status != "failed" || res.Check == nil || len(res.Check.Problems) != 1 {
+		t.Fatalf("corrupted snapshot: exit %d: %+v\n%s", r.code, res, r.stderr)
+	}
+	if pr := res.Check.Problems[0]; pr.Path != archive || pr.Kind != dircheck.Corrupted || !strings.Contains(res.Error, archive) {
+		t.Fatalf("problem %+v, error %q; want %s corrupted", pr, res.Error, archive)
+	}
+	eventually(t, 2*time.Minute, func() string { return e.leftovers(t, 2) })
+}
+
+// TestRestoreToPVCOnARealNode: archiver restore --to-pvc leaves a bound,
+// verified claim; a pod of another image mounts it and reads every file
+// back with the bytes the primary wrote.
+func TestRestoreToPVCOnARealNode(t *testing.T) {
+	n := testenv.Node(t)
+	testenv.Measure(t)
+	e := newSnapshotEnv(t, n)
+	ctx := context.Background()
+	r := cli(t, e.env, "restore", "--kubeconfig", n.Kubeconfig, "--from", e.dest, "--snapshot", e.snapID, "--to-pvc", ns+"/restored",
+		"--pvc", ns+"/xroad-primary-data", "--storage-class", n.StorageClass, "--image", n.ArchiverImage, "--timeout", "4m", "-o", "json")
+	var res drill.Result
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || res.Status != "ok" || res.PVC != ns+"/restored" {
+		t.Fatalf("restore: exit %d (%v)\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	pvc, err := n.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "restored", metav1.GetOptions{})
+	if err != nil || pvc.Status.Phase != corev1.ClaimBound {
+		t.Fatalf("restored claim: %v %+v", err, pvc.Status)
+	}
+	uid := int64(999)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "reader", Namespace: ns},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+			SecurityContext: &corev1.PodSecurityContext{RunAsUser: &uid, RunAsGroup: &uid},
+			Containers: []corev1.Container{{Name: "read", Image: n.PrimaryImage, ImagePullPolicy: corev1.PullNever,
+				Command: []string{"/testimages", "sum", "/data"}, VolumeMounts: []corev1.VolumeMount{{Name: "d", MountPath: "/data", ReadOnly: true}}}},
+			Volumes: []corev1.Volume{{Name: "d", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "restored"}}}}}}
+	if _, err := n.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, func() string {
+		p, err := n.Client.CoreV1().Pods(ns).Get(ctx, "reader", metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		if p.Status.Phase != corev1.PodSucceeded {
+			return fmt.Sprintf("reader %s: %s", p.Status.Phase, podWhy(p))
+		}
+		return ""
+	})
+	logs, err := n.Client.CoreV1().Pods(ns).GetLogs("reader", &corev1.PodLogOptions{}).DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := execOutput(testimagesBin(), "sum", e.volume)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(logs) != want || len(want) == 0 {
+		t.Fatalf("the pod read\n%s\nthe primary wrote\n%s", logs, want)
+	}
+	t.Logf("a pod read all %d files of the restored claim back", strings.Count(want, "\n"))
+}
