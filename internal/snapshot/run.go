@@ -37,6 +37,7 @@ type VolumeResult struct {
 	Error           string     `json:"error,omitempty"`
 	ContentManifest string     `json:"content_manifest,omitempty"`
 	Files           int        `json:"files,omitempty"`
+	Skipped         []Skipped  `json:"skipped,omitempty"` // entries archiver may not read (warnings)
 	Artifacts       []Artifact `json:"artifacts,omitempty"`
 	Pruned          []Artifact `json:"pruned,omitempty"` // deleted (or, in a dry run, to delete)
 	DurationSec     float64    `json:"duration_seconds"`
@@ -131,12 +132,15 @@ func (o *Options) one(ctx context.Context, ref string) VolumeResult {
 	// Record what the volume holds before it is snapshotted.
 	var content *ContentManifest
 	if root, ok := o.Mount[ref]; ok {
-		files, err := ScanContent(ctx, root)
+		files, skipped, err := Scan(ctx, root)
 		if err != nil {
 			return fail(err)
 		}
-		content = &ContentManifest{Version: 1, RunID: o.RunID, Namespace: v.Namespace, PVC: v.PVC, PV: v.PV, Kind: v.Kind, Created: o.Now().UTC(), Files: files}
-		vr.Files = len(files)
+		for _, s := range skipped {
+			o.Log.Warn("not readable: left out of the content manifest", "pvc", ref, "path", s.Path, "reason", s.Reason)
+		}
+		content = &ContentManifest{Version: 1, RunID: o.RunID, Namespace: v.Namespace, PVC: v.PVC, PV: v.PV, Kind: v.Kind, Created: o.Now().UTC(), Files: files, Skipped: skipped}
+		vr.Files, vr.Skipped = len(files), skipped
 	}
 	if v.Kind == KindHostPath {
 		return o.hostPath(ctx, v, content, vr)
