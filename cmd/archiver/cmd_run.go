@@ -160,13 +160,6 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 		confDir = "/etc/xroad/conf.d"
 	}
 	r.Primary = func() error { return schedule.CheckPrimary(confDir, c.Primary.Override) }
-	if c.Primary.PodLabel != "" {
-		labels := c.Primary.LabelsFile
-		if labels == "" {
-			labels = "/etc/podinfo/labels"
-		}
-		r.Primary = func() error { return schedule.CheckPodLabel(labels, c.Primary.PodLabel, c.Primary.Override) }
-	}
 	if c.Sync.Enabled {
 		so := syncFromConfig(c)
 		r.Jobs = append(r.Jobs, schedule.Job{Name: "sync", Schedule: c.Sync.Schedule, Partial: isPartial,

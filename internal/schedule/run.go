@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/xroad-archiver/archiver/internal/lock"
@@ -181,27 +180,6 @@ func names(js []Job) []string {
 		out = append(out, j.Name)
 	}
 	return out
-}
-
-// CheckPodLabel reads the pod's labels as the downward API writes them
-// (key="value" per line) and returns ErrSecondary unless label (key=value)
-// is among them, or override.
-func CheckPodLabel(labelsFile, label string, override bool) error {
-	if override {
-		return nil
-	}
-	b, err := os.ReadFile(labelsFile)
-	if err != nil {
-		return fmt.Errorf("primary check by pod label %s: %w (mount the downward API labels at %s)", label, err, labelsFile)
-	}
-	key, val, _ := strings.Cut(label, "=")
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
-		if ok && k == key && strings.Trim(v, `"`) == val {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w (this pod lacks the label %s; set primary.override to run anyway)", ErrSecondary, label)
 }
 
 // CheckPrimary reads the node type from confDir/*.ini; a secondary gives
