@@ -112,7 +112,7 @@ func TestFailedRunRecordsAnEvent(t *testing.T) {
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "archiver", Image: "archiver"}}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeConfig(t, fmt.Sprintf("sync: {enabled: true, source: %s, dest: 'file:///proc/archiver-cannot-write'}\nlock: {file: %s}\nprimary: {confDir: %s}\n",
+	cfg := writeConfig(t, fmt.Sprintf("sync: {enabled: true, source: %s, dest: 'file:///proc/archiver-cannot-write'}\nlock: {file: %s}\nprimary: {confDir: %s, override: true}\n",
 		demoTree(t), filepath.Join(t.TempDir(), "lock"), t.TempDir()))
 	r := cli(t, []string{"POD_NAME=archiver-xyz", "POD_NAMESPACE=" + ns}, "run", "-c", cfg, "--kubeconfig", k.Kubeconfig)
 	if r.code != exitError {

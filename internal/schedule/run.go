@@ -59,8 +59,10 @@ type Runner struct {
 	Jobs []Job
 	// Acquire takes the run lock (nil: no lock).
 	Acquire func(ctx context.Context, runID string) (lock.Lock, error)
-	// Primary returns ErrSecondary on a secondary node (nil: no check).
-	Primary func() error
+	// Primary returns ErrSecondary on a secondary node, or another error
+	// when it cannot confirm the primary (nil: no check). It runs before
+	// the lock is taken and any job starts.
+	Primary func(ctx context.Context) error
 	Log     *slog.Logger
 	Now     func() time.Time
 	// After, when set, receives every finished run's report (metrics,
@@ -101,7 +103,18 @@ func (r *Runner) Run(ctx context.Context, runID string, only []string) (*Report,
 		}
 	}
 	if r.Primary != nil && !anyNode {
-		if err := r.Primary(); err != nil {
+		if err := r.Primary(ctx); err != nil {
+			// A node that says it is a secondary is not a failure of the
+			// jobs; a primary that cannot be confirmed is: each job is
+			// reported failed (metrics, events), so the failed-job alarm
+			// pages within minutes instead of the no-success one a day later.
+			if !errors.Is(err, ErrSecondary) {
+				for _, j := range r.Jobs {
+					if (len(want) == 0 || want[j.Name]) && !j.AnyNode {
+						rep.Jobs = append(rep.Jobs, JobReport{Name: j.Name, Status: "failed", Error: "not run: " + err.Error()})
+					}
+				}
+			}
 			return rep, err
 		}
 	}

@@ -61,26 +61,25 @@ func TestRunnerRefusesSecondaryAndLocked(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "local.ini"), []byte("[node]\ntype=slave\n"), 0o644)
 	var calls []string
-	r := &Runner{Jobs: []Job{job("sync", nil, &calls)}, Primary: func() error { return CheckPrimary(dir, false) }}
+	r := &Runner{Jobs: []Job{job("sync", nil, &calls)}, Primary: func(context.Context) error { return CheckPrimary(dir, false) }}
 	if _, err := r.Run(context.Background(), "r", nil); !errors.Is(err, ErrSecondary) || len(calls) != 0 {
 		t.Fatalf("secondary: %v, calls %v", err, calls)
+	}
+	// A primary that cannot be confirmed fails every job that needs it
+	// (reported, so metrics and events say so), and runs none.
+	var after *Report
+	unconfirmed := errors.New("no pod matches the primary selector")
+	r = &Runner{Jobs: []Job{job("sync", nil, &calls), job("snapshot", nil, &calls)}, Primary: func(context.Context) error { return unconfirmed },
+		After: func(_ context.Context, rep *Report) { after = rep }}
+	if _, err := r.Run(context.Background(), "r", nil); !errors.Is(err, unconfirmed) || len(calls) != 0 || after == nil || len(after.Jobs) != 2 ||
+		after.Jobs[0].Status != "failed" || !strings.Contains(after.Jobs[1].Error, "no pod matches") {
+		t.Fatalf("unconfirmed primary: %v, calls %v, reported %+v", err, calls, after)
 	}
 	if err := CheckPrimary(dir, true); err != nil {
 		t.Errorf("override: %v", err)
 	}
 	if err := CheckPrimary(t.TempDir(), false); err != nil {
 		t.Errorf("standalone: %v", err)
-	}
-	labels := filepath.Join(dir, "labels")
-	os.WriteFile(labels, []byte("app=\"xroad\"\nrole=\"secondary\"\n"), 0o644)
-	if err := CheckPodLabel(labels, "role=primary", false); !errors.Is(err, ErrSecondary) {
-		t.Errorf("pod label on a secondary: %v", err)
-	}
-	if err := CheckPodLabel(labels, "role=secondary", false); err != nil {
-		t.Errorf("matching pod label: %v", err)
-	}
-	if err := CheckPodLabel(filepath.Join(dir, "missing"), "role=primary", false); err == nil || errors.Is(err, ErrSecondary) {
-		t.Errorf("missing labels file: %v", err)
 	}
 	p := filepath.Join(t.TempDir(), "lock")
 	held, _ := lock.AcquireFile(p, "other")
@@ -93,7 +92,7 @@ func TestRunnerRefusesSecondaryAndLocked(t *testing.T) {
 	// beside a sync holding the lock; with sync it does not.
 	drill := job("restore-test", nil, &calls)
 	drill.AnyNode = true
-	r = &Runner{Jobs: []Job{job("sync", nil, &calls), drill}, Primary: func() error { return CheckPrimary(dir, false) },
+	r = &Runner{Jobs: []Job{job("sync", nil, &calls), drill}, Primary: func(context.Context) error { return CheckPrimary(dir, false) },
 		Acquire: func(ctx context.Context, id string) (lock.Lock, error) { return lock.AcquireFile(p, id) }}
 	if _, err := r.Run(context.Background(), "r", []string{"restore-test"}); err != nil || len(calls) != 1 || calls[0] != "restore-test" {
 		t.Fatalf("restore test alone: %v, calls %v", err, calls)
