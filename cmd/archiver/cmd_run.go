@@ -185,6 +185,10 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 					return nil, err
 				}
 				so.RunID, so.Log = runID, log
+				// Once every volume's point in time is taken, waiting on
+				// EBS (up to snapshot.timeout) needs no lock: hourly syncs
+				// go on meanwhile instead of failing with "locked".
+				so.Captured = func() { schedule.ReleaseLock(ctx) }
 				return snapshot.Run(ctx, so)
 			}})
 	}

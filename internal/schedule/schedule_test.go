@@ -207,3 +207,44 @@ func TestLostLeaseStopsTheRun(t *testing.T) {
 		t.Fatalf("calls %v, report %+v", calls, rep)
 	}
 }
+
+// TestReleaseLockLetsOthersRunAndLaterJobsTakeItBack: a job that gives
+// the lock up early (a snapshot waiting on AWS) lets another run take it
+// while it still runs; a later job of the same run that needs the volume
+// takes it again.
+func TestReleaseLockLetsOthersRunAndLaterJobsTakeItBack(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "lock")
+	acquire := func(ctx context.Context, id string) (lock.Lock, error) { return lock.AcquireFile(p, id) }
+	var order []string
+	other := func(what string) {
+		l, err := lock.AcquireFile(p, "other")
+		if err != nil {
+			order = append(order, what+": locked")
+			return
+		}
+		l.Release(context.Background())
+		order = append(order, what+": free")
+	}
+	r := &Runner{Acquire: acquire, Jobs: []Job{
+		{Name: "snapshot", Run: func(ctx context.Context, _ string) (any, error) {
+			other("before release")
+			ReleaseLock(ctx)
+			other("after release")
+			return nil, nil
+		}},
+		{Name: "sync", Run: func(ctx context.Context, _ string) (any, error) {
+			other("next job")
+			return nil, nil
+		}},
+	}}
+	if _, err := r.Run(context.Background(), "r", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(order, ", "); got != "before release: locked, after release: free, next job: locked" {
+		t.Fatalf("got %s", got)
+	}
+	other("after the run")
+	if order[len(order)-1] != "after the run: free" {
+		t.Fatalf("lock kept after the run: %v", order)
+	}
+}
