@@ -50,6 +50,9 @@ type Alarms struct {
 	Actions        []string `yaml:"actions"`        // SNS topic ARNs
 	NoSuccessHours int      `yaml:"noSuccessHours"` // default 26
 	BacklogMaxAge  string   `yaml:"backlogMaxAge"`  // default 48h
+	// MaxArchiveAge: alarm when the newest archive shipped is older
+	// (default 8h: X-Road archives every 6 hours).
+	MaxArchiveAge string `yaml:"maxArchiveAge"`
 	// RestoreTestNoSuccessHours: restore tests run less often (default 168).
 	RestoreTestNoSuccessHours int `yaml:"restoreTestNoSuccessHours"`
 	// MaxRestoreMinutes: alarm when a restore test takes longer (the
@@ -453,6 +456,7 @@ func (c *Config) Validate(lines map[string]int) Errors {
 		add("alarms.noSuccessHours", "%d: want 1 to 168 (CloudWatch evaluates at most 7 days)", c.Alarms.NoSuccessHours)
 	}
 	dur("alarms.backlogMaxAge", c.Alarms.BacklogMaxAge)
+	dur("alarms.maxArchiveAge", c.Alarms.MaxArchiveAge)
 	for i, a := range c.Alarms.Actions {
 		if !strings.HasPrefix(a, "arn:") {
 			add(fmt.Sprintf("alarms.actions[%d]", i), "%q: want an SNS topic ARN", a)

@@ -31,6 +31,11 @@ const (
 	MetricBacklogAge    = "BacklogOldestAgeSeconds"
 	MetricSnapshots     = "SnapshotsCreated"
 	MetricLastBackupAge = "LastBackupAgeSeconds"
+	// Freshness: the age of the newest message-log archive in the
+	// destination (not sent before the first), and 1 when the source
+	// holds no file at all.
+	MetricNewestArchiveAge = "NewestArchiveAgeSeconds"
+	MetricSourceEmpty      = "SourceEmpty"
 	MetricPublishErrors = "MetricsPublishErrors"
 	// Restore tests: the slowest restore-to-verified time of the run (the
 	// measured recovery time), files verified, and drills that failed.
