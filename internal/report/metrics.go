@@ -36,7 +36,7 @@ const (
 	// holds no file at all.
 	MetricNewestArchiveAge = "NewestArchiveAgeSeconds"
 	MetricSourceEmpty      = "SourceEmpty"
-	MetricPublishErrors = "MetricsPublishErrors"
+	MetricPublishErrors    = "MetricsPublishErrors"
 	// Restore tests: the slowest restore-to-verified time of the run (the
 	// measured recovery time), files verified, and drills that failed.
 	MetricRestoreSeconds     = "RestoreTestSeconds"

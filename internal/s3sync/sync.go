@@ -104,10 +104,10 @@ type Result struct {
 	// SourceEmpty says the source holds no file at all (an unmounted or
 	// never-written volume); Warnings say so, and that no archive was ever
 	// shipped, instead of a silent success.
-	SourceEmpty bool     `json:"source_empty,omitempty"`
-	Warnings    []string `json:"warnings,omitempty"`
-	Started        time.Time `json:"started"`
-	DurationSec    float64   `json:"duration_seconds"`
+	SourceEmpty bool      `json:"source_empty,omitempty"`
+	Warnings    []string  `json:"warnings,omitempty"`
+	Started     time.Time `json:"started"`
+	DurationSec float64   `json:"duration_seconds"`
 }
 
 // Backlog is what is still only local after the run.
