@@ -355,6 +355,9 @@ func (c *Config) Validate(lines map[string]int) Errors {
 			if s.KMSKeyID == "" {
 				add("sync.kmsKeyId", "required for an s3:// destination: every upload is SSE-KMS encrypted")
 			}
+			if strings.Contains(s.KMSKeyID, "alias/aws/") {
+				add("sync.kmsKeyId", "%q is an AWS-managed key (the Sidecar guide's example): its key policy cannot be changed, so another account or a DR region can never decrypt the copy, and deploy/iam-policy.json pins a customer-managed key's ARN; create a KMS key and use its ARN", s.KMSKeyID)
+			}
 		case strings.HasPrefix(s.Dest, "file:///"):
 		default:
 			add("sync.dest", "%q: want s3://BUCKET/PREFIX or file:///path", s.Dest)

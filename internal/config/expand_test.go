@@ -34,6 +34,7 @@ snapshot:
 		{"bad name", "lock: {namespace: ${1X}}\n", "line 1: ${1X}: not a variable name"},
 		{"line break", "lock: {namespace: ${BROKEN}}\n", "value has a line break"},
 		{"bad selector", "verify: {enabled: true}\nsync: {dest: 'file:///x'}\nprimary: {selector: role}\n", "primary.selector"},
+		{"aws-managed key", "sync: {enabled: true, dest: 's3://b/p', kmsKeyId: 'arn:aws:kms:eu-west-1:999999999:alias/aws/s3'}\n", "AWS-managed key"},
 		{"pod label", "verify: {enabled: true}\nsync: {dest: 'file:///x'}\nprimary: {podLabel: role=primary}\n", "use primary.selector"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
