@@ -186,7 +186,7 @@ func TestChangedSettingsReachEveryObject(t *testing.T) {
 			}
 			if c.Lock.Namespace != "ops-xroad" || strings.Join(c.Snapshot.PVCs, ",") != "ops-xroad/archives,ops-xroad/etc-xroad" ||
 				c.Snapshot.Mounts["ops-xroad/archives"] != "/var/lib/xroad" || c.RestoreTest.Namespace != "ops-scratch" ||
-				strings.Join(c.RestoreTest.PVCs, ",") != "ops-xroad/archives" || c.Primary.Selector != "run=my-ss,role=main" {
+				strings.Join(c.RestoreTest.PVCs, ",") != "ops-xroad/archives,ops-xroad/etc-xroad" || c.Snapshot.Mounts["ops-xroad/etc-xroad"] != "/etc/xroad" || c.Primary.Selector != "run=my-ss,role=main" {
 				t.Errorf("configuration does not follow the settings: lock %+v, snapshot %v %v, restoreTest %s %v, primary %+v",
 					c.Lock, c.Snapshot.PVCs, c.Snapshot.Mounts, c.RestoreTest.Namespace, c.RestoreTest.PVCs, c.Primary)
 			}

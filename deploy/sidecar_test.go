@@ -81,6 +81,8 @@ func TestSidecarComponentAddsTheDataVolume(t *testing.T) {
 	k := testenv.Kube(t)
 	ns := k.Namespace(t)
 	ctx := context.Background()
+	// No controller-manager runs here to create the default ServiceAccount.
+	k.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
 	for _, c := range []string{"pvc-config-sidecar", "pvc-data-sidecar"} {
 		k.BoundClaim(t, ns, c, &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: c + "-" + ns},
 			Spec: corev1.PersistentVolumeSpec{Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("2Gi")},

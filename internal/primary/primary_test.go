@@ -21,6 +21,8 @@ var guideLabels = map[string]string{"run": "security-server-sidecar-primary", "r
 func pod(t *testing.T, k testenv.KubeEnv, ns, name, node string, lbl map[string]string, phase corev1.PodPhase, affinity map[string]string) {
 	t.Helper()
 	ctx := context.Background()
+	// No controller-manager runs here to create the default ServiceAccount.
+	k.Client.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
 	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: lbl},
 		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "c", Image: "registry.example/x:1"}}}}
 	if affinity != nil {
