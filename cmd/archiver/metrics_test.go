@@ -147,7 +147,7 @@ alarms: {actions: ["arn:aws:sns:eu-west-1:123456789012:oncall"]}
 		t.Fatalf("apply: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	r = cli(t, env, "alarms", "plan", "-c", cfg, "--region", "eu-west-1", "-o", "json")
-	if r.code != 0 || strings.Count(r.stdout, `"unchanged"`) != 4 {
+	if r.code != 0 || strings.Count(r.stdout, `"unchanged"`) != 6 {
 		t.Fatalf("plan after apply: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}
 }
