@@ -9,13 +9,18 @@ TESTENV := scripts/testenv.sh
 # Packages whose tests need the test servers; the rest run without them.
 TEST_FLAGS ?= -count=1 -timeout 30m
 
-.PHONY: help build demo test test-unit testenv testenv-stop bench chaos check fuzz clean
+.PHONY: help build image demo test test-unit testenv testenv-stop bench chaos check fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## build bin/archiver (static)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/archiver
+
+image: ## build the OCI image without Docker (linux amd64 + arm64, version stamped) into bin/image/: OCI layout, oci-archive and docker-archive tarballs
+	rm -rf bin/image bin/linux
+	for arch in amd64 arm64; do CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/linux/$$arch/archiver ./cmd/archiver || exit 1; done
+	$(GO) run ./tools/mkimage --version $(VERSION) --out bin/image --bin amd64=bin/linux/amd64/archiver --bin arm64=bin/linux/arm64/archiver
 
 demo: build ## generate a sample /var/lib/xroad, sync it to a local directory twice, show the result
 	@scripts/demo.sh $(BIN) $(DEMO_DIR)

@@ -18,6 +18,7 @@ var update = flag.Bool("update", false, "rewrite deploy/cloudwatch-alarms.yaml f
 // TestCloudFormationAlarmsAreInSync: the checked-in template is what
 // `archiver alarms cloudformation` renders from deploy/configmap.yaml.
 func TestCloudFormationAlarmsAreInSync(t *testing.T) {
+	setEnv(t, settings(t, "settings.env"))
 	var cfg *config.Config
 	for _, o := range testenv.Objects(t, "configmap.yaml") {
 		data, _, _ := unstructured.NestedString(o.Object, "data", "config.yaml")

@@ -15,7 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/doctor"
 	"github.com/xroad-archiver/archiver/internal/restore"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
@@ -148,5 +150,127 @@ func TestIAMPolicyLetsArchiverWorkAndNoMore(t *testing.T) {
 				t.Errorf("an upload without SSE-KMS = %v, want AccessDenied", err)
 			}
 		})
+	}
+}
+
+type policyDoc struct {
+	Statement []struct {
+		Sid       string
+		Effect    string
+		Principal map[string]any
+		Action    any
+		Resource  any
+		Condition map[string]map[string]any
+	}
+}
+
+func readPolicy(t *testing.T, path string) policyDoc {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p policyDoc
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return p
+}
+
+func list(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, s := range x {
+			out = append(out, s.(string))
+		}
+		return out
+	}
+	return nil
+}
+
+// TestIAMPoliciesSplitAndGrantSemantics: kms:GrantIsForAWSResource is
+// present only on grant requests, so it may condition kms:CreateGrant
+// alone (on Decrypt it would deny every DR copy); both the source volumes'
+// key and the DR key are covered; deleting recovery points is limited to
+// archiver's; alarms are the operator role's, not the runtime's; the
+// trust policies name both ServiceAccounts (IRSA) or EKS Pod Identity.
+func TestIAMPoliciesSplitAndGrantSemantics(t *testing.T) {
+	runtime := readPolicy(t, "iam-policy.json")
+	keys := map[string]bool{}
+	for _, s := range runtime.Statement {
+		acts := list(s.Action)
+		for op, kv := range s.Condition {
+			if _, ok := kv["kms:GrantIsForAWSResource"]; ok && (len(acts) != 1 || acts[0] != "kms:CreateGrant" || op != "Bool") {
+				t.Errorf("%s: kms:GrantIsForAWSResource on %v: only grant requests carry it", s.Sid, acts)
+			}
+		}
+		for _, a := range acts {
+			if strings.HasPrefix(a, "cloudwatch:") && a != "cloudwatch:PutMetricData" || strings.HasPrefix(a, "sns:") || strings.HasPrefix(a, "cloudformation:") {
+				t.Errorf("%s: %s belongs to the operator role, not the runtime role", s.Sid, a)
+			}
+			if a == "backup:DeleteRecoveryPoint" && (list(s.Resource)[0] == "*" || s.Condition["StringEquals"]["aws:ResourceTag/archiver:managed-by"] != "archiver") {
+				t.Errorf("%s: DeleteRecoveryPoint on %v without archiver's tag", s.Sid, s.Resource)
+			}
+			if a == "kms:Decrypt" || a == "kms:CreateGrant" {
+				for _, r := range list(s.Resource) {
+					keys[a+" "+r] = true
+				}
+			}
+		}
+	}
+	for _, k := range []string{"EBS-KEY-ID", "DR-KEY-ID"} {
+		for _, a := range []string{"kms:Decrypt", "kms:CreateGrant"} {
+			if !keys[a+" arn:aws:kms:"+map[string]string{"EBS-KEY-ID": "REGION", "DR-KEY-ID": "DR-REGION"}[k]+":ACCOUNT:key/"+k] {
+				t.Errorf("no %s on %s", a, k)
+			}
+		}
+	}
+	op := readPolicy(t, "iam-operator-policy.json")
+	var opActs []string
+	for _, s := range op.Statement {
+		opActs = append(opActs, list(s.Action)...)
+	}
+	if a := strings.Join(opActs, " "); !strings.Contains(a, "cloudwatch:PutMetricAlarm") || !strings.Contains(a, "sns:CreateTopic") || !strings.Contains(a, "sns:Subscribe") {
+		t.Errorf("operator policy %v", opActs)
+	}
+	s := settings(t, "settings.env")
+	irsa := readPolicy(t, "iam-trust-irsa.json").Statement[0]
+	b, _ := json.Marshal(irsa.Condition)
+	for _, sa := range []string{"archiver", "archiver-restore-test"} {
+		if !strings.Contains(string(b), "system:serviceaccount:"+s["ARCHIVER_NAMESPACE"]+":"+sa) {
+			t.Errorf("IRSA trust does not name %s in %s: %s", sa, s["ARCHIVER_NAMESPACE"], b)
+		}
+	}
+	if list(irsa.Action)[0] != "sts:AssumeRoleWithWebIdentity" || !strings.Contains(string(b), `:aud":"sts.amazonaws.com"`) {
+		t.Errorf("IRSA trust %+v", irsa)
+	}
+	pid := readPolicy(t, "iam-trust-pod-identity.json").Statement[0]
+	if pid.Principal["Service"] != "pods.eks.amazonaws.com" || strings.Join(list(pid.Action), ",") != "sts:AssumeRole,sts:TagSession" {
+		t.Errorf("Pod Identity trust %+v", pid)
+	}
+}
+
+// TestSampleRegionsAgree: the sample key, alarm topic and AWS_REGION are
+// in one region.
+func TestSampleRegionsAgree(t *testing.T) {
+	s := settings(t, "settings.env")
+	setEnv(t, s)
+	for _, o := range testenv.Objects(t, "configmap.yaml") {
+		data, _, _ := unstructured.NestedString(o.Object, "data", "config.yaml")
+		c, err := config.Parse(strings.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, arn := range append([]string{c.Sync.KMSKeyID}, c.Alarms.Actions...) {
+			if parts := strings.Split(arn, ":"); len(parts) < 4 || parts[3] != s["AWS_REGION"] {
+				t.Errorf("%s is not in AWS_REGION %s", arn, s["AWS_REGION"])
+			}
+		}
+	}
+	if !strings.Contains(s["ARCHIVER_IMAGE"], ".ecr."+s["AWS_REGION"]+".") {
+		t.Errorf("image %s is not in %s", s["ARCHIVER_IMAGE"], s["AWS_REGION"])
 	}
 }

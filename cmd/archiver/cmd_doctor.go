@@ -83,6 +83,7 @@ func doctorOptions(ctx context.Context, c *config.Config, kubeconfig string, pro
 		o.PVCs = c.Snapshot.PVCs
 	}
 	o.LeaseNamespace = c.Lock.Namespace
+	o.PrimarySelector, o.Mounts = c.Primary.Selector, c.Snapshot.Mounts
 	if c.RestoreTest.Enabled {
 		o.Scratch = c.RestoreTest.Namespace
 	}

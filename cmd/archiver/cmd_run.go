@@ -17,6 +17,7 @@ import (
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/drill"
 	"github.com/xroad-archiver/archiver/internal/lock"
+	"github.com/xroad-archiver/archiver/internal/primary"
 	"github.com/xroad-archiver/archiver/internal/report"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
@@ -47,7 +48,9 @@ const runExitHelp = `Exit codes:
   2    usage or configuration error
   3    partial: some jobs (or some files or volumes of a job) failed; the report names them
   11   locked: another archiver holds the lock for this volume
-  12   secondary node: only the primary archives (set primary.override to run anyway)`
+  12   secondary node: only the primary archives (set primary.override to run anyway)
+  13   not confirmed beside the X-Road primary: the pod primary.selector (or this pod's
+       affinity) selects is missing, not Running, on another node or not the only match`
 
 // configEnv applies environment overrides to a loaded configuration.
 func configEnv(c *config.Config) {
@@ -159,14 +162,7 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 	if confDir == "" {
 		confDir = "/etc/xroad/conf.d"
 	}
-	r.Primary = func() error { return schedule.CheckPrimary(confDir, c.Primary.Override) }
-	if c.Primary.PodLabel != "" {
-		labels := c.Primary.LabelsFile
-		if labels == "" {
-			labels = "/etc/podinfo/labels"
-		}
-		r.Primary = func() error { return schedule.CheckPodLabel(labels, c.Primary.PodLabel, c.Primary.Override) }
-	}
+	r.Primary = func(ctx context.Context) error { return checkPrimary(ctx, c, confDir, o.kubeconfig, log) }
 	if c.Sync.Enabled {
 		so := syncFromConfig(c)
 		r.Jobs = append(r.Jobs, schedule.Job{Name: "sync", Schedule: c.Sync.Schedule, Partial: isPartial,
@@ -189,6 +185,10 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 					return nil, err
 				}
 				so.RunID, so.Log = runID, log
+				// Once every volume's point in time is taken, waiting on
+				// EBS (up to snapshot.timeout) needs no lock: hourly syncs
+				// go on meanwhile instead of failing with "locked".
+				so.Captured = func() { schedule.ReleaseLock(ctx) }
 				return snapshot.Run(ctx, so)
 			}})
 	}
@@ -260,6 +260,30 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 		}
 	}
 	return r, nil
+}
+
+// checkPrimary refuses to run anywhere but beside the X-Road primary. In
+// a pod (POD_NAME) or with primary.selector set, it asks the API: the one
+// pod the selector (or this pod's own pod affinity) selects must be
+// Running on this pod's node, else exit 13. The ini files of confDir are
+// read too: a secondary refuses (exit 12). primary.override skips both.
+func checkPrimary(ctx context.Context, c *config.Config, confDir, kubeconfig string, log *slog.Logger) error {
+	if c.Primary.Override {
+		return nil
+	}
+	podName, podNS := os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE")
+	if podName != "" || c.Primary.Selector != "" {
+		kube, err := kubeClient(kubeconfig)
+		if err != nil {
+			return fmt.Errorf("%w: %v", primary.ErrUnconfirmed, err)
+		}
+		res, err := primary.Check(ctx, primary.Options{Kube: kube, Namespace: podNS, PodName: podName, Selector: c.Primary.Selector})
+		if err != nil {
+			return fmt.Errorf("%w (set primary.override to run anyway)", err)
+		}
+		log.Info("beside the X-Road primary", "primary", res.Primary, "node", res.Node, "selector", res.Selector)
+	}
+	return schedule.CheckPrimary(confDir, false)
 }
 
 // selectJobs keeps only the named jobs (all when names is empty); a name

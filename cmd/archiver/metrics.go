@@ -53,6 +53,12 @@ func runMetrics(c *config.Config, rep *schedule.Report, now time.Time) []report.
 			if !r.LastCommit.IsZero() {
 				add(report.MetricLastBackupAge, cwtypes.StandardUnitSeconds, now.Sub(r.LastCommit).Seconds())
 			}
+			if !r.NewestArchive.IsZero() {
+				add(report.MetricNewestArchiveAge, cwtypes.StandardUnitSeconds, now.Sub(r.NewestArchive).Seconds())
+			}
+			if r.Status != "failed" {
+				add(report.MetricSourceEmpty, cwtypes.StandardUnitCount, b(r.SourceEmpty))
+			}
 		case *snapshot.Result:
 			if r == nil {
 				continue

@@ -112,7 +112,7 @@ func TestFailedRunRecordsAnEvent(t *testing.T) {
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "archiver", Image: "archiver"}}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeConfig(t, fmt.Sprintf("sync: {enabled: true, source: %s, dest: 'file:///proc/archiver-cannot-write'}\nlock: {file: %s}\nprimary: {confDir: %s}\n",
+	cfg := writeConfig(t, fmt.Sprintf("sync: {enabled: true, source: %s, dest: 'file:///proc/archiver-cannot-write'}\nlock: {file: %s}\nprimary: {confDir: %s, override: true}\n",
 		demoTree(t), filepath.Join(t.TempDir(), "lock"), t.TempDir()))
 	r := cli(t, []string{"POD_NAME=archiver-xyz", "POD_NAMESPACE=" + ns}, "run", "-c", cfg, "--kubeconfig", k.Kubeconfig)
 	if r.code != exitError {
@@ -143,11 +143,11 @@ alarms: {actions: ["arn:aws:sns:eu-west-1:123456789012:oncall"]}
 		t.Fatalf("no region: exit %d %s", r.code, r.stderr)
 	}
 	r := cli(t, env, "alarms", "apply", "-c", cfg, "--region", "eu-west-1", "-o", "json")
-	if r.code != 0 || strings.Count(r.stdout, `"create"`) != len(fake.Alarms("eu-west-1")) || len(fake.Alarms("eu-west-1")) != 4 {
+	if r.code != 0 || strings.Count(r.stdout, `"create"`) != len(fake.Alarms("eu-west-1")) || len(fake.Alarms("eu-west-1")) != 6 { // sync: failed, no-success, partial, backlog, no-new-archive, source-empty
 		t.Fatalf("apply: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	r = cli(t, env, "alarms", "plan", "-c", cfg, "--region", "eu-west-1", "-o", "json")
-	if r.code != 0 || strings.Count(r.stdout, `"unchanged"`) != 4 {
+	if r.code != 0 || strings.Count(r.stdout, `"unchanged"`) != 6 {
 		t.Fatalf("plan after apply: exit %d %s %s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -541,37 +541,37 @@ func TestRestoreToPVCLeavesAVerifiedClaim(t *testing.T) {
 // storage class that retains volumes.
 func TestRestoreTestAsTheServiceAccount(t *testing.T) {
 	k := testenv.Kube(t)
-	k.EnsureNamespace(t, "xroad")
+	k.EnsureNamespace(t, "sidecar")
 	k.Applier(t).ApplyFiles(t, "../../deploy/serviceaccount.yaml", "../../deploy/rbac.yaml", "../../deploy/restore-test.yaml")
-	cfg, kubeconfig := k.ServiceAccountConfig(t, "xroad", "archiver")
-	drillCfg, drillKubeconfig := k.ServiceAccountConfig(t, "xroad", "archiver-restore-test")
-	testenv.WaitAllowed(t, cfg, authorizationv1.ResourceAttributes{Namespace: "xroad", Verb: "get", Resource: "persistentvolumeclaims"})
-	testenv.WaitAllowed(t, drillCfg, authorizationv1.ResourceAttributes{Namespace: "xroad-restore-test", Verb: "create", Resource: "pods"})
+	cfg, kubeconfig := k.ServiceAccountConfig(t, "sidecar", "archiver")
+	drillCfg, drillKubeconfig := k.ServiceAccountConfig(t, "sidecar", "archiver-restore-test")
+	testenv.WaitAllowed(t, cfg, authorizationv1.ResourceAttributes{Namespace: "sidecar", Verb: "get", Resource: "persistentvolumeclaims"})
+	testenv.WaitAllowed(t, drillCfg, authorizationv1.ResourceAttributes{Namespace: "sidecar-restore-test", Verb: "create", Resource: "pods"})
 	snap := k.SnapshotCRDs(t)
 	fake := awsfake.New(t)
 	suffix := strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
 	vol := "vol-0" + suffix + "abcd"
 	fake.AddVolume("eu-west-1", vol, 2, "eu-west-1a")
 	claim := "data-" + suffix
-	k.BoundClaim(t, "xroad", claim, &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "rt-sa-" + suffix},
+	k.BoundClaim(t, "sidecar", claim, &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "rt-sa-" + suffix},
 		Spec: corev1.PersistentVolumeSpec{Capacity: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("2Gi")},
 			PersistentVolumeSource: corev1.PersistentVolumeSource{CSI: &corev1.CSIPersistentVolumeSource{Driver: snapshot.DriverEBS, VolumeHandle: vol}}}})
 	t.Cleanup(func() {
-		k.Client.CoreV1().PersistentVolumeClaims("xroad").Delete(context.Background(), claim, metav1.DeleteOptions{})
+		k.Client.CoreV1().PersistentVolumeClaims("sidecar").Delete(context.Background(), claim, metav1.DeleteOptions{})
 	})
 	env := []string{"AWS_ENDPOINT_URL=" + fake.URL(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=eu-west-1",
 		"AWS_EC2_METADATA_DISABLED=true", "ARCHIVER_IMAGE=registry.example/archiver:test"}
 	dest, data := "file://"+t.TempDir(), demoTree(t)
-	r := cli(t, env, "snapshot", "--kubeconfig", kubeconfig, "--pvc", "xroad/"+claim, "--mount", "xroad/"+claim+"="+data, "--dest", dest, "-o", "json", "--poll-interval", "50ms")
+	r := cli(t, env, "snapshot", "--kubeconfig", kubeconfig, "--pvc", "sidecar/"+claim, "--mount", "sidecar/"+claim+"="+data, "--dest", dest, "-o", "json", "--poll-interval", "50ms")
 	if r.code != 0 {
 		t.Fatalf("snapshot as the ServiceAccount: exit %d: %s", r.code, r.stderr)
 	}
 	var sr snapshot.Result
 	json.Unmarshal([]byte(r.stdout), &sr)
-	c := &testenv.Cluster{K: k, Snap: snap, NS: "xroad-restore-test", Data: map[string]string{sr.Volumes[0].Artifacts[0].ID: data}, Run: runPod,
+	c := &testenv.Cluster{K: k, Snap: snap, NS: "sidecar-restore-test", Data: map[string]string{sr.Volumes[0].Artifacts[0].ID: data}, Run: runPod,
 		Reclaim: corev1.PersistentVolumeReclaimRetain}
 	c.Start(t)
-	r = cli(t, env, "restore-test", "--kubeconfig", drillKubeconfig, "--pvc", "xroad/"+claim, "--namespace", "xroad-restore-test", "--dest", dest,
+	r = cli(t, env, "restore-test", "--kubeconfig", drillKubeconfig, "--pvc", "sidecar/"+claim, "--namespace", "sidecar-restore-test", "--dest", dest,
 		"--storage-class", "gp3", "--poll-interval", "100ms", "--timeout", "60s", "-o", "json")
 	var res drill.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || res.Status != "ok" {
@@ -582,7 +582,7 @@ func TestRestoreTestAsTheServiceAccount(t *testing.T) {
 	}
 	// The scratch volume was provisioned Retain; archiver switched it to
 	// Delete, so it went with its claim (no EBS volume left behind).
-	eventually(t, 10*time.Second, noScratchVolumes(k, "xroad-restore-test"))
+	eventually(t, 10*time.Second, noScratchVolumes(k, "sidecar-restore-test"))
 }
 
 // TestRestoreTestInterruptedCleansUp: SIGTERM (the pod being stopped)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/dircheck"
 	"github.com/xroad-archiver/archiver/internal/lock"
+	"github.com/xroad-archiver/archiver/internal/primary"
 	"github.com/xroad-archiver/archiver/internal/restore"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
@@ -33,6 +34,7 @@ const (
 	exitVerifyFail  = 4
 	exitLocked      = 11
 	exitSecondary   = 12
+	exitNoPrimary   = 13
 	exitInterrupted = 130
 )
 
@@ -44,6 +46,7 @@ const exitCodesHelp = `Exit codes:
   4    verification failed (verify, verify-dir, restore-test)
   11   locked: another archiver holds the lock (run)
   12   secondary node: only the primary archives (run)
+  13   not confirmed beside the X-Road primary pod (run)
   130  interrupted (SIGINT/SIGTERM)`
 
 // errUsage marks command-line and configuration errors (exit 2).
@@ -66,6 +69,8 @@ func exitCode(err error) int {
 		return exitLocked
 	case errors.Is(err, schedule.ErrSecondary):
 		return exitSecondary
+	case errors.Is(err, primary.ErrUnconfirmed):
+		return exitNoPrimary
 	case errors.Is(err, s3sync.ErrPartial), errors.Is(err, restore.ErrPartial), errors.Is(err, snapshot.ErrPartial), errors.Is(err, schedule.ErrPartial):
 		return exitPartial
 	case errors.Is(err, verify.ErrFailed), errors.Is(err, dircheck.ErrFailed):

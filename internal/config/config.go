@@ -1,8 +1,10 @@
 // Package config loads archiver's one configuration file (YAML): the jobs
 // (sync, snapshot), their schedules, locking and the primary-node rule.
 // Unknown keys are errors; every error names its line and field.
-// Environment variables override the file; flags override both (applied by
-// the command layer). It only parses and validates: it runs nothing.
+// Values may name environment variables as ${NAME} (the pods get the
+// deployment's settings that way); an unset one is an error naming its
+// line. Environment variables override the file; flags override both
+// (applied by the command layer). It only parses and validates: it runs nothing.
 package config
 
 import (
@@ -53,6 +55,9 @@ type Alarms struct {
 	Actions        []string `yaml:"actions"`        // SNS topic ARNs
 	NoSuccessHours int      `yaml:"noSuccessHours"` // default 26
 	BacklogMaxAge  string   `yaml:"backlogMaxAge"`  // default 48h
+	// MaxArchiveAge: alarm when the newest archive shipped is older
+	// (default 8h: X-Road archives every 6 hours).
+	MaxArchiveAge string `yaml:"maxArchiveAge"`
 	// RestoreTestNoSuccessHours: restore tests run less often (default 168).
 	RestoreTestNoSuccessHours int `yaml:"restoreTestNoSuccessHours"`
 	// MaxRestoreMinutes: alarm when a restore test takes longer (the
@@ -71,9 +76,13 @@ type Lock struct {
 // Primary says how to recognise the X-Road primary node.
 type Primary struct {
 	ConfDir string `yaml:"confDir"` // /etc/xroad/conf.d: [node] type=master|slave|standalone
-	// PodLabel (key=value), when set, is checked instead of the ini files
-	// against the pod's labels, as the downward API writes them to
-	// LabelsFile (default /etc/podinfo/labels).
+	// Selector is a Kubernetes label selector of the X-Road primary pod
+	// (run=...,role=primary). In a pod (POD_NAME, POD_NAMESPACE) archiver
+	// runs only when exactly one pod matches, Running, on its own node;
+	// empty: the selector of its own required pod affinity.
+	Selector string `yaml:"selector"`
+	// PodLabel and LabelsFile checked archiver's own labels, not the
+	// primary's: refused with a pointer to selector.
 	PodLabel   string `yaml:"podLabel"`
 	LabelsFile string `yaml:"labelsFile"`
 	Override   bool   `yaml:"override"` // run even on a secondary
@@ -236,6 +245,10 @@ func Parse(r io.Reader) (*Config, error) {
 	if len(data) > maxSize {
 		return nil, fmt.Errorf("%w: larger than %d bytes", ErrInvalid, maxSize)
 	}
+	data, verrs := expand(data, os.LookupEnv)
+	if len(verrs) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, verrs)
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -328,9 +341,12 @@ func (c *Config) Validate(lines map[string]int) Errors {
 		}
 	}
 	dur("lock.duration", c.Lock.Duration)
-	if l := c.Primary.PodLabel; l != "" {
-		if k, _, ok := strings.Cut(l, "="); !ok || k == "" {
-			add("primary.podLabel", "%q: want key=value", l)
+	if c.Primary.PodLabel != "" || c.Primary.LabelsFile != "" {
+		add("primary.podLabel", "checked archiver's own pod, not the X-Road primary: use primary.selector (the primary pod's labels, e.g. run=...,role=primary)")
+	}
+	if sel := c.Primary.Selector; sel != "" {
+		if err := checkSelector(sel); err != nil {
+			add("primary.selector", "%q: %v", sel, err)
 		}
 	}
 	if !c.Sync.Enabled && !c.Snapshot.Enabled && !c.RestoreTest.Enabled && !c.Verify.Enabled {
@@ -357,6 +373,9 @@ func (c *Config) Validate(lines map[string]int) Errors {
 		case strings.HasPrefix(s.Dest, "s3://"):
 			if s.KMSKeyID == "" {
 				add("sync.kmsKeyId", "required for an s3:// destination: every upload is SSE-KMS encrypted")
+			}
+			if strings.Contains(s.KMSKeyID, "alias/aws/") {
+				add("sync.kmsKeyId", "%q is an AWS-managed key (the Sidecar guide's example): its key policy cannot be changed, so another account or a DR region can never decrypt the copy, and deploy/iam-policy.json pins a customer-managed key's ARN; create a KMS key and use its ARN", s.KMSKeyID)
 			}
 		case strings.HasPrefix(s.Dest, "file:///"):
 		default:
@@ -459,6 +478,7 @@ func (c *Config) Validate(lines map[string]int) Errors {
 		add("alarms.noSuccessHours", "%d: want 1 to 168 (CloudWatch evaluates at most 7 days)", c.Alarms.NoSuccessHours)
 	}
 	dur("alarms.backlogMaxAge", c.Alarms.BacklogMaxAge)
+	dur("alarms.maxArchiveAge", c.Alarms.MaxArchiveAge)
 	for i, a := range c.Alarms.Actions {
 		if !strings.HasPrefix(a, "arn:") {
 			add(fmt.Sprintf("alarms.actions[%d]", i), "%q: want an SNS topic ARN", a)
@@ -486,4 +506,65 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 		return nil, fmt.Errorf("cron schedule %q: %v", spec, err)
 	}
 	return s, nil
+}
+
+// expand replaces ${NAME} with the environment variable NAME. Unset
+// variables, and values with a line break (which would change the
+// document's structure), are errors with their line.
+func expand(data []byte, lookup func(string) (string, bool)) ([]byte, Errors) {
+	var errs Errors
+	var out bytes.Buffer
+	for i, line := range bytes.SplitAfter(data, []byte("\n")) {
+		s := string(line)
+		for !strings.HasPrefix(strings.TrimSpace(s), "#") {
+			start := strings.Index(s, "${")
+			if start < 0 {
+				break
+			}
+			end := strings.IndexByte(s[start:], '}')
+			if end < 0 {
+				errs = append(errs, Error{Line: i + 1, Field: "${", Msg: "unterminated variable reference"})
+				break
+			}
+			name := s[start+2 : start+end]
+			v, ok := lookup(name)
+			switch {
+			case !validVarName(name):
+				errs = append(errs, Error{Line: i + 1, Field: "${" + name + "}", Msg: "not a variable name (letters, digits and _)"})
+			case !ok:
+				errs = append(errs, Error{Line: i + 1, Field: "${" + name + "}", Msg: "environment variable not set (deploy/settings.env sets it in the pods)"})
+			case strings.ContainsAny(v, "\r\n"):
+				errs = append(errs, Error{Line: i + 1, Field: "${" + name + "}", Msg: "value has a line break"})
+			}
+			out.WriteString(s[:start])
+			out.WriteString(v)
+			s = s[start+end+1:]
+		}
+		out.WriteString(s)
+	}
+	return out.Bytes(), errs
+}
+
+func validVarName(n string) bool {
+	if n == "" {
+		return false
+	}
+	for i, r := range n {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkSelector accepts what archiver matches pods with: comma-separated
+// key=value pairs (the matchLabels of a pod affinity).
+func checkSelector(sel string) error {
+	for _, p := range strings.Split(sel, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || k == "" || v == "" || strings.ContainsAny(k+v, "=!() ") {
+			return fmt.Errorf("want key=value[,key=value...], got %q", p)
+		}
+	}
+	return nil
 }

@@ -78,8 +78,13 @@ type Options struct {
 	KubeErr        error    // connecting failed (reported as the kubernetes check)
 	PVCs           []string // NAMESPACE/NAME to snapshot
 	LeaseNamespace string   // where the run lock's Lease lives
-	Scratch        string   // the restore-test namespace
-	Now            func() time.Time
+	// PrimarySelector (key=value,...), when set, finds the X-Road primary
+	// pod in each claim's namespace: it must mount every claim, and a
+	// claim in Mounts at that path.
+	PrimarySelector string
+	Mounts          map[string]string // NAMESPACE/NAME -> path X-Road writes it at
+	Scratch         string            // the restore-test namespace
+	Now             func() time.Time
 }
 
 // Run runs the checks.
@@ -267,6 +272,9 @@ func (o *Options) kubernetes(ctx context.Context, add addFunc) {
 		default:
 			add("pvc "+ref, OK, "bound to %s (%s%s%s)", v.PV, v.Kind, prefixed(" ", v.VolumeID), prefixed(" ", v.FileSystemID))
 		}
+	}
+	if o.PrimarySelector != "" && len(o.PVCs) > 0 {
+		o.primaryMounts(ctx, add)
 	}
 	if o.LeaseNamespace != "" {
 		o.leaseRights(ctx, add)

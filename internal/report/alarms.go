@@ -33,6 +33,9 @@ type AlarmConfig struct {
 	Actions        []string // SNS topic ARNs for ALARM and OK
 	NoSuccessHours int      // page when a job has not succeeded for this long; default 26, at most 168
 	BacklogMaxAge  time.Duration
+	// MaxArchiveAge: page when no new message-log archive was shipped for
+	// this long (default 8h, above X-Road's 6-hour archive interval).
+	MaxArchiveAge time.Duration
 	// RestoreTestNoSuccessHours replaces NoSuccessHours for the
 	// restore-test job, which runs a few times a week (default 168).
 	RestoreTestNoSuccessHours int
@@ -48,6 +51,9 @@ func AlarmConfigFrom(c *config.Config) AlarmConfig {
 		MaxRestore: time.Duration(c.Alarms.MaxRestoreMinutes) * time.Minute}
 	if c.Alarms.BacklogMaxAge != "" {
 		ac.BacklogMaxAge, _ = units.ParseDuration(c.Alarms.BacklogMaxAge)
+	}
+	if c.Alarms.MaxArchiveAge != "" {
+		ac.MaxArchiveAge, _ = units.ParseDuration(c.Alarms.MaxArchiveAge)
 	}
 	if c.Sync.Enabled {
 		ac.Jobs = append(ac.Jobs, "sync")
@@ -91,6 +97,9 @@ func Alarms(c AlarmConfig) []*cloudwatch.PutMetricAlarmInput {
 	}
 	if c.BacklogMaxAge <= 0 {
 		c.BacklogMaxAge = 48 * time.Hour
+	}
+	if c.MaxArchiveAge <= 0 {
+		c.MaxArchiveAge = 8 * time.Hour
 	}
 	if c.RestoreTestNoSuccessHours <= 0 || c.RestoreTestNoSuccessHours > 168 {
 		c.RestoreTestNoSuccessHours = 168
@@ -139,7 +148,15 @@ func Alarms(c AlarmConfig) []*cloudwatch.PutMetricAlarmInput {
 		}
 		if job == "sync" {
 			out = append(out, base("sync-backlog-too-old", fmt.Sprintf("Archives or backups on %s (%s) have waited more than %s to be shipped.", c.SecurityServer, c.Cluster, c.BacklogMaxAge),
-				MetricBacklogAge, cwtypes.StatisticMaximum, 3600, 1, c.BacklogMaxAge.Seconds(), cwtypes.ComparisonOperatorGreaterThanThreshold, "notBreaching", job))
+				MetricBacklogAge, cwtypes.StatisticMaximum, 3600, 1, c.BacklogMaxAge.Seconds(), cwtypes.ComparisonOperatorGreaterThanThreshold, "notBreaching", job),
+				// Green runs on an empty volume are not archiving: the age of
+				// the newest archive shipped is what proves X-Road's
+				// evidence arrives. Missing data (nothing ever shipped, or
+				// no sync running) is breaching.
+				base("sync-no-new-archive", fmt.Sprintf("No new message-log archive from %s (%s) has been shipped for more than %s (X-Road archives every 6 hours): is the archive volume mounted where X-Road writes, and is the primary archiving?", c.SecurityServer, c.Cluster, c.MaxArchiveAge),
+					MetricNewestArchiveAge, cwtypes.StatisticMinimum, 3600, 1, c.MaxArchiveAge.Seconds(), cwtypes.ComparisonOperatorGreaterThanThreshold, "breaching", job),
+				base("sync-source-empty", fmt.Sprintf("The sync source on %s (%s) holds no file at all: the archive volume is not mounted or X-Road never wrote to it.", c.SecurityServer, c.Cluster),
+					MetricSourceEmpty, cwtypes.StatisticMaximum, 3600, 1, 1, cwtypes.ComparisonOperatorGreaterThanOrEqualToThreshold, "notBreaching", job))
 		}
 	}
 	return out

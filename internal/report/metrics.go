@@ -31,7 +31,12 @@ const (
 	MetricBacklogAge    = "BacklogOldestAgeSeconds"
 	MetricSnapshots     = "SnapshotsCreated"
 	MetricLastBackupAge = "LastBackupAgeSeconds"
-	MetricPublishErrors = "MetricsPublishErrors"
+	// Freshness: the age of the newest message-log archive in the
+	// destination (not sent before the first), and 1 when the source
+	// holds no file at all.
+	MetricNewestArchiveAge = "NewestArchiveAgeSeconds"
+	MetricSourceEmpty      = "SourceEmpty"
+	MetricPublishErrors    = "MetricsPublishErrors"
 	// Restore tests: the slowest restore-to-verified time of the run (the
 	// measured recovery time), files verified, and drills that failed.
 	MetricRestoreSeconds     = "RestoreTestSeconds"

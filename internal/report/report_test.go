@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/xroad-archiver/archiver/internal/awsfake"
 )
@@ -80,7 +81,7 @@ func TestAlarmsApplyIsIdempotent(t *testing.T) {
 	api := fake.CloudWatch("eu-west-1")
 	cfg := AlarmConfig{Cluster: "c1", SecurityServer: "EE/GOV/1/ss1", Jobs: []string{"sync", "snapshot"}, Actions: []string{"arn:aws:sns:eu-west-1:123456789012:oncall"}}
 	defs := Alarms(cfg)
-	if len(defs) != 7 {
+	if len(defs) != 9 {
 		t.Fatalf("%d alarms", len(defs))
 	}
 	plan, err := Plan(context.Background(), api, defs)
@@ -132,8 +133,24 @@ func TestRestoreTestAlarms(t *testing.T) {
 	for _, a := range fake.Alarms("eu-west-1") {
 		got[strings.TrimPrefix(aws.ToString(a.AlarmName), "archiver-c1-ss1-")] = a
 	}
-	if len(got) != 8 {
+	if len(got) != 10 {
 		t.Fatalf("alarms %v", got)
+	}
+	// Freshness: no new archive for 8 h (X-Road archives every 6 h), a
+	// sync that never shipped one or does not run at all included; a
+	// source with no file at all.
+	if a := got["sync-no-new-archive"]; aws.ToString(a.MetricName) != MetricNewestArchiveAge || aws.ToFloat64(a.Threshold) != 8*3600 ||
+		aws.ToString(a.TreatMissingData) != "breaching" || a.ComparisonOperator != cwtypes.ComparisonOperatorGreaterThanThreshold {
+		t.Errorf("sync-no-new-archive %+v", a)
+	}
+	if a := got["sync-source-empty"]; aws.ToString(a.MetricName) != MetricSourceEmpty || aws.ToFloat64(a.Threshold) != 1 {
+		t.Errorf("sync-source-empty %+v", a)
+	}
+	cfg.MaxArchiveAge = 12 * time.Hour
+	for _, d := range Alarms(cfg) {
+		if strings.HasSuffix(aws.ToString(d.AlarmName), "sync-no-new-archive") && aws.ToFloat64(d.Threshold) != 12*3600 {
+			t.Errorf("alarms.maxArchiveAge 12h: threshold %v", aws.ToFloat64(d.Threshold))
+		}
 	}
 	// Partial: every hourly sync in three hours; any one restore test.
 	if a := got["sync-partial"]; aws.ToInt32(a.Period) != 3*3600 || aws.ToFloat64(a.Threshold) != 3 || aws.ToString(a.MetricName) != MetricPartial {
@@ -153,5 +170,48 @@ func TestRestoreTestAlarms(t *testing.T) {
 	slow := got["restore-test-too-slow"]
 	if aws.ToString(slow.MetricName) != MetricRestoreSeconds || aws.ToFloat64(slow.Threshold) != 2700 || slow.ComparisonOperator != cwtypes.ComparisonOperatorGreaterThanThreshold {
 		t.Errorf("too-slow alarm %+v", slow)
+	}
+}
+
+// TestCloudFormationWiresEveryAlarmToATopic: the template creates an SNS
+// topic (or takes one) and every alarm notifies it, so alarms reach
+// someone; it parses as YAML with the topic in every alarm's actions.
+func TestCloudFormationWiresEveryAlarmToATopic(t *testing.T) {
+	defs := Alarms(AlarmConfig{Cluster: "c1", SecurityServer: "ss1", Jobs: []string{"sync", "snapshot", "restore-test", "verify"}})
+	var tpl struct {
+		Parameters map[string]any `yaml:"Parameters"`
+		Conditions map[string]any `yaml:"Conditions"`
+		Resources  map[string]struct {
+			Type       string         `yaml:"Type"`
+			Condition  string         `yaml:"Condition"`
+			Properties map[string]any `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal([]byte(CloudFormation(defs)), &tpl); err != nil {
+		t.Fatal(err)
+	}
+	if tpl.Resources["AlarmTopic"].Type != "AWS::SNS::Topic" || tpl.Resources["AlarmTopic"].Condition != "CreateTopic" ||
+		tpl.Resources["AlarmEmailSubscription"].Type != "AWS::SNS::Subscription" || tpl.Parameters["AlarmTopicArn"] == nil {
+		t.Fatalf("no topic: %+v", tpl.Resources)
+	}
+	alarms := 0
+	for id, r := range tpl.Resources {
+		if r.Type != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		alarms++
+		for _, kind := range []string{"AlarmActions", "OKActions"} {
+			acts, _ := r.Properties[kind].([]any)
+			b, _ := json.Marshal(acts)
+			if len(acts) == 0 || !strings.Contains(string(b), `{"Fn::If":["CreateTopic",{"Ref":"AlarmTopic"},{"Ref":"AlarmTopicArn"}]}`) {
+				t.Errorf("%s %s: %s", id, kind, b)
+			}
+		}
+		if r.Properties["ActionsEnabled"] != true {
+			t.Errorf("%s: actions disabled", id)
+		}
+	}
+	if alarms != len(defs) {
+		t.Errorf("%d alarms in the template, %d defined", alarms, len(defs))
 	}
 }

@@ -97,8 +97,17 @@ type Result struct {
 	LastCommit     time.Time `json:"last_commit,omitzero"`
 	AbortedUploads int       `json:"aborted_uploads"`
 	Backlog        Backlog   `json:"backlog"`
-	Started        time.Time `json:"started"`
-	DurationSec    float64   `json:"duration_seconds"`
+	// NewestArchive is the modification time of the newest message-log
+	// archive the destination records (zero: none ever shipped): the
+	// freshness alarm watches its age, since X-Road archives every 6 h.
+	NewestArchive time.Time `json:"newest_archive,omitzero"`
+	// SourceEmpty says the source holds no file at all (an unmounted or
+	// never-written volume); Warnings say so, and that no archive was ever
+	// shipped, instead of a silent success.
+	SourceEmpty bool      `json:"source_empty,omitempty"`
+	Warnings    []string  `json:"warnings,omitempty"`
+	Started     time.Time `json:"started"`
+	DurationSec float64   `json:"duration_seconds"`
 }
 
 // Backlog is what is still only local after the run.
@@ -229,12 +238,35 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	res.Backlog = backlog(scan, ix, start)
+	res.freshness(o, scan, entries, newEntries)
 	if len(res.Failed) > 0 {
 		res.Status = "partial"
 		return res, fmt.Errorf("%d of %d files failed: %w", len(res.Failed), len(toShip), ErrPartial)
 	}
 	res.Status = "ok"
 	return res, nil
+}
+
+// freshness records the newest shipped archive and warns about a source
+// that holds nothing, or a destination that never received an archive.
+func (r *Result) freshness(o Options, scan ScanResult, committed, added []manifest.Entry) {
+	for _, list := range [][]manifest.Entry{committed, added} {
+		for _, e := range list {
+			if (e.Kind == xroad.KindArchive.String() || e.Kind == xroad.KindEncryptedArchive.String()) && e.MTime.After(r.NewestArchive) {
+				r.NewestArchive = e.MTime
+			}
+		}
+	}
+	if len(scan.Files)+len(scan.Waiting)+len(scan.Skipped)+scan.Ignored == 0 {
+		r.SourceEmpty = true
+		r.Warnings = append(r.Warnings, fmt.Sprintf("source %s is empty: is X-Road's archive volume mounted there, and does X-Road write to it?", o.Source))
+	}
+	if r.NewestArchive.IsZero() {
+		r.Warnings = append(r.Warnings, "no message-log archive has been shipped yet")
+	}
+	for _, w := range r.Warnings {
+		o.Log.Warn(w, "run_id", o.RunID)
+	}
 }
 
 // backlog counts files (including waiting backups) not archived as they are.

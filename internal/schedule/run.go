@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/xroad-archiver/archiver/internal/lock"
@@ -60,8 +59,10 @@ type Runner struct {
 	Jobs []Job
 	// Acquire takes the run lock (nil: no lock).
 	Acquire func(ctx context.Context, runID string) (lock.Lock, error)
-	// Primary returns ErrSecondary on a secondary node (nil: no check).
-	Primary func() error
+	// Primary returns ErrSecondary on a secondary node, or another error
+	// when it cannot confirm the primary (nil: no check). It runs before
+	// the lock is taken and any job starts.
+	Primary func(ctx context.Context) error
 	Log     *slog.Logger
 	Now     func() time.Time
 	// After, when set, receives every finished run's report (metrics,
@@ -102,30 +103,64 @@ func (r *Runner) Run(ctx context.Context, runID string, only []string) (*Report,
 		}
 	}
 	if r.Primary != nil && !anyNode {
-		if err := r.Primary(); err != nil {
+		if err := r.Primary(ctx); err != nil {
+			// A node that says it is a secondary is not a failure of the
+			// jobs; a primary that cannot be confirmed is: each job is
+			// reported failed (metrics, events), so the failed-job alarm
+			// pages within minutes instead of the no-success one a day later.
+			if !errors.Is(err, ErrSecondary) {
+				for _, j := range r.Jobs {
+					if (len(want) == 0 || want[j.Name]) && !j.AnyNode {
+						rep.Jobs = append(rep.Jobs, JobReport{Name: j.Name, Status: "failed", Error: "not run: " + err.Error()})
+					}
+				}
+			}
 			return rep, err
 		}
 	}
-	if r.Acquire != nil && !anyNode {
+	ctx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	// held is the run lock while this run holds it; a job may give it up
+	// early (ReleaseLock) and a later job that needs the volume takes it
+	// again.
+	var held lock.Lock
+	var stopWatch context.CancelFunc = func() {}
+	acquire := func() error {
 		l, err := r.Acquire(ctx, runID)
 		if err != nil {
-			return rep, err
+			return err
 		}
-		defer l.Release(context.WithoutCancel(ctx))
+		held = l
 		if ll, ok := l.(losable); ok {
 			// A lock lost while held (a Lease taken over) ends the run:
 			// another archiver may be running.
-			var cancel context.CancelCauseFunc
-			ctx, cancel = context.WithCancelCause(ctx)
-			defer cancel(nil)
+			var watch context.Context
+			watch, stopWatch = context.WithCancel(ctx)
 			go func() {
 				select {
 				case <-ll.Lost():
 					r.Log.Error("run lock lost: stopping", "run_id", runID, "error", ll.Err())
-					cancel(ll.Err())
-				case <-ctx.Done():
+					cancelRun(ll.Err())
+				case <-watch.Done():
 				}
 			}()
+		}
+		return nil
+	}
+	release := func() {
+		if held == nil {
+			return
+		}
+		stopWatch()
+		if err := held.Release(context.WithoutCancel(ctx)); err != nil {
+			r.Log.Warn("run lock not released", "run_id", runID, "error", err)
+		}
+		held = nil
+	}
+	defer release()
+	if r.Acquire != nil && !anyNode {
+		if err := acquire(); err != nil {
+			return rep, err
 		}
 	}
 	failed, partial, ran := 0, 0, 0
@@ -141,10 +176,26 @@ func (r *Runner) Run(ctx context.Context, runID string, only []string) (*Report,
 			rep.Jobs = append(rep.Jobs, JobReport{Name: j.Name, Status: "skipped", Error: why})
 			continue
 		}
+		if r.Acquire != nil && !j.AnyNode && held == nil {
+			// An earlier job gave the lock up: this one needs the volume.
+			if err := acquire(); err != nil {
+				rep.Jobs = append(rep.Jobs, JobReport{Name: j.Name, Status: "failed", Error: err.Error()})
+				failed++
+				ran++
+				continue
+			}
+		}
 		ran++
 		t0 := r.Now()
 		r.Log.Info("job started", "job", j.Name, "run_id", runID)
-		res, err := j.Run(ctx, runID)
+		jctx := ctx
+		if held != nil {
+			jctx = context.WithValue(ctx, releaseKey{}, func() {
+				r.Log.Info("run lock released early: the job no longer needs the volume", "job", j.Name, "run_id", runID)
+				release()
+			})
+		}
+		res, err := j.Run(jctx, runID)
 		jr := JobReport{Name: j.Name, Status: "ok", Result: res, DurationSec: r.Now().Sub(t0).Seconds()}
 		switch {
 		case err == nil:
@@ -175,33 +226,26 @@ func (r *Runner) Run(ctx context.Context, runID string, only []string) (*Report,
 	return rep, nil
 }
 
+type releaseKey struct{}
+
+// ReleaseLock gives up the run lock before the job ends, for a job that
+// no longer reads or changes the X-Road volume: a snapshot whose point in
+// time is taken and that only waits on AWS, so an hourly sync need not
+// wait (or fail with "locked") for it. It must be called from the job's
+// own goroutine, at most once matters; without a lock it does nothing.
+// A later job of the same run that needs the volume takes the lock again.
+func ReleaseLock(ctx context.Context) {
+	if f, ok := ctx.Value(releaseKey{}).(func()); ok {
+		f()
+	}
+}
+
 func names(js []Job) []string {
 	var out []string
 	for _, j := range js {
 		out = append(out, j.Name)
 	}
 	return out
-}
-
-// CheckPodLabel reads the pod's labels as the downward API writes them
-// (key="value" per line) and returns ErrSecondary unless label (key=value)
-// is among them, or override.
-func CheckPodLabel(labelsFile, label string, override bool) error {
-	if override {
-		return nil
-	}
-	b, err := os.ReadFile(labelsFile)
-	if err != nil {
-		return fmt.Errorf("primary check by pod label %s: %w (mount the downward API labels at %s)", label, err, labelsFile)
-	}
-	key, val, _ := strings.Cut(label, "=")
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
-		if ok && k == key && strings.Trim(v, `"`) == val {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w (this pod lacks the label %s; set primary.override to run anyway)", ErrSecondary, label)
 }
 
 // CheckPrimary reads the node type from confDir/*.ini; a secondary gives

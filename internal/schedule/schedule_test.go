@@ -61,26 +61,25 @@ func TestRunnerRefusesSecondaryAndLocked(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "local.ini"), []byte("[node]\ntype=slave\n"), 0o644)
 	var calls []string
-	r := &Runner{Jobs: []Job{job("sync", nil, &calls)}, Primary: func() error { return CheckPrimary(dir, false) }}
+	r := &Runner{Jobs: []Job{job("sync", nil, &calls)}, Primary: func(context.Context) error { return CheckPrimary(dir, false) }}
 	if _, err := r.Run(context.Background(), "r", nil); !errors.Is(err, ErrSecondary) || len(calls) != 0 {
 		t.Fatalf("secondary: %v, calls %v", err, calls)
+	}
+	// A primary that cannot be confirmed fails every job that needs it
+	// (reported, so metrics and events say so), and runs none.
+	var after *Report
+	unconfirmed := errors.New("no pod matches the primary selector")
+	r = &Runner{Jobs: []Job{job("sync", nil, &calls), job("snapshot", nil, &calls)}, Primary: func(context.Context) error { return unconfirmed },
+		After: func(_ context.Context, rep *Report) { after = rep }}
+	if _, err := r.Run(context.Background(), "r", nil); !errors.Is(err, unconfirmed) || len(calls) != 0 || after == nil || len(after.Jobs) != 2 ||
+		after.Jobs[0].Status != "failed" || !strings.Contains(after.Jobs[1].Error, "no pod matches") {
+		t.Fatalf("unconfirmed primary: %v, calls %v, reported %+v", err, calls, after)
 	}
 	if err := CheckPrimary(dir, true); err != nil {
 		t.Errorf("override: %v", err)
 	}
 	if err := CheckPrimary(t.TempDir(), false); err != nil {
 		t.Errorf("standalone: %v", err)
-	}
-	labels := filepath.Join(dir, "labels")
-	os.WriteFile(labels, []byte("app=\"xroad\"\nrole=\"secondary\"\n"), 0o644)
-	if err := CheckPodLabel(labels, "role=primary", false); !errors.Is(err, ErrSecondary) {
-		t.Errorf("pod label on a secondary: %v", err)
-	}
-	if err := CheckPodLabel(labels, "role=secondary", false); err != nil {
-		t.Errorf("matching pod label: %v", err)
-	}
-	if err := CheckPodLabel(filepath.Join(dir, "missing"), "role=primary", false); err == nil || errors.Is(err, ErrSecondary) {
-		t.Errorf("missing labels file: %v", err)
 	}
 	p := filepath.Join(t.TempDir(), "lock")
 	held, _ := lock.AcquireFile(p, "other")
@@ -93,7 +92,7 @@ func TestRunnerRefusesSecondaryAndLocked(t *testing.T) {
 	// beside a sync holding the lock; with sync it does not.
 	drill := job("restore-test", nil, &calls)
 	drill.AnyNode = true
-	r = &Runner{Jobs: []Job{job("sync", nil, &calls), drill}, Primary: func() error { return CheckPrimary(dir, false) },
+	r = &Runner{Jobs: []Job{job("sync", nil, &calls), drill}, Primary: func(context.Context) error { return CheckPrimary(dir, false) },
 		Acquire: func(ctx context.Context, id string) (lock.Lock, error) { return lock.AcquireFile(p, id) }}
 	if _, err := r.Run(context.Background(), "r", []string{"restore-test"}); err != nil || len(calls) != 1 || calls[0] != "restore-test" {
 		t.Fatalf("restore test alone: %v, calls %v", err, calls)
@@ -206,5 +205,46 @@ func TestLostLeaseStopsTheRun(t *testing.T) {
 	if len(calls) != 1 || len(rep.Jobs) != 2 || rep.Jobs[0].Status != "failed" || rep.Jobs[1].Status != "skipped" ||
 		!strings.Contains(rep.Jobs[1].Error, "run lock lost") || rep.Status == "ok" {
 		t.Fatalf("calls %v, report %+v", calls, rep)
+	}
+}
+
+// TestReleaseLockLetsOthersRunAndLaterJobsTakeItBack: a job that gives
+// the lock up early (a snapshot waiting on AWS) lets another run take it
+// while it still runs; a later job of the same run that needs the volume
+// takes it again.
+func TestReleaseLockLetsOthersRunAndLaterJobsTakeItBack(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "lock")
+	acquire := func(ctx context.Context, id string) (lock.Lock, error) { return lock.AcquireFile(p, id) }
+	var order []string
+	other := func(what string) {
+		l, err := lock.AcquireFile(p, "other")
+		if err != nil {
+			order = append(order, what+": locked")
+			return
+		}
+		l.Release(context.Background())
+		order = append(order, what+": free")
+	}
+	r := &Runner{Acquire: acquire, Jobs: []Job{
+		{Name: "snapshot", Run: func(ctx context.Context, _ string) (any, error) {
+			other("before release")
+			ReleaseLock(ctx)
+			other("after release")
+			return nil, nil
+		}},
+		{Name: "sync", Run: func(ctx context.Context, _ string) (any, error) {
+			other("next job")
+			return nil, nil
+		}},
+	}}
+	if _, err := r.Run(context.Background(), "r", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(order, ", "); got != "before release: locked, after release: free, next job: locked" {
+		t.Fatalf("got %s", got)
+	}
+	other("after the run")
+	if order[len(order)-1] != "after the run: free" {
+		t.Fatalf("lock kept after the run: %v", order)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -32,6 +33,15 @@ type ContentManifest struct {
 	Files     []ContentFile `json:"files"`
 	// Tar describes the streamed tar of a hostPath volume.
 	Tar *TarInfo `json:"tar,omitempty"`
+	// Skipped lists what archiver's user may not read (a root-only
+	// lost+found): not in Files, so a restore is not checked for it.
+	Skipped []Skipped `json:"skipped,omitempty"`
+}
+
+// Skipped is an entry the scan could not read.
+type Skipped struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
 }
 
 // ContentFile is one file of a volume.
@@ -64,10 +74,32 @@ func TarKey(v Volume, runID string) string {
 // ScanContent lists the regular files under root with their SHA-256
 // (symlinks and other special files are skipped, never followed). Kind
 // marks X-Road archives and backups, which never change once written.
+// Entries archiver's user may not read are left out (see Scan).
 func ScanContent(ctx context.Context, root string) ([]ContentFile, error) {
+	files, _, err := Scan(ctx, root)
+	return files, err
+}
+
+// Scan is ScanContent that also returns what it skipped: a file or
+// directory it may not read (permission denied, such as the root-only
+// lost+found of a fresh ext4 volume) is skipped with its reason instead
+// of failing the whole scan. Any other error fails it.
+func Scan(ctx context.Context, root string) ([]ContentFile, []Skipped, error) {
 	var out []ContentFile
+	var skipped []Skipped
+	rel := func(p string) string {
+		r, _ := filepath.Rel(root, p)
+		return filepath.ToSlash(r)
+	}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
+			if errors.Is(err, fs.ErrPermission) && p != root {
+				skipped = append(skipped, Skipped{Path: rel(p), Reason: err.Error()})
+				if d != nil && d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
 			return err
 		}
 		if err := ctx.Err(); err != nil {
@@ -76,26 +108,28 @@ func ScanContent(ctx context.Context, root string) ([]ContentFile, error) {
 		if d.IsDir() || !d.Type().IsRegular() {
 			return nil
 		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		f := ContentFile{Path: rel, Size: info.Size(), MTime: info.ModTime().UTC()}
-		if k := xroad.Classify(rel); k != xroad.KindIgnored {
+		f := ContentFile{Path: rel(p), Size: info.Size(), MTime: info.ModTime().UTC()}
+		if k := xroad.Classify(f.Path); k != xroad.KindIgnored {
 			f.Kind = k.String()
 		}
 		if f.SHA256, err = fileSHA256(p); err != nil {
+			if errors.Is(err, fs.ErrPermission) {
+				skipped = append(skipped, Skipped{Path: f.Path, Reason: err.Error()})
+				return nil
+			}
 			return err
 		}
 		out = append(out, f)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("scan %s: %w", root, err)
+		return nil, skipped, fmt.Errorf("scan %s: %w", root, err)
 	}
-	return out, nil
+	return out, skipped, nil
 }
 
 func fileSHA256(p string) (string, error) {

@@ -64,6 +64,17 @@ func tagMap(tags []ec2types.Tag) map[string]string {
 // Snapshot creates (or, for a rerun of the same run id, finds) the
 // snapshot of v, waits until it is completed, and makes the DR copy.
 func (b *EBS) Snapshot(ctx context.Context, v Volume, runID, manifestKey string) (Artifact, error) {
+	a, err := b.start(ctx, v, runID, manifestKey)
+	if err != nil {
+		return a, err
+	}
+	return b.complete(ctx, a, tagsFor(v, b.Cluster, runID, manifestKey))
+}
+
+// start creates (or finds) the snapshot: once it returns, the snapshot's
+// point in time is taken (EBS holds the data written before the call),
+// and what is left is waiting on AWS.
+func (b *EBS) start(ctx context.Context, v Volume, runID, manifestKey string) (Artifact, error) {
 	tags := tagsFor(v, b.Cluster, runID, manifestKey)
 	a := Artifact{Kind: "ebs-snapshot", Region: b.Region, RunID: runID}
 	existing, err := b.find(ctx, b.API, []ec2types.Filter{
@@ -92,6 +103,11 @@ func (b *EBS) Snapshot(ctx context.Context, v Volume, runID, manifestKey string)
 	if snap.StartTime != nil {
 		a.Started = *snap.StartTime
 	}
+	return a, nil
+}
+
+// complete waits for a started snapshot and makes the DR copy.
+func (b *EBS) complete(ctx context.Context, a Artifact, tags map[string]string) (Artifact, error) {
 	done, err := b.wait(ctx, b.API, a.ID)
 	a.State, a.Message = string(done.State), aws.ToString(done.StateMessage)
 	a.SizeBytes = int64(aws.ToInt32(done.VolumeSize)) << 30

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -59,6 +60,14 @@ func writeTar(ctx context.Context, w io.Writer, root string) error {
 	tw := tar.NewWriter(w)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
+			// What archiver's user may not read (a root-only lost+found)
+			// was skipped by the content scan too: leave it out.
+			if errors.Is(err, fs.ErrPermission) && p != root {
+				if d != nil && d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
 			return err
 		}
 		if err := ctx.Err(); err != nil {
@@ -67,6 +76,15 @@ func writeTar(ctx context.Context, w io.Writer, root string) error {
 		rel, _ := filepath.Rel(root, p)
 		if rel == "." {
 			return nil
+		}
+		var f *os.File
+		if d.Type().IsRegular() {
+			if f, err = os.Open(p); errors.Is(err, fs.ErrPermission) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			defer f.Close()
 		}
 		info, err := d.Info()
 		if err != nil {
@@ -89,14 +107,9 @@ func writeTar(ctx context.Context, w io.Writer, root string) error {
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
-		if !d.Type().IsRegular() {
+		if f == nil {
 			return nil
 		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
 		n, err := io.Copy(tw, io.LimitReader(f, hdr.Size))
 		if err != nil {
 			return err

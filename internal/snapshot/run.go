@@ -27,6 +27,12 @@ type Options struct {
 	DryRun    bool
 	Now       func() time.Time
 	Log       *slog.Logger
+	// Captured, when set, is called once every volume's point in time is
+	// taken: content manifests written, EBS snapshots created, hostPath
+	// tars and EFS backups (which read the volume over time) finished.
+	// What is left is waiting on AWS; the run lock can be released then.
+	// EBS snapshots are waited for after it returns.
+	Captured func()
 }
 
 // VolumeResult is the outcome for one PVC.
@@ -37,6 +43,7 @@ type VolumeResult struct {
 	Error           string     `json:"error,omitempty"`
 	ContentManifest string     `json:"content_manifest,omitempty"`
 	Files           int        `json:"files,omitempty"`
+	Skipped         []Skipped  `json:"skipped,omitempty"` // entries archiver may not read (warnings)
 	Artifacts       []Artifact `json:"artifacts,omitempty"`
 	Pruned          []Artifact `json:"pruned,omitempty"` // deleted (or, in a dry run, to delete)
 	DurationSec     float64    `json:"duration_seconds"`
@@ -74,23 +81,39 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	o.defaults()
 	start := o.Now()
 	res := &Result{RunID: o.RunID, DryRun: o.DryRun}
-	failed := 0
+	var waiting []*started
 	for _, ref := range o.PVCs {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
 		t0 := o.Now()
-		vr := o.one(ctx, ref)
+		vr, st := o.one(ctx, ref)
 		vr.DurationSec = o.Now().Sub(t0).Seconds()
-		if vr.Status == "failed" {
-			failed++
-			o.Log.Warn("volume not backed up", "pvc", ref, "error", vr.Error)
+		if st != nil {
+			st.index = len(res.Volumes)
+			waiting = append(waiting, st)
 		} else {
-			o.Log.Info("volume backed up", "pvc", ref, "artifacts", len(vr.Artifacts), "pruned", len(vr.Pruned), "dry_run", o.DryRun)
+			o.logVolume(vr)
 		}
 		res.Volumes = append(res.Volumes, vr)
 	}
+	if o.Captured != nil && !o.DryRun {
+		o.Captured()
+	}
+	for _, st := range waiting {
+		t0 := o.Now()
+		vr := &res.Volumes[st.index]
+		o.complete(ctx, st, vr)
+		vr.DurationSec += o.Now().Sub(t0).Seconds()
+		o.logVolume(*vr)
+	}
 	res.DurationSec = o.Now().Sub(start).Seconds()
+	failed := 0
+	for _, vr := range res.Volumes {
+		if vr.Status == "failed" {
+			failed++
+		}
+	}
 	switch {
 	case failed == 0:
 		res.Status = "ok"
@@ -103,9 +126,45 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, fmt.Errorf("%d of %d volumes failed: %w", failed, len(o.PVCs), ErrPartial)
 }
 
-func (o *Options) one(ctx context.Context, ref string) VolumeResult {
+func (o *Options) logVolume(vr VolumeResult) {
+	if vr.Status == "failed" {
+		o.Log.Warn("volume not backed up", "pvc", vr.PVC, "error", vr.Error)
+	} else {
+		o.Log.Info("volume backed up", "pvc", vr.PVC, "artifacts", len(vr.Artifacts), "pruned", len(vr.Pruned), "dry_run", o.DryRun)
+	}
+}
+
+// started is an EBS snapshot whose point in time is taken, left to wait
+// for after Captured.
+type started struct {
+	index int
+	ebs   *EBS
+	v     Volume
+	a     Artifact
+	tags  map[string]string
+}
+
+func (o *Options) complete(ctx context.Context, st *started, vr *VolumeResult) {
+	a, err := st.ebs.complete(ctx, st.a, st.tags)
+	vr.Artifacts = append(vr.Artifacts, a)
+	if err != nil {
+		vr.Error = err.Error()
+		return
+	}
+	if !o.Retention.IsZero() {
+		if vr.Pruned, err = st.ebs.Prune(ctx, st.v, o.Retention, false, o.Location); err != nil {
+			vr.Error = fmt.Errorf("backed up, but retention failed: %w", err).Error()
+			return
+		}
+	}
+	vr.Status = "ok"
+}
+
+// one backs up a PVC. With Captured set, an EBS snapshot is only started:
+// it is returned to be waited for once every volume is captured.
+func (o *Options) one(ctx context.Context, ref string) (VolumeResult, *started) {
 	vr := VolumeResult{PVC: ref, Status: "failed"}
-	fail := func(err error) VolumeResult { vr.Error = err.Error(); return vr }
+	fail := func(err error) (VolumeResult, *started) { vr.Error = err.Error(); return vr, nil }
 	ns, name, err := ParseRef(ref)
 	if err != nil {
 		return fail(err)
@@ -126,26 +185,37 @@ func (o *Options) one(ctx context.Context, ref string) VolumeResult {
 				return fail(err)
 			}
 		}
-		return vr
+		return vr, nil
 	}
 	// Record what the volume holds before it is snapshotted.
 	var content *ContentManifest
 	if root, ok := o.Mount[ref]; ok {
-		files, err := ScanContent(ctx, root)
+		files, skipped, err := Scan(ctx, root)
 		if err != nil {
 			return fail(err)
 		}
-		content = &ContentManifest{Version: 1, RunID: o.RunID, Namespace: v.Namespace, PVC: v.PVC, PV: v.PV, Kind: v.Kind, Created: o.Now().UTC(), Files: files}
-		vr.Files = len(files)
+		for _, s := range skipped {
+			o.Log.Warn("not readable: left out of the content manifest", "pvc", ref, "path", s.Path, "reason", s.Reason)
+		}
+		content = &ContentManifest{Version: 1, RunID: o.RunID, Namespace: v.Namespace, PVC: v.PVC, PV: v.PV, Kind: v.Kind, Created: o.Now().UTC(), Files: files, Skipped: skipped}
+		vr.Files, vr.Skipped = len(files), skipped
 	}
 	if v.Kind == KindHostPath {
-		return o.hostPath(ctx, v, content, vr)
+		return o.hostPath(ctx, v, content, vr), nil
 	}
 	if content != nil && o.Store != nil {
 		vr.ContentManifest = ContentKey(v, o.RunID)
 		if err := PutContent(ctx, o.Store, vr.ContentManifest, content); err != nil && !errors.Is(err, store.ErrExists) {
 			return fail(err)
 		}
+	}
+	if ebs, ok := backend.(*EBS); ok && o.Captured != nil {
+		a, err := ebs.start(ctx, v, o.RunID, vr.ContentManifest)
+		if err != nil {
+			vr.Artifacts = append(vr.Artifacts, a)
+			return fail(err)
+		}
+		return vr, &started{ebs: ebs, v: v, a: a, tags: tagsFor(v, ebs.Cluster, o.RunID, vr.ContentManifest)}
 	}
 	a, err := backend.Snapshot(ctx, v, o.RunID, vr.ContentManifest)
 	vr.Artifacts = append(vr.Artifacts, a)
@@ -158,7 +228,7 @@ func (o *Options) one(ctx context.Context, ref string) VolumeResult {
 		}
 	}
 	vr.Status = "ok"
-	return vr
+	return vr, nil
 }
 
 // backend is what EBS and EFS have in common.
