@@ -24,12 +24,14 @@ import (
 	"github.com/xroad-archiver/archiver/internal/xroad"
 )
 
-// ns is the namespace deploy/ ships into.
-const ns = "xroad"
+// ns is the namespace deploy/ ships into (deploy/settings.env: the Sidecar
+// guide's example namespace).
+const ns = "sidecar"
 
-// primaryLabels are the stand-in primary pod's labels: the Sidecar guide's
-// `run: <service selector>` and what deploy/'s pod affinity selects.
-var primaryLabels = map[string]string{"run": "xroad-primary", "app": "xroad-security-server", "role": "primary"}
+// primaryLabels are the stand-in primary pod's labels as the Sidecar
+// guide's load-balancer example gives them (run=<its Deployment's name>,
+// role=primary); deploy/settings.env selects exactly these.
+var primaryLabels = map[string]string{"run": "security-server-sidecar-primary", "role": "primary"}
 
 // freshNamespace deletes what an earlier run left in ns (deploy/ names a
 // fixed namespace), creates it and deletes it when the test ends, waiting
@@ -65,7 +67,7 @@ func deleteNamespace(t *testing.T, n testenv.NodeEnv) {
 func startPrimary(t *testing.T, n testenv.NodeEnv) *corev1.Pod {
 	t.Helper()
 	ctx := context.Background()
-	for _, c := range []string{"xroad-primary-data", "xroad-primary-conf"} {
+	for _, c := range []string{"pvc-data-sidecar", "pvc-config-sidecar"} {
 		pvc := &corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: c, Namespace: ns},
 			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
 				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}
@@ -81,8 +83,8 @@ func startPrimary(t *testing.T, n testenv.NodeEnv) *corev1.Pod {
 				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &f},
 				VolumeMounts:    []corev1.VolumeMount{{Name: "data", MountPath: "/var/lib/xroad"}, {Name: "conf", MountPath: "/etc/xroad"}}}},
 			Volumes: []corev1.Volume{
-				{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "xroad-primary-data"}}},
-				{Name: "conf", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "xroad-primary-conf"}}},
+				{Name: "data", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "pvc-data-sidecar"}}},
+				{Name: "conf", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "pvc-config-sidecar"}}},
 			}}}
 	if _, err := n.Client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -378,7 +380,7 @@ func TestDeployedSyncCronJobShipsThePrimarysArchives(t *testing.T) {
 			claims = append(claims, v.PersistentVolumeClaim.ClaimName)
 		}
 	}
-	if strings.Join(claims, ",") != "xroad-primary-data,xroad-primary-conf" {
+	if strings.Join(claims, ",") != "pvc-data-sidecar,pvc-config-sidecar" {
 		t.Errorf("archiver pod mounts %v", claims)
 	}
 	cs := pod.Status.ContainerStatuses
@@ -389,5 +391,5 @@ func TestDeployedSyncCronJobShipsThePrimarysArchives(t *testing.T) {
 	if !strings.Contains(string(logs), `"status"`) {
 		t.Errorf("the Job's output is not archiver's JSON result:\n%s", logs)
 	}
-	checkShipped(t, s3env, bucket, "ss1", volumeDir(t, n, "xroad-primary-data"))
+	checkShipped(t, s3env, bucket, "ss1", volumeDir(t, n, "pvc-data-sidecar"))
 }

@@ -52,7 +52,7 @@ func TestArchiverPodKilledMidUpload(t *testing.T) {
 	freshNamespace(t, n)
 	bucket := s3env.Bucket(t, false)
 	startPrimary(t, n)
-	volume := volumeDir(t, n, "xroad-primary-data")
+	volume := volumeDir(t, n, "pvc-data-sidecar")
 	before := sums(t, volume)
 	// Slow enough (about 3 MB at 128 KiB/s) to be killed mid-upload.
 	deployArchiver(t, n, s3env, "s3://"+bucket+"/ss1", "bandwidthLimit: 128KiB")

@@ -86,12 +86,12 @@ func newSnapshotEnv(t *testing.T, n testenv.NodeEnv) *snapshotEnv {
 	t.Helper()
 	freshNamespace(t, n)
 	startPrimary(t, n)
-	e := &snapshotEnv{n: n, fake: awsfake.New(t), dest: "file://" + t.TempDir(), volume: volumeDir(t, n, "xroad-primary-data")}
+	e := &snapshotEnv{n: n, fake: awsfake.New(t), dest: "file://" + t.TempDir(), volume: volumeDir(t, n, "pvc-data-sidecar")}
 	e.fake.AddVolume("eu-west-1", filepath.Base(e.volume), 1, "eu-west-1a")
 	e.env = []string{"AWS_ENDPOINT_URL=" + e.fake.URL(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=eu-west-1",
 		"AWS_EC2_METADATA_DISABLED=true", "ARCHIVER_IMAGE=" + n.ArchiverImage}
-	r := cli(t, e.env, "snapshot", "--kubeconfig", n.Kubeconfig, "--pvc", ns+"/xroad-primary-data",
-		"--mount", ns+"/xroad-primary-data="+e.volume, "--dest", e.dest, "-o", "json", "--poll-interval", "50ms")
+	r := cli(t, e.env, "snapshot", "--kubeconfig", n.Kubeconfig, "--pvc", ns+"/pvc-data-sidecar",
+		"--mount", ns+"/pvc-data-sidecar="+e.volume, "--dest", e.dest, "-o", "json", "--poll-interval", "50ms")
 	if r.code != 0 {
 		t.Fatalf("snapshot: exit %d: %s", r.code, r.stderr)
 	}
@@ -110,7 +110,7 @@ func newSnapshotEnv(t *testing.T, n testenv.NodeEnv) *snapshotEnv {
 
 func (e *snapshotEnv) restoreTest(t *testing.T, extra ...string) (cliResult, drill.Result) {
 	t.Helper()
-	args := append([]string{"restore-test", "--kubeconfig", e.n.Kubeconfig, "--pvc", ns + "/xroad-primary-data", "--dest", e.dest,
+	args := append([]string{"restore-test", "--kubeconfig", e.n.Kubeconfig, "--pvc", ns + "/pvc-data-sidecar", "--dest", e.dest,
 		"--snapshot", e.snapID, "--storage-class", e.n.StorageClass, "--image", e.n.ArchiverImage, "--timeout", "4m", "-o", "json"}, extra...)
 	r := cli(t, e.env, args...)
 	var res drill.Result
@@ -241,7 +241,7 @@ func TestRestoreToPVCOnARealNode(t *testing.T) {
 	e := newSnapshotEnv(t, n)
 	ctx := context.Background()
 	r := cli(t, e.env, "restore", "--kubeconfig", n.Kubeconfig, "--from", e.dest, "--snapshot", e.snapID, "--to-pvc", ns+"/restored",
-		"--pvc", ns+"/xroad-primary-data", "--storage-class", n.StorageClass, "--image", n.ArchiverImage, "--timeout", "4m", "-o", "json")
+		"--pvc", ns+"/pvc-data-sidecar", "--storage-class", n.StorageClass, "--image", n.ArchiverImage, "--timeout", "4m", "-o", "json")
 	var res drill.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || res.Status != "ok" || res.PVC != ns+"/restored" {
 		t.Fatalf("restore: exit %d (%v)\n%s\n%s", r.code, err, r.stdout, r.stderr)
