@@ -1,12 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/xroad-archiver/archiver/internal/testenv"
 )
 
 // TestTimeZoneLoadsWithoutZoneinfo: a minimal image has no
@@ -19,7 +22,7 @@ import (
 func TestTimeZoneLoadsWithoutZoneinfo(t *testing.T) {
 	unshare, err := exec.LookPath("unshare")
 	if err != nil || os.Geteuid() != 0 {
-		t.Skipf("needs root and unshare(1) to hide the system's zone data (euid %d, %v)", os.Geteuid(), err)
+		testenv.Skip(t, fmt.Sprintf("needs root and unshare(1) to hide the system's zone data (euid %d, %v)", os.Geteuid(), err))
 	}
 	cfg := writeConfig(t, "timeZone: Europe/Tallinn\nverify: {enabled: true}\nsync: {dest: 'file:///tmp/x'}\n")
 	empty := t.TempDir()

@@ -2,9 +2,12 @@ package xroad
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xroad-archiver/archiver/internal/testenv"
 )
 
 func TestClassify(t *testing.T) {
@@ -145,7 +148,7 @@ func TestArchiveNameIn(t *testing.T) {
 	}
 	tallinn, err := time.LoadLocation("Europe/Tallinn")
 	if err != nil {
-		t.Skip("no time zone database:", err)
+		testenv.Skip(t, fmt.Sprint("no time zone database: ", err))
 	}
 	first, _ := an.In(tallinn)
 	if want := time.Date(2021, 9, 1, 7, 8, 58, 0, time.UTC); !first.Equal(want) {
