@@ -1,6 +1,9 @@
 package snapshot
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseEBSHandle(t *testing.T) {
 	for _, tc := range []struct {
@@ -57,6 +60,24 @@ func FuzzParseHandles(f *testing.F) {
 		}
 		if fs, _, ap, err := ParseEFSHandle(h); err == nil && (!efsID.MatchString(fs) || (ap != "" && !efsAP.MatchString(ap))) {
 			t.Fatalf("ParseEFSHandle(%q) = %q %q", h, fs, ap)
+		}
+	})
+}
+
+// FuzzParseRef: an accepted reference has a non-empty namespace and name,
+// neither holding a slash, and joins back to the input.
+func FuzzParseRef(f *testing.F) {
+	f.Add("sidecar/pvc-data-sidecar")
+	f.Add("/name")
+	f.Add("ns/")
+	f.Add("a/b/c")
+	f.Fuzz(func(t *testing.T, ref string) {
+		ns, name, err := ParseRef(ref)
+		if err != nil {
+			return
+		}
+		if ns == "" || name == "" || strings.Contains(ns, "/") || strings.Contains(name, "/") || ns+"/"+name != ref {
+			t.Fatalf("ParseRef(%q) = %q, %q", ref, ns, name)
 		}
 	})
 }

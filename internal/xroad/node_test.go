@@ -19,3 +19,23 @@ func TestParseNodeType(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseNodeType: whatever the ini file holds, the result is one of
+// the known node types or "", never a value copied from the file.
+func FuzzParseNodeType(f *testing.F) {
+	f.Add("[node]\ntype=slave\n")
+	f.Add("[node]\r\ntype = MASTER\r\n")
+	f.Add("[node\ntype=primary\n")
+	f.Add("[ node ]\ntype=secondary=x\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := ParseNodeType(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		switch got {
+		case "", NodePrimary, NodeSecondary, NodeStandalone:
+		default:
+			t.Fatalf("ParseNodeType(%q) = %q", in, got)
+		}
+	})
+}
