@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/xroad-archiver/archiver/internal/drill"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 )
 
@@ -310,7 +311,7 @@ func printDrillResult(w io.Writer, format string, r *drill.Result) error {
 	if r.LeftOnEFS != "" && r.PVC == "" {
 		fmt.Fprintf(w, "  the restore job's copy stays on EFS at %s (remove it when no longer needed)\n", r.LeftOnEFS)
 	}
-	if r.PVC != "" && r.Status == "ok" {
+	if r.PVC != "" && r.Status == outcome.StatusOK {
 		fmt.Fprintf(w, "  restored PVC %s is ready to mount\n", r.PVC)
 	}
 	if r.Error != "" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/drill"
 	"github.com/xroad-archiver/archiver/internal/lock"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/primary"
 	"github.com/xroad-archiver/archiver/internal/report"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
@@ -165,7 +165,7 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 	r.Primary = func(ctx context.Context) error { return checkPrimary(ctx, c, confDir, o.kubeconfig, log) }
 	if c.Sync.Enabled {
 		so := syncFromConfig(c)
-		r.Jobs = append(r.Jobs, schedule.Job{Name: "sync", Schedule: c.Sync.Schedule, Partial: isPartial,
+		r.Jobs = append(r.Jobs, schedule.Job{Name: "sync", Schedule: c.Sync.Schedule,
 			Run: func(ctx context.Context, runID string) (any, error) {
 				opts, t, err := so.build(ctx)
 				if err != nil {
@@ -178,7 +178,7 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 	}
 	if c.Snapshot.Enabled {
 		sn := snapshotFromConfig(c, o.kubeconfig)
-		r.Jobs = append(r.Jobs, schedule.Job{Name: "snapshot", Schedule: c.Snapshot.Schedule, Partial: isPartial,
+		r.Jobs = append(r.Jobs, schedule.Job{Name: "snapshot", Schedule: c.Snapshot.Schedule,
 			Run: func(ctx context.Context, runID string) (any, error) {
 				so, err := sn.build(cmd, false)
 				if err != nil {
@@ -198,7 +198,7 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 		if len(pvcs) == 0 {
 			pvcs = c.Snapshot.PVCs
 		}
-		r.Jobs = append(r.Jobs, schedule.Job{Name: "restore-test", Schedule: rt.Schedule, Partial: isPartial, AnyNode: true,
+		r.Jobs = append(r.Jobs, schedule.Job{Name: "restore-test", Schedule: rt.Schedule, AnyNode: true,
 			Run: func(ctx context.Context, runID string) (any, error) {
 				b := &drill.Batch{}
 				targets := pvcs
@@ -208,7 +208,7 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 				for _, pvc := range targets {
 					res, err := runConfiguredDrill(ctx, c, o.kubeconfig, pvc, runID, log)
 					if res == nil {
-						res = &drill.Result{RunID: runID, Source: pvc, Status: "error"}
+						res = &drill.Result{RunID: runID, Source: pvc, Status: outcome.StatusError}
 						if pvc == "" {
 							res.Source = c.Sync.Dest
 						}
@@ -216,8 +216,8 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 					if err != nil && res.Error == "" {
 						res.Error = err.Error()
 					}
-					if err != nil && res.Status == "ok" {
-						res.Status = "error"
+					if err != nil && res.Status == outcome.StatusOK {
+						res.Status = outcome.StatusError
 					}
 					b.Add(res)
 					if ctx.Err() != nil {
@@ -313,10 +313,6 @@ func selectJobs(r *schedule.Runner, names []string) error {
 	}
 	r.Jobs = keep
 	return nil
-}
-
-func isPartial(err error) bool {
-	return errors.Is(err, s3sync.ErrPartial) || errors.Is(err, snapshot.ErrPartial) || errors.Is(err, drill.ErrPartial)
 }
 
 // runConfiguredDrill runs the restore test of one PVC as the restoreTest

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/dircheck"
 	"github.com/xroad-archiver/archiver/internal/manifest"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/restore"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
@@ -93,7 +94,7 @@ func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) err
 	}
 	res, err := checkDir(cmd, o)
 	if err != nil {
-		res = &dircheck.Result{Status: "error", Problems: []dircheck.Problem{{Kind: "error", Detail: err.Error()}}}
+		res = &dircheck.Result{Status: outcome.StatusError, Problems: []dircheck.Problem{{Kind: "error", Detail: err.Error()}}}
 	}
 	if o.terminationLog != "" {
 		b, cerr := res.Compact(dircheck.MaxMessage)

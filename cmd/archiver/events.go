@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 )
 
@@ -26,7 +27,7 @@ func eventRecorder(kubeconfig string, log *slog.Logger) func(context.Context, *s
 	var kube kubernetes.Interface
 	return func(ctx context.Context, rep *schedule.Report) {
 		for _, j := range rep.Jobs {
-			if j.Status != "failed" && j.Status != "partial" {
+			if j.Status != outcome.StatusFailed && j.Status != outcome.StatusPartial {
 				continue
 			}
 			if kube == nil {
@@ -38,7 +39,7 @@ func eventRecorder(kubeconfig string, log *slog.Logger) func(context.Context, *s
 				kube = k
 			}
 			reason := "ArchiverJobFailed"
-			if j.Status == "partial" {
+			if j.Status == outcome.StatusPartial {
 				reason = "ArchiverJobPartial"
 			}
 			msg := fmt.Sprintf("archiver %s job %s (run %s): %s", j.Name, j.Status, rep.RunID, strings.ReplaceAll(j.Error, "\n", " "))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/drill"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/report"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
@@ -22,7 +23,7 @@ import (
 func runMetrics(c *config.Config, rep *schedule.Report, now time.Time) []report.Datum {
 	var out []report.Datum
 	for _, j := range rep.Jobs {
-		if j.Status == "skipped" {
+		if j.Status == outcome.StatusSkipped {
 			continue
 		}
 		d := map[string]string{"Cluster": c.Cluster, "SecurityServer": c.SecurityServer, "Job": j.Name}
@@ -35,9 +36,9 @@ func runMetrics(c *config.Config, rep *schedule.Report, now time.Time) []report.
 			}
 			return 0
 		}
-		add(report.MetricSuccess, cwtypes.StandardUnitCount, b(j.Status == "ok"))
-		add(report.MetricFailure, cwtypes.StandardUnitCount, b(j.Status == "failed"))
-		add(report.MetricPartial, cwtypes.StandardUnitCount, b(j.Status == "partial"))
+		add(report.MetricSuccess, cwtypes.StandardUnitCount, b(j.Status == outcome.StatusOK))
+		add(report.MetricFailure, cwtypes.StandardUnitCount, b(j.Status == outcome.StatusFailed))
+		add(report.MetricPartial, cwtypes.StandardUnitCount, b(j.Status == outcome.StatusPartial))
 		add(report.MetricDuration, cwtypes.StandardUnitSeconds, j.DurationSec)
 		switch r := j.Result.(type) {
 		case *s3sync.Result:
@@ -56,7 +57,7 @@ func runMetrics(c *config.Config, rep *schedule.Report, now time.Time) []report.
 			if !r.NewestArchive.IsZero() {
 				add(report.MetricNewestArchiveAge, cwtypes.StandardUnitSeconds, now.Sub(r.NewestArchive).Seconds())
 			}
-			if r.Status != "failed" {
+			if r.Status != outcome.StatusFailed {
 				add(report.MetricSourceEmpty, cwtypes.StandardUnitCount, b(r.SourceEmpty))
 			}
 		case *snapshot.Result:
@@ -85,7 +86,7 @@ func runMetrics(c *config.Config, rep *schedule.Report, now time.Time) []report.
 			}
 			slowest, verified, failed := 0.0, 0, 0
 			for _, d := range r.Drills {
-				if d.Status != "ok" {
+				if d.Status != outcome.StatusOK {
 					failed++
 					continue
 				}

@@ -27,13 +27,14 @@ import (
 	"time"
 
 	"github.com/xroad-archiver/archiver/internal/gpg"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/xroad"
 )
 
 // ErrFailed means the directory does not hold what the manifest recorded.
-var ErrFailed = errors.New("restored files do not match the backup manifest")
+var ErrFailed = outcome.VerificationFailed("restored files do not match the backup manifest")
 
 // Problem kinds.
 const (
@@ -55,11 +56,11 @@ type Problem struct {
 // Result is the outcome of a check. It is what the verifier pod reports
 // through its termination message (see Compact).
 type Result struct {
-	Status   string `json:"status"` // ok or failed
-	Dir      string `json:"dir,omitempty"`
-	Expected int    `json:"expected"`
-	Verified int    `json:"verified"`
-	Archives int    `json:"archives_chain_checked"`
+	Status   outcome.Status `json:"status"` // ok or failed
+	Dir      string         `json:"dir,omitempty"`
+	Expected int            `json:"expected"`
+	Verified int            `json:"verified"`
+	Archives int            `json:"archives_chain_checked"`
 	// Decrypted counts .zip.gpg archives decrypted, signature- and
 	// chain-checked with the keys given; IntegrityOnly those checked
 	// without keys (SHA-256 and OpenPGP form only).
@@ -82,7 +83,7 @@ type Result struct {
 // Err is nil for a passing result and wraps ErrFailed otherwise, naming
 // the first problems.
 func (r *Result) Err() error {
-	if r.Status == "ok" {
+	if r.Status == outcome.StatusOK {
 		return nil
 	}
 	var b strings.Builder
@@ -196,9 +197,9 @@ func CheckWith(ctx context.Context, root string, files []snapshot.ContentFile, o
 	}
 	res.continuity(files, links)
 	sort.SliceStable(res.Problems, func(i, j int) bool { return res.Problems[i].Path < res.Problems[j].Path })
-	res.Status = "ok"
+	res.Status = outcome.StatusOK
 	if len(res.Problems) > 0 {
-		res.Status = "failed"
+		res.Status = outcome.StatusFailed
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xroad-archiver/archiver/internal/lock"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/xroad"
 )
 
@@ -17,10 +18,9 @@ import (
 type Job struct {
 	Name     string
 	Schedule string // cron spec, for serve
-	// Run does the work. Its result is reported as is (JSON); Partial says
-	// which errors mean "finished with some failures".
-	Run     func(ctx context.Context, runID string) (any, error)
-	Partial func(error) bool
+	// Run does the work. Its result is reported as is (JSON); an error of
+	// class outcome.ErrPartial means "finished with some failures".
+	Run func(ctx context.Context, runID string) (any, error)
 	// AnyNode jobs do not touch the X-Road volume (restore tests): a run
 	// of only such jobs needs neither the primary node nor the run lock.
 	AnyNode bool
@@ -28,20 +28,20 @@ type Job struct {
 
 // JobReport is one job's outcome.
 type JobReport struct {
-	Name        string  `json:"name"`
-	Status      string  `json:"status"` // ok, partial, failed, skipped
-	Error       string  `json:"error,omitempty"`
-	DurationSec float64 `json:"duration_seconds"`
-	Result      any     `json:"result,omitempty"`
+	Name        string         `json:"name"`
+	Status      outcome.Status `json:"status"` // ok, partial, failed, skipped
+	Error       string         `json:"error,omitempty"`
+	DurationSec float64        `json:"duration_seconds"`
+	Result      any            `json:"result,omitempty"`
 }
 
 // Report is a whole run.
 type Report struct {
-	RunID       string      `json:"run_id"`
-	Status      string      `json:"status"` // ok, partial, failed
-	Jobs        []JobReport `json:"jobs"`
-	Started     time.Time   `json:"started"`
-	DurationSec float64     `json:"duration_seconds"`
+	RunID       string         `json:"run_id"`
+	Status      outcome.Status `json:"status"` // ok, partial, failed
+	Jobs        []JobReport    `json:"jobs"`
+	Started     time.Time      `json:"started"`
+	DurationSec float64        `json:"duration_seconds"`
 	// Error and ExitCode are filled in by the command that ran it.
 	Error    string `json:"error,omitempty"`
 	ExitCode int    `json:"exit_code"`
@@ -49,7 +49,7 @@ type Report struct {
 
 // Sentinel outcomes.
 var (
-	ErrPartial   = errors.New("some jobs or files did not complete")
+	ErrPartial   = outcome.Partial("some jobs or files did not complete")
 	ErrFailed    = errors.New("every job failed")
 	ErrSecondary = errors.New("this is a secondary node: only the primary archives")
 )
@@ -85,7 +85,7 @@ func (r *Runner) Run(ctx context.Context, runID string, only []string) (*Report,
 		r.Log = slog.New(slog.DiscardHandler)
 	}
 	start := r.Now()
-	rep := &Report{RunID: runID, Started: start, Status: "failed"}
+	rep := &Report{RunID: runID, Started: start, Status: outcome.StatusFailed}
 	defer func() {
 		rep.DurationSec = r.Now().Sub(start).Seconds()
 		if r.After != nil && len(rep.Jobs) > 0 {
@@ -111,7 +111,7 @@ func (r *Runner) Run(ctx context.Context, runID string, only []string) (*Report,
 			if !errors.Is(err, ErrSecondary) {
 				for _, j := range r.Jobs {
 					if (len(want) == 0 || want[j.Name]) && !j.AnyNode {
-						rep.Jobs = append(rep.Jobs, JobReport{Name: j.Name, Status: "failed", Error: "not run: " + err.Error()})
+						rep.Jobs = append(rep.Jobs, JobReport{Name: j.Name, Status: outcome.StatusFailed, Error: "not run: " + err.Error()})
 					}
 				}
 			}
@@ -173,13 +173,13 @@ func (r *Runner) Run(ctx context.Context, runID string, only []string) (*Report,
 			if cause := context.Cause(ctx); errors.Is(cause, lock.ErrLost) {
 				why = cause.Error()
 			}
-			rep.Jobs = append(rep.Jobs, JobReport{Name: j.Name, Status: "skipped", Error: why})
+			rep.Jobs = append(rep.Jobs, JobReport{Name: j.Name, Status: outcome.StatusSkipped, Error: why})
 			continue
 		}
 		if r.Acquire != nil && !j.AnyNode && held == nil {
 			// An earlier job gave the lock up: this one needs the volume.
 			if err := acquire(); err != nil {
-				rep.Jobs = append(rep.Jobs, JobReport{Name: j.Name, Status: "failed", Error: err.Error()})
+				rep.Jobs = append(rep.Jobs, JobReport{Name: j.Name, Status: outcome.StatusFailed, Error: err.Error()})
 				failed++
 				ran++
 				continue
@@ -196,14 +196,14 @@ func (r *Runner) Run(ctx context.Context, runID string, only []string) (*Report,
 			})
 		}
 		res, err := j.Run(jctx, runID)
-		jr := JobReport{Name: j.Name, Status: "ok", Result: res, DurationSec: r.Now().Sub(t0).Seconds()}
+		jr := JobReport{Name: j.Name, Status: outcome.StatusOK, Result: res, DurationSec: r.Now().Sub(t0).Seconds()}
 		switch {
 		case err == nil:
-		case j.Partial != nil && j.Partial(err):
-			jr.Status, jr.Error = "partial", err.Error()
+		case errors.Is(err, outcome.ErrPartial):
+			jr.Status, jr.Error = outcome.StatusPartial, err.Error()
 			partial++
 		default:
-			jr.Status, jr.Error = "failed", err.Error()
+			jr.Status, jr.Error = outcome.StatusFailed, err.Error()
 			failed++
 		}
 		r.Log.Info("job finished", "job", j.Name, "run_id", runID, "status", jr.Status, "duration_seconds", jr.DurationSec, "error", jr.Error)
@@ -219,10 +219,10 @@ func (r *Runner) Run(ctx context.Context, runID string, only []string) (*Report,
 	case failed == ran:
 		return rep, fmt.Errorf("%d of %d jobs failed: %w", failed, ran, ErrFailed)
 	case failed > 0 || partial > 0:
-		rep.Status = "partial"
+		rep.Status = outcome.StatusPartial
 		return rep, fmt.Errorf("%d failed, %d partial of %d jobs: %w", failed, partial, ran, ErrPartial)
 	}
-	rep.Status = "ok"
+	rep.Status = outcome.StatusOK
 	return rep, nil
 }
 
