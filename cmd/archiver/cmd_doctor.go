@@ -65,12 +65,12 @@ func doctorOptions(ctx context.Context, c *config.Config, kubeconfig string, pro
 		d := destOptions{dest: c.Sync.Dest, endpointURL: c.Sync.EndpointURL, region: c.Sync.Region, kmsKeyID: c.Sync.KMSKeyID, bucketKey: c.Sync.BucketKey}
 		// Read-only first: a mistyped file:// destination is reported, not
 		// created; doctor opens it for writing only once that check passed.
-		o.Store, o.StoreErr = openStore(ctx, d, s3Tuning{concurrency: 1}, false)
+		o.Store, o.StoreErr = openReader(ctx, d, 1)
 		if probe {
 			o.OpenProbe = func() (store.Store, error) { return openStore(ctx, d, s3Tuning{concurrency: 1}, true) }
 		}
-		if scheme, bucket, prefix, err := parseDest(c.Sync.Dest); err == nil && scheme == "s3" && o.StoreErr == nil {
-			o.Bucket, o.Prefix = bucket, prefix
+		if loc, err := d.location(); err == nil && loc.Scheme == "s3" && o.StoreErr == nil {
+			o.Bucket, o.Prefix = loc.Bucket, loc.Path
 			if client, err := store.NewS3Client(ctx, store.ClientOptions{EndpointURL: d.endpointURL, Region: d.region}); err != nil {
 				o.S3Err = err
 			} else {

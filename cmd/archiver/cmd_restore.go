@@ -128,7 +128,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, o.destOptions, s3Tuning{concurrency: o.concurrency}, false)
+	st, err := openReader(ctx, o.destOptions, o.concurrency)
 	if err != nil {
 		return err
 	}

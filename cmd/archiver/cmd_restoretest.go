@@ -188,7 +188,7 @@ func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, e
 	if do.RunID == "" {
 		do.RunID = newRunID(time.Now())
 	}
-	if do.Store, err = openStore(ctx, o.destOptions, s3Tuning{concurrency: 1}, false); err != nil {
+	if do.Store, err = openReader(ctx, o.destOptions, 1); err != nil {
 		return do, err
 	}
 	cfg, err := kubeConfig(o.kubeconfig)

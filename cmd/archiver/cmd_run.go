@@ -497,7 +497,7 @@ func runConfiguredVerify(ctx context.Context, c *config.Config, log *slog.Logger
 			return nil, err
 		}
 	}
-	st, err := openStore(ctx, destOptions{dest: c.Sync.Dest, endpointURL: c.Sync.EndpointURL, region: c.Sync.Region}, s3Tuning{concurrency: 4}, false)
+	st, err := openReader(ctx, destOptions{dest: c.Sync.Dest, endpointURL: c.Sync.EndpointURL, region: c.Sync.Region}, 4)
 	if err != nil {
 		return nil, err
 	}

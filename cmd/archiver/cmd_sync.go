@@ -188,11 +188,11 @@ func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, erro
 	if o.lockMode != "" && o.lockMode != "GOVERNANCE" && o.lockMode != "COMPLIANCE" {
 		return so, t, usageErrorf("--object-lock-mode %q: want GOVERNANCE or COMPLIANCE", o.lockMode)
 	}
-	scheme, _, _, err := parseDest(o.dest)
+	loc, err := o.location()
 	if err != nil {
 		return so, t, err
 	}
-	if scheme == "s3" {
+	if loc.Scheme == "s3" {
 		prune.Encrypted = true
 		prune.LockMode = o.lockMode
 	} else if o.lockMode != "" {

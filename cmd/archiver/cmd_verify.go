@@ -115,7 +115,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	if err != nil {
 		return err
 	}
-	scheme, _, _, err := parseDest(o.dest)
+	loc, err := o.location()
 	if err != nil {
 		return err
 	}
@@ -128,12 +128,12 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, o.destOptions, s3Tuning{concurrency: o.concurrency}, false)
+	st, err := openReader(ctx, o.destOptions, o.concurrency)
 	if err != nil {
 		return err
 	}
 	opts := verify.Options{Store: st, AsOf: o.asOf, SamplePercent: o.sample, Since: since, MaxBytes: maxBytes,
-		RequireEncryption: scheme == "s3", Concurrency: o.concurrency, Log: log, Keys: keys}
+		RequireEncryption: loc.Scheme == "s3", Concurrency: o.concurrency, Log: log, Keys: keys}
 	if keys != nil {
 		log.Info("encrypted archives are decrypted and signature-checked", "keys", keys.String())
 	}

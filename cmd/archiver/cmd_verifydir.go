@@ -172,7 +172,7 @@ func checkDir(cmd *cobra.Command, o *verifyDirOptions) (*dircheck.Result, error)
 // file's SHA-256 checked as it is written) and then re-reads what landed
 // on the disk: the restore test of the S3 copy.
 func restoreAndCheck(ctx context.Context, o *verifyDirOptions) (*dircheck.Result, error) {
-	st, err := openStore(ctx, o.destOptions, s3Tuning{concurrency: 4}, false)
+	st, err := openReader(ctx, o.destOptions, 4)
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ type Options struct {
 	Kube  kubernetes.Interface
 	Snap  snapclient.Interface // VolumeSnapshots (EBS)
 	EFS   *EFSRestore          // nil: EFS volumes cannot be drilled
-	Store store.Store          // where the content manifests are
+	Store store.Reader         // where the content manifests are
 
 	Source snapshot.Volume // the PVC whose backup is restored
 	Backup Backup

@@ -27,7 +27,7 @@ import (
 
 // Options configure a restore.
 type Options struct {
-	Store   store.Store
+	Store   store.Reader
 	To      string   // target directory (created if missing)
 	AsOf    string   // run id whose manifest to restore ("" latest)
 	Include []string // globs matched against the path and the base name

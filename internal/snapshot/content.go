@@ -161,7 +161,7 @@ func PutContent(ctx context.Context, s store.Store, key string, m *ContentManife
 }
 
 // LoadContent reads a content manifest.
-func LoadContent(ctx context.Context, s store.Store, key string) (*ContentManifest, error) {
+func LoadContent(ctx context.Context, s store.Reader, key string) (*ContentManifest, error) {
 	rc, _, err := s.Get(ctx, key)
 	if err != nil {
 		return nil, err

@@ -27,7 +27,7 @@ import (
 
 // Options configure a verification.
 type Options struct {
-	Store store.Store
+	Store store.Reader
 	// AsOf verifies the state recorded by that run's manifest ("" latest).
 	AsOf string
 	// SamplePercent of the objects are re-read (default 100). The sample
@@ -270,7 +270,7 @@ func (o *Options) selected(e manifest.Entry) bool {
 
 // manifestChain loads the manifest to verify and walks its predecessors,
 // checking each one's SHA-256 against the pin its successor holds.
-func manifestChain(ctx context.Context, s store.Store, asOf string, now time.Time) (*manifest.Manifest, *manifest.Ref, int, []Finding, error) {
+func manifestChain(ctx context.Context, s store.Reader, asOf string, now time.Time) (*manifest.Manifest, *manifest.Ref, int, []Finding, error) {
 	var m *manifest.Manifest
 	var ref *manifest.Ref
 	var err error
@@ -342,7 +342,7 @@ func dropped(prev, cur *manifest.Manifest) []string {
 // commits while verify runs is not a finding: manifests after the one
 // verified, and claims younger than manifest.ClaimTimeout after it, are
 // left alone.
-func offChain(ctx context.Context, s store.Store, latest *manifest.Manifest, onChain map[string]bool, now time.Time) ([]Finding, error) {
+func offChain(ctx context.Context, s store.Reader, latest *manifest.Manifest, onChain map[string]bool, now time.Time) ([]Finding, error) {
 	var findings []Finding
 	keys, err := manifest.List(ctx, s)
 	if err != nil {
