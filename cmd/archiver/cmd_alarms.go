@@ -12,7 +12,8 @@ import (
 )
 
 func newAlarmsCommand(g *globalOptions) *cobra.Command {
-	var path, output, region string
+	var path, region string
+	var output outputFormat
 	c := &cobra.Command{
 		Use:   "alarms",
 		Short: "CloudWatch alarms: a failed job, no success within N hours (also when nothing runs), an old backlog",
@@ -21,7 +22,7 @@ func newAlarmsCommand(g *globalOptions) *cobra.Command {
 when archives wait too long to be shipped. Actions are the SNS topics in alarms.actions.`,
 	}
 	c.PersistentFlags().StringVarP(&path, "config", "c", "/etc/archiver/config.yaml", "configuration file [$ARCHIVER_CONFIG]")
-	c.PersistentFlags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(c.PersistentFlags(), &output)
 	c.PersistentFlags().StringVar(&region, "region", "", "AWS region of the alarms (default: metrics.region, then the SDK's AWS_REGION)")
 	run := func(apply bool) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
@@ -66,7 +67,7 @@ when archives wait too long to be shipped. Actions are the SNS topics in alarms.
 	return c
 }
 
-func printChanges(w io.Writer, format string, changes []report.Change, applied bool) error {
+func printChanges(w io.Writer, format outputFormat, changes []report.Change, applied bool) error {
 	if format == "json" {
 		return writeJSON(w, changes)
 	}

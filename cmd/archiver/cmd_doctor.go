@@ -14,7 +14,8 @@ import (
 )
 
 func newDoctorCommand(g *globalOptions) *cobra.Command {
-	var path, output, kubeconfig string
+	var path, kubeconfig string
+	var output outputFormat
 	var probe bool
 	c := &cobra.Command{
 		Use:   "doctor",
@@ -34,9 +35,6 @@ Exit codes:
   archiver doctor -c config.yaml --probe -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return usageErrorf("--output %q: want text or json", output)
-			}
 			cfg, err := loadConfig(path)
 			if err != nil {
 				return usageErrorf("%v", err)
@@ -52,7 +50,7 @@ Exit codes:
 		},
 	}
 	c.Flags().StringVarP(&path, "config", "c", "/etc/archiver/config.yaml", "configuration file [$ARCHIVER_CONFIG]")
-	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(c.Flags(), &output)
 	c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
 	c.Flags().BoolVar(&probe, "probe", false, "write one small object under .archiver/doctor/ with the configured key and read it back")
 	return c
@@ -103,7 +101,7 @@ func countStatus(r *doctor.Report, status string) int {
 	return n
 }
 
-func printDoctor(w io.Writer, format string, r *doctor.Report) error {
+func printDoctor(w io.Writer, format outputFormat, r *doctor.Report) error {
 	if format == "json" {
 		return writeJSON(w, r)
 	}

@@ -43,7 +43,7 @@ type drillOptions struct {
 	poll          time.Duration
 	kubeconfig    string
 	runID         string
-	output        string
+	output        outputFormat
 	dryRun        bool
 }
 
@@ -77,7 +77,7 @@ func (o *drillOptions) AddFlags(fs *pflag.FlagSet, restore bool) {
 	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL for the content manifests")
 	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
 	fs.StringVar(&o.runID, "run-id", "", "run id (default: generated)")
-	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(fs, &o.output)
 	fs.BoolVar(&o.dryRun, "dry-run", false, "resolve the PVC and the backup and list what would be created; create nothing")
 }
 
@@ -147,9 +147,6 @@ func runDrill(cmd *cobra.Command, g *globalOptions, o *drillOptions, keep string
 
 func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, error) {
 	var do drill.Options
-	if o.output != "text" && o.output != "json" {
-		return do, usageErrorf("--output %q: want text or json", o.output)
-	}
 	if o.snapshotID != "" && o.recoveryPoint != "" {
 		return do, usageErrorf("--snapshot and --recovery-point exclude each other")
 	}
@@ -288,7 +285,7 @@ func (o *drillOptions) fromSnapshotTags(ctx context.Context, do *drill.Options, 
 	return err
 }
 
-func printDrillResult(w io.Writer, format string, r *drill.Result) error {
+func printDrillResult(w io.Writer, format outputFormat, r *drill.Result) error {
 	if r == nil {
 		return nil
 	}
@@ -325,7 +322,7 @@ func printDrillResult(w io.Writer, format string, r *drill.Result) error {
 	return nil
 }
 
-func printDrillPlan(w io.Writer, format string, do drill.Options) error {
+func printDrillPlan(w io.Writer, format outputFormat, do drill.Options) error {
 	plan := struct {
 		DryRun    bool         `json:"dry_run"`
 		Source    string       `json:"source"`

@@ -30,7 +30,7 @@ type runOptions struct {
 	config     string
 	jobs       []string
 	runID      string
-	output     string
+	output     outputFormat
 	kubeconfig string
 	noLock     bool
 	listen     string
@@ -359,9 +359,6 @@ whole run as one JSON object.
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
-			if o.output != "text" && o.output != "json" {
-				return usageErrorf("--output %q: want text or json", o.output)
-			}
 			r, err := buildRunner(cmd, g, cfg, o, nil)
 			if err != nil {
 				return err
@@ -388,11 +385,11 @@ whole run as one JSON object.
 	o.AddFlags(c.Flags())
 	c.Flags().StringSliceVar(&o.jobs, "job", nil, "run only these jobs: sync, snapshot, restore-test, verify (default: all enabled)")
 	c.Flags().StringVar(&o.runID, "run-id", "", "run id (default: generated)")
-	c.Flags().StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(c.Flags(), &o.output)
 	return c
 }
 
-func printRunReport(w io.Writer, format string, r *schedule.Report) error {
+func printRunReport(w io.Writer, format outputFormat, r *schedule.Report) error {
 	if r == nil {
 		return nil
 	}

@@ -37,7 +37,7 @@ type snapshotOptions struct {
 	timeZone   string
 	timeout    string
 	dryRun     bool
-	output     string
+	output     outputFormat
 	poll       time.Duration
 }
 
@@ -65,7 +65,7 @@ func (o *snapshotOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.timeZone, "time-zone", "UTC", "time zone for retention days/weeks/months (IANA name)")
 	fs.StringVar(&o.timeout, "timeout", "2h", "how long to wait for each snapshot or backup job")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "resolve the PVCs and show what retention would delete; create and delete nothing")
-	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(fs, &o.output)
 	fs.DurationVar(&o.poll, "poll-interval", 5*time.Second, "first interval between progress checks (then backing off to 1m)")
 	_ = fs.MarkHidden("poll-interval")
 }
@@ -136,9 +136,6 @@ func (o *snapshotOptions) build(cmd *cobra.Command, list bool) (snapshot.Options
 		if _, _, err := snapshot.ParseRef(p); err != nil {
 			return so, usageErrorf("--pvc: %v", err)
 		}
-	}
-	if o.output != "text" && o.output != "json" {
-		return so, usageErrorf("--output %q: want text or json", o.output)
 	}
 	if err := o.keep.Validate(); err != nil {
 		return so, usageErrorf("%v", err)
@@ -243,7 +240,7 @@ func runSnapshot(cmd *cobra.Command, g *globalOptions, o *snapshotOptions, list 
 	return err
 }
 
-func printSnapshotResult(w io.Writer, format string, r *snapshot.Result) error {
+func printSnapshotResult(w io.Writer, format outputFormat, r *snapshot.Result) error {
 	if format == "json" {
 		return writeJSON(w, r)
 	}
@@ -290,7 +287,7 @@ func printArtifact(w io.Writer, indent string, a snapshot.Artifact) {
 	}
 }
 
-func printSnapshotList(w io.Writer, format string, vols []snapshot.VolumeResult) error {
+func printSnapshotList(w io.Writer, format outputFormat, vols []snapshot.VolumeResult) error {
 	if format == "json" {
 		return writeJSON(w, vols)
 	}

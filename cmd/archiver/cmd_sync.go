@@ -34,7 +34,7 @@ type syncOptions struct {
 	lockMode    string
 	lockRetain  string
 	dryRun      bool
-	output      string
+	output      outputFormat
 	noProgress  bool
 	runID       string
 }
@@ -57,7 +57,7 @@ func (o *syncOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.lockMode, "object-lock-mode", "", "Object Lock retention for every object: GOVERNANCE or COMPLIANCE")
 	fs.StringVar(&o.lockRetain, "object-lock-retention", "", "Object Lock retention period, e.g. 7y or 400d")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "show what would be shipped and pruned; change nothing")
-	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(fs, &o.output)
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
 	fs.StringVar(&o.runID, "run-id", "", "run id (default: generated, sortable by time)")
 }
@@ -144,9 +144,6 @@ func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, erro
 	var t s3Tuning
 	if o.dest == "" {
 		return so, t, usageErrorf("--dest is required (s3://BUCKET/PREFIX or file:///path)")
-	}
-	if o.output != "text" && o.output != "json" {
-		return so, t, usageErrorf("--output %q: want text or json", o.output)
 	}
 	compress, err := s3sync.ParseCompress(o.compress)
 	if err != nil {
@@ -238,7 +235,7 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
 	return err
 }
 
-func printSyncResult(w io.Writer, format string, r *s3sync.Result) error {
+func printSyncResult(w io.Writer, format outputFormat, r *s3sync.Result) error {
 	if format == "json" {
 		return writeJSON(w, r)
 	}

@@ -20,7 +20,7 @@ type verifyOptions struct {
 	since       string
 	maxBytes    string
 	concurrency int
-	output      string
+	output      outputFormat
 	noProgress  bool
 	gpg         gpgOptions
 }
@@ -34,7 +34,7 @@ func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.since, "since", "", "re-read only files modified since this time (RFC 3339 or YYYY-MM-DD) or age (e.g. 7d)")
 	fs.StringVar(&o.maxBytes, "max-bytes", "0", "stop re-reading after this many bytes, e.g. 50GiB (0: no limit); the rest is checked for presence and size")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "objects re-read at once")
-	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(fs, &o.output)
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
 	o.gpg.AddFlags(fs)
 }
@@ -98,9 +98,6 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	if o.dest == "" {
 		return usageErrorf("--dest is required (s3://BUCKET/PREFIX or file:///path)")
 	}
-	if o.output != "text" && o.output != "json" {
-		return usageErrorf("--output %q: want text or json", o.output)
-	}
 	if o.sample <= 0 || o.sample > 100 {
 		return usageErrorf("--sample %.1f: want a percentage above 0 and at most 100", o.sample)
 	}
@@ -148,7 +145,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	return err
 }
 
-func printVerifyReport(w io.Writer, format string, r *verify.Report) error {
+func printVerifyReport(w io.Writer, format outputFormat, r *verify.Report) error {
 	if format == "json" {
 		return writeJSON(w, r)
 	}

@@ -28,7 +28,7 @@ type verifyDirOptions struct {
 	exclude        []string
 	sub            string
 	terminationLog string
-	output         string
+	output         outputFormat
 	gpg            gpgOptions
 }
 
@@ -76,7 +76,7 @@ Exit codes:
 	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL for --restore-from")
 	fs.StringVar(&o.region, "region", "", "AWS region for --restore-from")
 	fs.StringVar(&o.terminationLog, "termination-log", "", "also write the compact JSON result here (e.g. /dev/termination-log)")
-	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(fs, &o.output)
 	o.gpg.AddFlags(fs)
 	return c
 }
@@ -84,9 +84,6 @@ Exit codes:
 func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) error {
 	if o.dir == "" || (o.manifest == "") == (o.dest == "") {
 		return usageErrorf("--dir and one of --manifest or --restore-from are required")
-	}
-	if o.output != "text" && o.output != "json" {
-		return usageErrorf("--output %q: want text or json", o.output)
 	}
 	log, err := g.logger(false)
 	if err != nil {
