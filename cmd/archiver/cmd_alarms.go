@@ -21,7 +21,7 @@ func newAlarmsCommand(g *globalOptions) *cobra.Command {
 (missing data counts as breaching, so a suspended CronJob or a pod that never starts pages too), and
 when archives wait too long to be shipped. Actions are the SNS topics in alarms.actions.`,
 	}
-	c.PersistentFlags().StringVarP(&path, "config", "c", "/etc/archiver/config.yaml", "configuration file [$ARCHIVER_CONFIG]")
+	c.PersistentFlags().StringVarP(&path, "config", "c", defaultConfigPath, "configuration file [$ARCHIVER_CONFIG]")
 	addOutputFlag(c.PersistentFlags(), &output)
 	c.PersistentFlags().StringVar(&region, "region", "", "AWS region of the alarms (default: metrics.region, then the SDK's AWS_REGION)")
 	run := func(apply bool) func(*cobra.Command, []string) error {

@@ -49,7 +49,7 @@ Exit codes:
 			return nil
 		},
 	}
-	c.Flags().StringVarP(&path, "config", "c", "/etc/archiver/config.yaml", "configuration file [$ARCHIVER_CONFIG]")
+	c.Flags().StringVarP(&path, "config", "c", defaultConfigPath, "configuration file [$ARCHIVER_CONFIG]")
 	addOutputFlag(c.Flags(), &output)
 	c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
 	c.Flags().BoolVar(&probe, "probe", false, "write one small object under .archiver/doctor/ with the configured key and read it back")

@@ -80,9 +80,6 @@ PVC of that name is never touched.
   archiver restore --from s3://my-bucket/xroad/ss1 --snapshot snap-0123456789abcdef0 --to-pvc xroad/xroad-data-restored --storage-class gp3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"from": "ARCHIVER_DEST", "image": "ARCHIVER_IMAGE", "archive-zone": "ARCHIVER_ARCHIVE_ZONE"}); err != nil {
-				return err
-			}
 			if o.toPVC != "" || o.vol.snapshotID != "" || o.vol.recoveryPoint != "" {
 				return runRestoreToPVC(cmd, g, o)
 			}
@@ -214,10 +211,7 @@ func archiveZone(flag string) (*time.Location, error) {
 		}
 		return loc, nil
 	}
-	p := os.Getenv("ARCHIVER_CONFIG")
-	if p == "" {
-		p = "/etc/archiver/config.yaml"
-	}
+	p := configPath()
 	if _, err := os.Stat(p); err != nil {
 		return time.UTC, nil
 	}

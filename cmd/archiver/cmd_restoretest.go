@@ -18,6 +18,7 @@ import (
 	"github.com/xroad-archiver/archiver/internal/drill"
 	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/units"
 )
 
 // drillOptions are the flags of restore-test, and of restore when it
@@ -39,7 +40,7 @@ type drillOptions struct {
 	account       string
 	image         string
 	runAsUser     int64
-	timeout       string
+	timeout       units.Duration // unset: drill.DefaultTimeout
 	poll          time.Duration
 	kubeconfig    string
 	runID         string
@@ -59,8 +60,9 @@ func (o *drillOptions) AddFlags(fs *pflag.FlagSet, restore bool) {
 	fs.StringVar(&o.efsRole, "efs-role-arn", "", "IAM role AWS Backup assumes to restore")
 	fs.StringVar(&o.account, "aws-account-id", "", "account of the EFS file system (default: from AWS_ROLE_ARN or the recovery point ARN)")
 	fs.StringVar(&o.image, "image", "", "archiver image the verifier pod runs [$ARCHIVER_IMAGE]")
-	fs.Int64Var(&o.runAsUser, "run-as-user", 999, "uid/gid of the verifier pod (X-Road's files belong to 999)")
-	fs.StringVar(&o.timeout, "timeout", "30m", "give up (and clean up) after this long")
+	fs.Int64Var(&o.runAsUser, "run-as-user", drill.DefaultRunAsUser, "uid/gid of the verifier pod (X-Road's files belong to 999)")
+	o.timeout = units.DurationOf(drill.DefaultTimeout)
+	fs.Var(&o.timeout, "timeout", "give up (and clean up) after this long")
 	fs.DurationVar(&o.poll, "poll-interval", 2*time.Second, "how often to check progress")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
 	_ = fs.MarkHidden("poll-interval")
@@ -111,9 +113,6 @@ success, failure, timeout or interruption; leftovers of a crashed run are delete
   archiver restore-test --pvc xroad/archive-efs --recovery-point arn:aws:backup:... --efs-vault xroad --efs-role-arn arn:aws:iam::123456789012:role/backup -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"dest": "ARCHIVER_DEST", "image": "ARCHIVER_IMAGE"}); err != nil {
-				return err
-			}
 			return runDrill(cmd, g, o, "")
 		},
 	}
@@ -173,10 +172,7 @@ func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, e
 	if o.recoveryPoint != "" && (o.efsVault == "" || o.efsRole == "") {
 		return do, usageErrorf("--recovery-point needs --efs-vault and --efs-role-arn")
 	}
-	timeout, err := parseDurationFlag("--timeout", o.timeout)
-	if err != nil {
-		return do, err
-	}
+	timeout := o.timeout.Value()
 	if o.runAsUser <= 0 {
 		return do, usageErrorf("--run-as-user %d: the verifier runs as a non-root user", o.runAsUser)
 	}
@@ -185,6 +181,7 @@ func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, e
 	if do.RunID == "" {
 		do.RunID = newRunID(time.Now())
 	}
+	var err error
 	if do.Store, err = openReader(ctx, o.destOptions, 1); err != nil {
 		return do, err
 	}

@@ -22,7 +22,6 @@ import (
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
-	"github.com/xroad-archiver/archiver/internal/units"
 	"github.com/xroad-archiver/archiver/internal/verify"
 )
 
@@ -37,7 +36,7 @@ type runOptions struct {
 }
 
 func (o *runOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVarP(&o.config, "config", "c", "/etc/archiver/config.yaml", "configuration file [$ARCHIVER_CONFIG]")
+	fs.StringVarP(&o.config, "config", "c", defaultConfigPath, "configuration file [$ARCHIVER_CONFIG]")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
 	fs.BoolVar(&o.noLock, "no-lock", false, "do not take the run lock (only for a single archiver per volume that you control)")
 }
@@ -52,23 +51,9 @@ const runExitHelp = `Exit codes:
   13   not confirmed beside the X-Road primary: the pod primary.selector (or this pod's
        affinity) selects is missing, not Running, on another node or not the only match`
 
-// configEnv applies environment overrides to a loaded configuration.
-func configEnv(c *config.Config) {
-	set := func(dst *string, env string) {
-		if v, ok := os.LookupEnv(env); ok {
-			*dst = v
-		}
-	}
-	set(&c.Sync.Source, "ARCHIVER_SOURCE")
-	set(&c.Sync.Dest, "ARCHIVER_DEST")
-	set(&c.Sync.KMSKeyID, "ARCHIVER_KMS_KEY_ID")
-	set(&c.Cluster, "ARCHIVER_CLUSTER")
-}
-
+// loadConfig reads the configuration file (--config, which takes
+// $ARCHIVER_CONFIG as its default) and applies the environment to it.
 func loadConfig(path string) (*config.Config, error) {
-	if v, ok := os.LookupEnv("ARCHIVER_CONFIG"); ok && path == "/etc/archiver/config.yaml" {
-		path = v
-	}
 	c, err := config.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -80,23 +65,23 @@ func loadConfig(path string) (*config.Config, error) {
 // syncFromConfig maps the sync section onto the sync command's options.
 func syncFromConfig(c *config.Config) *syncOptions {
 	s := c.Sync
-	o := &syncOptions{source: s.Source, compress: s.Compress, concurrency: s.Concurrency, partSize: "8MiB", threshold: "64MiB",
-		bandwidth: s.BandwidthLimit, quiet: s.BackupQuietPeriod, pruneAge: s.Prune.OlderThan, pruneFree: s.Prune.FreeSpacePercent, output: "json"}
+	o := newSyncOptions() // the defaults; what the file sets replaces them
+	o.output, o.pruneAge, o.pruneFree = outputJSON, s.Prune.OlderThan, s.Prune.FreeSpacePercent
 	o.dest, o.kmsKeyID, o.bucketKey, o.endpointURL, o.region = s.Dest, s.KMSKeyID, s.BucketKey, s.EndpointURL, s.Region
-	if o.source == "" {
-		o.source = "/var/lib/xroad"
+	if s.Source != "" {
+		o.source = s.Source
 	}
-	if o.compress == "" {
-		o.compress = "none"
+	if s.Compress != "" {
+		o.compress = s.Compress
 	}
-	if o.concurrency == 0 {
-		o.concurrency = 4
+	if s.Concurrency != 0 {
+		o.concurrency = s.Concurrency
 	}
-	if o.bandwidth == "" {
-		o.bandwidth = "0"
+	if s.BandwidthLimit.IsSet() {
+		o.bandwidth = s.BandwidthLimit
 	}
-	if o.quiet == "" {
-		o.quiet = "2m"
+	if s.BackupQuietPeriod.IsSet() {
+		o.quiet = s.BackupQuietPeriod
 	}
 	if s.ObjectLock != nil {
 		o.lockMode, o.lockRetain = s.ObjectLock.Mode, s.ObjectLock.Retention
@@ -114,9 +99,6 @@ func snapshotFromConfig(c *config.Config, kubeconfig string) *snapshotOptions {
 	o.dest, o.kmsKeyID, o.endpointURL = c.Sync.Dest, c.Sync.KMSKeyID, c.Sync.EndpointURL
 	for k, v := range s.Mounts {
 		o.mounts = append(o.mounts, k+"="+v)
-	}
-	if o.timeout == "" {
-		o.timeout = "2h"
 	}
 	if o.timeZone == "" {
 		o.timeZone = "UTC"
@@ -232,10 +214,7 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 			Run: func(ctx context.Context, _ string) (any, error) { return runConfiguredVerify(ctx, c, log) }})
 	}
 	if !o.noLock {
-		dur := 2 * time.Minute
-		if c.Lock.Duration != "" {
-			dur, _ = units.ParseDuration(c.Lock.Duration)
-		}
+		dur := c.Lock.Duration.Or(lock.DefaultDuration)
 		r.Acquire = func(ctx context.Context, runID string) (lock.Lock, error) {
 			holder := runID
 			if h, _ := os.Hostname(); h != "" {
@@ -323,14 +302,8 @@ func runConfiguredDrill(ctx context.Context, c *config.Config, kubeconfig, pvc, 
 		efsPath: rt.EFSPaths[pvc], efsVault: c.Snapshot.EFS.Vault, efsRole: c.Snapshot.EFS.RoleARN, account: c.Snapshot.EFS.AccountID,
 		image: rt.Image, runAsUser: rt.RunAsUser, timeout: rt.Timeout, kubeconfig: kubeconfig, runID: runID, output: "json"}
 	o.dest, o.endpointURL, o.region = c.Sync.Dest, c.Sync.EndpointURL, c.Snapshot.Region
-	if o.image == "" {
-		o.image = os.Getenv("ARCHIVER_IMAGE")
-	}
-	if o.timeout == "" {
-		o.timeout = "30m"
-	}
 	if o.runAsUser == 0 {
-		o.runAsUser = 999
+		o.runAsUser = drill.DefaultRunAsUser
 	}
 	do, err := o.build(ctx, "")
 	if err != nil {
@@ -436,10 +409,7 @@ previous run is still going is skipped (and logged and counted). /healthz, /read
 			if cfg.TimeZone != "" {
 				loc, _ = time.LoadLocation(cfg.TimeZone)
 			}
-			var jitter time.Duration
-			if cfg.Serve.Jitter != "" {
-				jitter, _ = units.ParseDuration(cfg.Serve.Jitter)
-			}
+			jitter := cfg.Serve.Jitter.Value()
 			listen := cfg.Serve.Listen
 			if o.listen != "" {
 				listen = o.listen
@@ -473,7 +443,7 @@ func newConfigCommand() *cobra.Command {
 			return nil
 		},
 	}
-	v.Flags().StringVarP(&path, "config", "c", "/etc/archiver/config.yaml", "configuration file [$ARCHIVER_CONFIG]")
+	v.Flags().StringVarP(&path, "config", "c", defaultConfigPath, "configuration file [$ARCHIVER_CONFIG]")
 	c.AddCommand(v)
 	return c
 }
@@ -487,13 +457,7 @@ func runConfiguredVerify(ctx context.Context, c *config.Config, log *slog.Logger
 	if sample == 0 {
 		sample = 10
 	}
-	var maxBytes int64
-	if v.MaxBytes != "" {
-		var err error
-		if maxBytes, err = units.ParseSize(v.MaxBytes); err != nil {
-			return nil, err
-		}
-	}
+	maxBytes := v.MaxBytes.Bytes()
 	st, err := openReader(ctx, destOptions{dest: c.Sync.Dest, endpointURL: c.Sync.EndpointURL, region: c.Sync.Region}, 4)
 	if err != nil {
 		return nil, err

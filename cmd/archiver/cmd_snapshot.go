@@ -17,6 +17,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/units"
 )
 
 type snapshotOptions struct {
@@ -35,7 +36,7 @@ type snapshotOptions struct {
 	deleteDays int32
 	keep       snapshot.Policy
 	timeZone   string
-	timeout    string
+	timeout    units.Duration // unset: snapshot.DefaultTimeout
 	dryRun     bool
 	output     outputFormat
 	poll       time.Duration
@@ -63,7 +64,8 @@ func (o *snapshotOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.keep.Weekly, "keep-weekly", 0, "retention: keep the newest of each of the last N weeks")
 	fs.IntVar(&o.keep.Monthly, "keep-monthly", 0, "retention: keep the newest of each of the last N months")
 	fs.StringVar(&o.timeZone, "time-zone", "UTC", "time zone for retention days/weeks/months (IANA name)")
-	fs.StringVar(&o.timeout, "timeout", "2h", "how long to wait for each snapshot or backup job")
+	o.timeout = units.DurationOf(snapshot.DefaultTimeout)
+	fs.Var(&o.timeout, "timeout", "how long to wait for each snapshot or backup job")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "resolve the PVCs and show what retention would delete; create and delete nothing")
 	addOutputFlag(fs, &o.output)
 	fs.DurationVar(&o.poll, "poll-interval", 5*time.Second, "first interval between progress checks (then backing off to 1m)")
@@ -96,9 +98,6 @@ that PV (by tag). A rerun with the same --run-id finds its snapshots instead of 
   archiver snapshot list --pvc xroad/xroad-primary-data -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"dest": "ARCHIVER_DEST", "kms-key-id": "ARCHIVER_KMS_KEY_ID", "cluster": "ARCHIVER_CLUSTER"}); err != nil {
-				return err
-			}
 			return runSnapshot(cmd, g, o, false)
 		},
 	}
@@ -108,9 +107,6 @@ that PV (by tag). A rerun with the same --run-id finds its snapshots instead of 
 		Short: "Show the snapshots or recovery points archiver made of PVCs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"dest": "ARCHIVER_DEST", "cluster": "ARCHIVER_CLUSTER"}); err != nil {
-				return err
-			}
 			// Flags of taking snapshots mean nothing to a listing: refuse
 			// them rather than let a reader think they did something.
 			for _, f := range []string{"mount", "run-id", "dr-region", "dr-kms-key-id", "efs-cold-after-days", "efs-delete-after-days",
@@ -144,10 +140,7 @@ func (o *snapshotOptions) build(cmd *cobra.Command, list bool) (snapshot.Options
 	if err != nil {
 		return so, usageErrorf("--time-zone %q: %v", o.timeZone, err)
 	}
-	timeout, err := parseDurationFlag("--timeout", o.timeout)
-	if err != nil {
-		return so, err
-	}
+	timeout := o.timeout.Value()
 	so = snapshot.Options{PVCs: o.pvcs, Mount: map[string]string{}, Retention: o.keep, Location: loc, DryRun: o.dryRun}
 	for _, m := range o.mounts {
 		ref, path, ok := strings.Cut(m, "=")

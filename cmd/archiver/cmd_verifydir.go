@@ -58,9 +58,6 @@ Exit codes:
   archiver verify-dir --dir /mnt/efs --recovery-dir 'aws-backup-restore_*' --sub /xroad --manifest m.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"gpg-home": "ARCHIVER_GPG_HOME"}); err != nil {
-				return err
-			}
 			return runVerifyDir(cmd, g, o)
 		},
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/xroad-archiver/archiver/internal/store"
 )
@@ -23,7 +24,7 @@ type s3Tuning struct {
 	concurrency         int
 	bandwidth           int64
 	lockMode            string
-	lockRetention       string
+	lockRetention       time.Duration
 }
 
 // location parses --dest; store.ParseLocation does, this names the flag.
@@ -36,16 +37,10 @@ func (d destOptions) location() (store.Location, error) {
 }
 
 // openOptions turns the flags into store.Open's options.
-func (d destOptions) openOptions(t s3Tuning) (store.OpenOptions, error) {
-	o := store.OpenOptions{EndpointURL: d.endpointURL, Region: d.region, KMSKeyID: d.kmsKeyID, BucketKey: d.bucketKey,
-		PartSize: t.partSize, MultipartThreshold: t.threshold, Concurrency: t.concurrency, BandwidthLimit: t.bandwidth, LockMode: t.lockMode}
-	if t.lockMode != "" {
-		var err error
-		if o.LockRetention, err = parseDurationFlag("--object-lock-retention", t.lockRetention); err != nil {
-			return o, err
-		}
-	}
-	return o, nil
+func (d destOptions) openOptions(t s3Tuning) store.OpenOptions {
+	return store.OpenOptions{EndpointURL: d.endpointURL, Region: d.region, KMSKeyID: d.kmsKeyID, BucketKey: d.bucketKey,
+		PartSize: t.partSize, MultipartThreshold: t.threshold, Concurrency: t.concurrency, BandwidthLimit: t.bandwidth,
+		LockMode: t.lockMode, LockRetention: t.lockRetention}
 }
 
 // openStore opens the destination. forWrite requires a KMS key for S3;
@@ -55,10 +50,7 @@ func openStore(ctx context.Context, d destOptions, t s3Tuning, forWrite bool) (s
 	if err != nil {
 		return nil, err
 	}
-	o, err := d.openOptions(t)
-	if err != nil {
-		return nil, err
-	}
+	o := d.openOptions(t)
 	o.ReadOnly = !forWrite
 	s, err := store.Open(ctx, loc, o)
 	return s, openErr(err)

@@ -153,6 +153,8 @@ EKS Pod Identity, environment, shared files, instance metadata).
 	root.SetErr(s.err)
 	root.SetIn(s.in)
 	g.AddFlags(root.PersistentFlags())
+	// Every command's flags take their [$ARCHIVER_*] variables (env.go).
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd.Flags()) }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
 	root.AddCommand(newSyncCommand(g), newVerifyCommand(g), newRestoreCommand(g), newSnapshotCommand(g),
 		newVerifyDirCommand(g), newRestoreTestCommand(g), newRunCommand(g), newServeCommand(g), newConfigCommand(), newAlarmsCommand(g), newDoctorCommand(g), newVersionCommand())

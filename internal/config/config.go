@@ -52,12 +52,12 @@ type Metrics struct {
 
 // Alarms configures `archiver alarms apply`.
 type Alarms struct {
-	Actions        []string `yaml:"actions"`        // SNS topic ARNs
-	NoSuccessHours int      `yaml:"noSuccessHours"` // default 26
-	BacklogMaxAge  string   `yaml:"backlogMaxAge"`  // default 48h
+	Actions        []string       `yaml:"actions"`        // SNS topic ARNs
+	NoSuccessHours int            `yaml:"noSuccessHours"` // default 26
+	BacklogMaxAge  units.Duration `yaml:"backlogMaxAge"`  // default 48h
 	// MaxArchiveAge: alarm when the newest archive shipped is older
 	// (default 8h: X-Road archives every 6 hours).
-	MaxArchiveAge string `yaml:"maxArchiveAge"`
+	MaxArchiveAge units.Duration `yaml:"maxArchiveAge"`
 	// RestoreTestNoSuccessHours: restore tests run less often (default 168).
 	RestoreTestNoSuccessHours int `yaml:"restoreTestNoSuccessHours"`
 	// MaxRestoreMinutes: alarm when a restore test takes longer (the
@@ -67,10 +67,10 @@ type Alarms struct {
 
 // Lock keeps runs one at a time per volume.
 type Lock struct {
-	Namespace string `yaml:"namespace"` // Lease namespace (in a cluster)
-	Name      string `yaml:"name"`      // Lease name; default archiver
-	Duration  string `yaml:"duration"`  // lease/lock expiry if the holder dies; default 2m
-	File      string `yaml:"file"`      // lock file outside a cluster
+	Namespace string         `yaml:"namespace"` // Lease namespace (in a cluster)
+	Name      string         `yaml:"name"`      // Lease name; default archiver
+	Duration  units.Duration `yaml:"duration"`  // lease/lock expiry if the holder dies; default 2m (lock.DefaultDuration)
+	File      string         `yaml:"file"`      // lock file outside a cluster
 }
 
 // Primary says how to recognise the X-Road primary node.
@@ -90,32 +90,32 @@ type Primary struct {
 
 // Sync is the archive-shipping job.
 type Sync struct {
-	Enabled           bool        `yaml:"enabled"`
-	Schedule          string      `yaml:"schedule"`
-	Source            string      `yaml:"source"`
-	Dest              string      `yaml:"dest"`
-	KMSKeyID          string      `yaml:"kmsKeyId"`
-	BucketKey         bool        `yaml:"bucketKey"`
-	EndpointURL       string      `yaml:"endpointUrl"`
-	Region            string      `yaml:"region"`
-	Compress          string      `yaml:"compress"`
-	Concurrency       int         `yaml:"concurrency"`
-	BandwidthLimit    string      `yaml:"bandwidthLimit"`
-	BackupQuietPeriod string      `yaml:"backupQuietPeriod"`
-	Prune             Prune       `yaml:"prune"`
-	ObjectLock        *ObjectLock `yaml:"objectLock"`
+	Enabled           bool           `yaml:"enabled"`
+	Schedule          string         `yaml:"schedule"`
+	Source            string         `yaml:"source"`
+	Dest              string         `yaml:"dest"`
+	KMSKeyID          string         `yaml:"kmsKeyId"`
+	BucketKey         bool           `yaml:"bucketKey"`
+	EndpointURL       string         `yaml:"endpointUrl"`
+	Region            string         `yaml:"region"`
+	Compress          string         `yaml:"compress"`
+	Concurrency       int            `yaml:"concurrency"`
+	BandwidthLimit    units.Size     `yaml:"bandwidthLimit"`
+	BackupQuietPeriod units.Duration `yaml:"backupQuietPeriod"`
+	Prune             Prune          `yaml:"prune"`
+	ObjectLock        *ObjectLock    `yaml:"objectLock"`
 }
 
 // Prune is local pruning after proven upload.
 type Prune struct {
-	OlderThan        string  `yaml:"olderThan"`
-	FreeSpacePercent float64 `yaml:"freeSpacePercent"`
+	OlderThan        units.Duration `yaml:"olderThan"`
+	FreeSpacePercent float64        `yaml:"freeSpacePercent"`
 }
 
 // ObjectLock is per-object retention.
 type ObjectLock struct {
-	Mode      string `yaml:"mode"`
-	Retention string `yaml:"retention"`
+	Mode      string         `yaml:"mode"`
+	Retention units.Duration `yaml:"retention"`
 }
 
 // Snapshot is the volume backup job.
@@ -127,7 +127,7 @@ type Snapshot struct {
 	Region    string            `yaml:"region"`
 	DRRegion  string            `yaml:"drRegion"`
 	DRKMSKey  string            `yaml:"drKmsKeyId"`
-	Timeout   string            `yaml:"timeout"`
+	Timeout   units.Duration    `yaml:"timeout"`
 	Retention Retention         `yaml:"retention"`
 	EFS       EFS               `yaml:"efs"`
 }
@@ -159,7 +159,7 @@ type RestoreTest struct {
 	SnapshotClass string            `yaml:"snapshotClass"`
 	Image         string            `yaml:"image"` // verifier image; default $ARCHIVER_IMAGE
 	RunAsUser     int64             `yaml:"runAsUser"`
-	Timeout       string            `yaml:"timeout"`  // per PVC; default 30m
+	Timeout       units.Duration    `yaml:"timeout"`  // per PVC; default 30m
 	EFSPaths      map[string]string `yaml:"efsPaths"` // NAMESPACE/NAME -> directory in the file system (access points)
 	// Archives adds a restore test of the S3 copy: the verifier pod, as
 	// ServiceAccount (in Namespace), restores the latest sync run.
@@ -171,10 +171,10 @@ type RestoreTest struct {
 // rotating sample each run, so a daily job covers everything over
 // 100/samplePercent days, with a cap on the bytes read.
 type Verify struct {
-	Enabled       bool    `yaml:"enabled"`
-	Schedule      string  `yaml:"schedule"`
-	SamplePercent float64 `yaml:"samplePercent"` // default 10
-	MaxBytes      string  `yaml:"maxBytes"`      // e.g. 20GiB; default no cap
+	Enabled       bool       `yaml:"enabled"`
+	Schedule      string     `yaml:"schedule"`
+	SamplePercent float64    `yaml:"samplePercent"` // default 10
+	MaxBytes      units.Size `yaml:"maxBytes"`      // e.g. 20GiB; default no cap
 	// GPGHome, GPGKeys and GPGSigners are the key material .zip.gpg
 	// archives are decrypted and signature-checked with (verify
 	// --gpg-home, --gpg-key, --gpg-signer); none: integrity only.
@@ -185,8 +185,8 @@ type Verify struct {
 
 // Serve configures the long-running scheduler.
 type Serve struct {
-	Listen string `yaml:"listen"` // :8080 for /healthz, /readyz, /metrics
-	Jitter string `yaml:"jitter"` // random delay before each scheduled run
+	Listen string         `yaml:"listen"` // :8080 for /healthz, /readyz, /metrics
+	Jitter units.Duration `yaml:"jitter"` // random delay before each scheduled run
 }
 
 // Error is one validation problem with its location.
@@ -308,18 +308,16 @@ func (c *Config) Validate(lines map[string]int) Errors {
 	add := func(field, format string, a ...any) {
 		errs = append(errs, Error{Line: lines[field], Field: field, Msg: fmt.Sprintf(format, a...)})
 	}
-	dur := func(field, v string) {
-		if v != "" {
-			if _, err := units.ParseDuration(v); err != nil {
-				add(field, "%v", err)
-			}
+	// Sizes and durations parsed themselves as the YAML was decoded;
+	// a value that did not parse is reported here, with its field.
+	dur := func(field string, v units.Duration) {
+		if err := v.Err(); err != nil {
+			add(field, "%v", err)
 		}
 	}
-	size := func(field, v string) {
-		if v != "" {
-			if _, err := units.ParseSize(v); err != nil {
-				add(field, "%v", err)
-			}
+	size := func(field string, v units.Size) {
+		if err := v.Err(); err != nil {
+			add(field, "%v", err)
 		}
 	}
 	sched := func(field, v string) {
@@ -399,7 +397,7 @@ func (c *Config) Validate(lines map[string]int) Errors {
 			if ol.Mode != "GOVERNANCE" && ol.Mode != "COMPLIANCE" {
 				add("sync.objectLock.mode", "%q: want GOVERNANCE or COMPLIANCE", ol.Mode)
 			}
-			if ol.Retention == "" {
+			if !ol.Retention.IsSet() {
 				add("sync.objectLock.retention", "required with objectLock")
 			}
 			dur("sync.objectLock.retention", ol.Retention)

@@ -39,7 +39,7 @@ func TestGoodConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Sync.Dest != "s3://bucket/xroad/ss1" || c.Snapshot.Retention.Weekly != 4 || c.Sync.ObjectLock.Retention != "7y" ||
+	if c.Sync.Dest != "s3://bucket/xroad/ss1" || c.Snapshot.Retention.Weekly != 4 || c.Sync.ObjectLock.Retention.String() != "7y" ||
 		c.RestoreTest.Namespace != "xroad-restore-test" || c.RestoreTest.EFSPaths["xroad/archive-efs"] != "/xroad" {
 		t.Errorf("parsed %+v", c)
 	}

@@ -129,10 +129,10 @@ func (o *Options) defaults() {
 		o.Poll = 2 * time.Second
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 30 * time.Minute
+		o.Timeout = DefaultTimeout
 	}
 	if o.RunAsUser == 0 {
-		o.RunAsUser = 999
+		o.RunAsUser = DefaultRunAsUser
 	}
 	if o.Resources.Limits == nil && o.Resources.Requests == nil {
 		o.Resources = DefaultResources()

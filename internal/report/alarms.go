@@ -13,7 +13,6 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/xroad-archiver/archiver/internal/config"
-	"github.com/xroad-archiver/archiver/internal/units"
 )
 
 // AlarmAPI is the part of the CloudWatch client alarms use.
@@ -48,13 +47,8 @@ type AlarmConfig struct {
 func AlarmConfigFrom(c *config.Config) AlarmConfig {
 	ac := AlarmConfig{Namespace: c.Metrics.Namespace, Cluster: c.Cluster, SecurityServer: c.SecurityServer,
 		Actions: c.Alarms.Actions, NoSuccessHours: c.Alarms.NoSuccessHours, RestoreTestNoSuccessHours: c.Alarms.RestoreTestNoSuccessHours,
-		MaxRestore: time.Duration(c.Alarms.MaxRestoreMinutes) * time.Minute}
-	if c.Alarms.BacklogMaxAge != "" {
-		ac.BacklogMaxAge, _ = units.ParseDuration(c.Alarms.BacklogMaxAge)
-	}
-	if c.Alarms.MaxArchiveAge != "" {
-		ac.MaxArchiveAge, _ = units.ParseDuration(c.Alarms.MaxArchiveAge)
-	}
+		MaxRestore:    time.Duration(c.Alarms.MaxRestoreMinutes) * time.Minute,
+		BacklogMaxAge: c.Alarms.BacklogMaxAge.Value(), MaxArchiveAge: c.Alarms.MaxArchiveAge.Value()}
 	if c.Sync.Enabled {
 		ac.Jobs = append(ac.Jobs, "sync")
 	}

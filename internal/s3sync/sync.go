@@ -120,7 +120,7 @@ type Backlog struct {
 
 func (o *Options) defaults() {
 	if o.Concurrency <= 0 {
-		o.Concurrency = 4
+		o.Concurrency = DefaultConcurrency
 	}
 	if o.Now == nil {
 		o.Now = time.Now
