@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/xroad-archiver/archiver/internal/drill"
+	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/units"
@@ -208,7 +209,7 @@ func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, e
 	bk := backup.NewFromConfig(acfg)
 	account := o.account
 	if account == "" {
-		account = accountFromARN(os.Getenv("AWS_ROLE_ARN"))
+		account = jobs.AccountFromARN(os.Getenv("AWS_ROLE_ARN"))
 	}
 	efs := &snapshot.EFS{API: bk, Region: acfg.Region, Account: account, Vault: o.efsVault}
 	if o.efsRole != "" {
@@ -251,7 +252,7 @@ func (o *drillOptions) pick(ctx context.Context, do *drill.Options, ebs *snapsho
 			return usageErrorf("PVC %s is on EFS: use --recovery-point, not --snapshot", v.Ref())
 		}
 		if efs.Account == "" {
-			efs.Account = accountFromARN(o.recoveryPoint)
+			efs.Account = jobs.AccountFromARN(o.recoveryPoint)
 		}
 		arts, err = efs.List(ctx, v)
 	default:

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -15,14 +15,8 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/drill"
-	"github.com/xroad-archiver/archiver/internal/lock"
-	"github.com/xroad-archiver/archiver/internal/outcome"
-	"github.com/xroad-archiver/archiver/internal/primary"
-	"github.com/xroad-archiver/archiver/internal/report"
-	"github.com/xroad-archiver/archiver/internal/s3sync"
+	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/schedule"
-	"github.com/xroad-archiver/archiver/internal/snapshot"
-	"github.com/xroad-archiver/archiver/internal/verify"
 )
 
 type runOptions struct {
@@ -62,209 +56,6 @@ func loadConfig(path string) (*config.Config, error) {
 	return c, nil
 }
 
-// syncFromConfig maps the sync section onto the sync command's options.
-func syncFromConfig(c *config.Config) *syncOptions {
-	s := c.Sync
-	o := newSyncOptions() // the defaults; what the file sets replaces them
-	o.output, o.pruneAge, o.pruneFree = outputJSON, s.Prune.OlderThan, s.Prune.FreeSpacePercent
-	o.dest, o.kmsKeyID, o.bucketKey, o.endpointURL, o.region = s.Dest, s.KMSKeyID, s.BucketKey, s.EndpointURL, s.Region
-	if s.Source != "" {
-		o.source = s.Source
-	}
-	if s.Compress != "" {
-		o.compress = s.Compress
-	}
-	if s.Concurrency != 0 {
-		o.concurrency = s.Concurrency
-	}
-	if s.BandwidthLimit.IsSet() {
-		o.bandwidth = s.BandwidthLimit
-	}
-	if s.BackupQuietPeriod.IsSet() {
-		o.quiet = s.BackupQuietPeriod
-	}
-	if s.ObjectLock != nil {
-		o.lockMode, o.lockRetain = s.ObjectLock.Mode, s.ObjectLock.Retention
-	}
-	return o
-}
-
-// snapshotFromConfig maps the snapshot section onto the snapshot command's options.
-func snapshotFromConfig(c *config.Config, kubeconfig string) *snapshotOptions {
-	s := c.Snapshot
-	o := &snapshotOptions{pvcs: s.PVCs, kubeconfig: kubeconfig, cluster: c.Cluster, drRegion: s.DRRegion, drKMSKey: s.DRKMSKey,
-		efsVault: s.EFS.Vault, efsRole: s.EFS.RoleARN, account: s.EFS.AccountID, timeout: s.Timeout, timeZone: c.TimeZone, output: "json",
-		keep: snapshot.Policy{KeepLast: s.Retention.KeepLast, Daily: s.Retention.Daily, Weekly: s.Retention.Weekly, Monthly: s.Retention.Monthly}}
-	o.region = s.Region
-	o.dest, o.kmsKeyID, o.endpointURL = c.Sync.Dest, c.Sync.KMSKeyID, c.Sync.EndpointURL
-	for k, v := range s.Mounts {
-		o.mounts = append(o.mounts, k+"="+v)
-	}
-	if o.timeZone == "" {
-		o.timeZone = "UTC"
-	}
-	return o
-}
-
-// runner builds the jobs and the lock from the configuration.
-// buildRunner builds the jobs, the lock and the reporting hooks from the
-// configuration; reg, in serve mode, also receives the run metrics.
-func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runOptions, reg *prometheus.Registry) (*schedule.Runner, error) {
-	log, err := g.logger(false)
-	if err != nil {
-		return nil, err
-	}
-	r := &schedule.Runner{Log: log}
-	sink, err := metricsSink(cmd.Context(), c)
-	if err != nil {
-		return nil, err
-	}
-	if reg != nil {
-		prom := &report.Prometheus{Registry: reg}
-		if sink == nil {
-			sink = prom
-		} else {
-			sink = report.Multi{sink, prom}
-		}
-	}
-	var hooks []func(context.Context, *schedule.Report)
-	if sink != nil {
-		failures := 0
-		hooks = append(hooks, publisher(c, sink, log, &failures))
-	}
-	if ev := eventRecorder(o.kubeconfig, log); ev != nil {
-		hooks = append(hooks, ev)
-	}
-	r.After = func(ctx context.Context, rep *schedule.Report) {
-		for _, h := range hooks {
-			h(ctx, rep)
-		}
-	}
-	confDir := c.Primary.ConfDir
-	if confDir == "" {
-		confDir = "/etc/xroad/conf.d"
-	}
-	r.Primary = func(ctx context.Context) error { return checkPrimary(ctx, c, confDir, o.kubeconfig, log) }
-	if c.Sync.Enabled {
-		so := syncFromConfig(c)
-		r.Jobs = append(r.Jobs, schedule.Job{Name: "sync", Schedule: c.Sync.Schedule,
-			Run: func(ctx context.Context, runID string) (any, error) {
-				opts, t, err := so.build(ctx)
-				if err != nil {
-					return nil, err
-				}
-				limitMemory(t)
-				opts.RunID, opts.Log = runID, log
-				return s3sync.Run(ctx, opts)
-			}})
-	}
-	if c.Snapshot.Enabled {
-		sn := snapshotFromConfig(c, o.kubeconfig)
-		r.Jobs = append(r.Jobs, schedule.Job{Name: "snapshot", Schedule: c.Snapshot.Schedule,
-			Run: func(ctx context.Context, runID string) (any, error) {
-				so, err := sn.build(cmd, false)
-				if err != nil {
-					return nil, err
-				}
-				so.RunID, so.Log = runID, log
-				// Once every volume's point in time is taken, waiting on
-				// EBS (up to snapshot.timeout) needs no lock: hourly syncs
-				// go on meanwhile instead of failing with "locked".
-				so.Captured = func() { schedule.ReleaseLock(ctx) }
-				return snapshot.Run(ctx, so)
-			}})
-	}
-	if c.RestoreTest.Enabled {
-		rt := c.RestoreTest
-		pvcs := rt.PVCs
-		if len(pvcs) == 0 {
-			pvcs = c.Snapshot.PVCs
-		}
-		r.Jobs = append(r.Jobs, schedule.Job{Name: "restore-test", Schedule: rt.Schedule, AnyNode: true,
-			Run: func(ctx context.Context, runID string) (any, error) {
-				b := &drill.Batch{}
-				targets := pvcs
-				if rt.Archives {
-					targets = append([]string{""}, pvcs...) // "": the S3 copy
-				}
-				for _, pvc := range targets {
-					res, err := runConfiguredDrill(ctx, c, o.kubeconfig, pvc, runID, log)
-					if res == nil {
-						res = &drill.Result{RunID: runID, Source: pvc, Status: outcome.StatusError}
-						if pvc == "" {
-							res.Source = c.Sync.Dest
-						}
-					}
-					if err != nil && res.Error == "" {
-						res.Error = err.Error()
-					}
-					if err != nil && res.Status == outcome.StatusOK {
-						res.Status = outcome.StatusError
-					}
-					b.Add(res)
-					if ctx.Err() != nil {
-						break
-					}
-				}
-				return b, b.Err()
-			}})
-	}
-	if c.Verify.Enabled {
-		r.Jobs = append(r.Jobs, schedule.Job{Name: "verify", Schedule: c.Verify.Schedule, AnyNode: true,
-			Run: func(ctx context.Context, _ string) (any, error) { return runConfiguredVerify(ctx, c, log) }})
-	}
-	if !o.noLock {
-		dur := c.Lock.Duration.Or(lock.DefaultDuration)
-		r.Acquire = func(ctx context.Context, runID string) (lock.Lock, error) {
-			holder := runID
-			if h, _ := os.Hostname(); h != "" {
-				holder = h + "/" + runID
-			}
-			if c.Lock.Namespace != "" && (os.Getenv("KUBERNETES_SERVICE_HOST") != "" || o.kubeconfig != "") {
-				kube, err := kubeClient(o.kubeconfig)
-				if err != nil {
-					return nil, err
-				}
-				name := c.Lock.Name
-				if name == "" {
-					name = "archiver"
-				}
-				return lock.AcquireLease(ctx, kube, lock.LeaseOptions{Namespace: c.Lock.Namespace, Name: name, Holder: holder, Run: runID, Duration: dur})
-			}
-			path := c.Lock.File
-			if path == "" {
-				path = os.TempDir() + "/archiver.lock"
-			}
-			return lock.AcquireFile(path, holder)
-		}
-	}
-	return r, nil
-}
-
-// checkPrimary refuses to run anywhere but beside the X-Road primary. In
-// a pod (POD_NAME) or with primary.selector set, it asks the API: the one
-// pod the selector (or this pod's own pod affinity) selects must be
-// Running on this pod's node, else exit 13. The ini files of confDir are
-// read too: a secondary refuses (exit 12). primary.override skips both.
-func checkPrimary(ctx context.Context, c *config.Config, confDir, kubeconfig string, log *slog.Logger) error {
-	if c.Primary.Override {
-		return nil
-	}
-	podName, podNS := os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE")
-	if podName != "" || c.Primary.Selector != "" {
-		kube, err := kubeClient(kubeconfig)
-		if err != nil {
-			return fmt.Errorf("%w: %v", primary.ErrUnconfirmed, err)
-		}
-		res, err := primary.Check(ctx, primary.Options{Kube: kube, Namespace: podNS, PodName: podName, Selector: c.Primary.Selector})
-		if err != nil {
-			return fmt.Errorf("%w (set primary.override to run anyway)", err)
-		}
-		log.Info("beside the X-Road primary", "primary", res.Primary, "node", res.Node, "selector", res.Selector)
-	}
-	return schedule.CheckPrimary(confDir, false)
-}
-
 // selectJobs keeps only the named jobs (all when names is empty); a name
 // that is not an enabled job is a usage error, not silently nothing.
 func selectJobs(r *schedule.Runner, names []string) error {
@@ -292,6 +83,25 @@ func selectJobs(r *schedule.Runner, names []string) error {
 	}
 	r.Jobs = keep
 	return nil
+}
+
+// buildRunner builds the configured jobs (internal/jobs) with the real
+// clients; reg, in serve mode, also receives the run metrics.
+func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runOptions, reg *prometheus.Registry) (*schedule.Runner, error) {
+	log, err := g.logger(false)
+	if err != nil {
+		return nil, err
+	}
+	env := jobs.Env{Log: log, Clients: clients(o.kubeconfig), Kubeconfig: o.kubeconfig, NoLock: o.noLock, Registry: reg,
+		BeforeSync: func(conc int, partSize int64) { limitMemory(s3Tuning{concurrency: conc, partSize: partSize}) },
+		RestoreTest: func(ctx context.Context, c *config.Config, pvc, runID string, log *slog.Logger) (*drill.Result, error) {
+			return runConfiguredDrill(ctx, c, o.kubeconfig, pvc, runID, log)
+		}}
+	r, err := jobs.Build(cmd.Context(), c, env)
+	if errors.Is(err, jobs.ErrConfig) {
+		return nil, usageErrorf("%v", err)
+	}
+	return r, err
 }
 
 // runConfiguredDrill runs the restore test of one PVC as the restoreTest
@@ -446,26 +256,4 @@ func newConfigCommand() *cobra.Command {
 	v.Flags().StringVarP(&path, "config", "c", defaultConfigPath, "configuration file [$ARCHIVER_CONFIG]")
 	c.AddCommand(v)
 	return c
-}
-
-// runConfiguredVerify re-reads a rotating sample of sync.dest as the
-// verify section configures it. It reads only: it needs neither the
-// primary node nor the run lock.
-func runConfiguredVerify(ctx context.Context, c *config.Config, log *slog.Logger) (*verify.Report, error) {
-	v := c.Verify
-	sample := v.SamplePercent
-	if sample == 0 {
-		sample = 10
-	}
-	maxBytes := v.MaxBytes.Bytes()
-	st, err := openReader(ctx, destOptions{dest: c.Sync.Dest, endpointURL: c.Sync.EndpointURL, region: c.Sync.Region}, 4)
-	if err != nil {
-		return nil, err
-	}
-	keys, err := (&gpgOptions{home: v.GPGHome, keys: v.GPGKeys, signers: v.GPGSigners}).load()
-	if err != nil {
-		return nil, err
-	}
-	return verify.Run(ctx, verify.Options{Store: st, SamplePercent: sample, MaxBytes: maxBytes,
-		RequireEncryption: strings.HasPrefix(c.Sync.Dest, "s3://"), Concurrency: 4, Log: log, Keys: keys})
 }

@@ -1,20 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/backup"
-	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/units"
@@ -154,53 +151,20 @@ func (o *snapshotOptions) build(cmd *cobra.Command, list bool) (snapshot.Options
 			return so, err
 		}
 	}
-	if so.Kube, err = kubeClient(o.kubeconfig); err != nil {
-		return so, err
-	}
-	cfg, err := awsConfig(ctx, o.region)
-	if err != nil {
-		return so, err
-	}
-	wait := snapshot.Waiting{Timeout: timeout, MinPoll: o.poll}
-	so.EBS = &snapshot.EBS{API: ec2.NewFromConfig(cfg), Region: cfg.Region, Cluster: o.cluster, Wait: wait}
-	if o.drRegion != "" {
-		if o.drRegion == cfg.Region {
-			return so, usageErrorf("--dr-region %s is the source region", o.drRegion)
-		}
-		dcfg := cfg.Copy()
-		dcfg.Region = o.drRegion
-		so.EBS.DR = &snapshot.DRCopy{API: ec2.NewFromConfig(dcfg), Region: o.drRegion, KMSKeyID: o.drKMSKey}
-	} else if o.drKMSKey != "" {
+	if o.drKMSKey != "" && o.drRegion == "" {
 		return so, usageErrorf("--dr-kms-key-id needs --dr-region")
 	}
-	account := o.account
-	if account == "" {
-		account = accountFromARN(os.Getenv("AWS_ROLE_ARN"))
+	if o.coldAfter > 0 && o.deleteDays > 0 && o.deleteDays < o.coldAfter+90 {
+		return so, usageErrorf("--efs-delete-after-days must be at least --efs-cold-after-days + 90 (AWS Backup's cold storage minimum)")
 	}
-	so.EFS = &snapshot.EFS{API: backup.NewFromConfig(cfg), Region: cfg.Region, Account: account, Vault: o.efsVault, IAMRole: o.efsRole, Cluster: o.cluster, Wait: wait}
-	if o.coldAfter > 0 || o.deleteDays > 0 {
-		if o.coldAfter > 0 && o.deleteDays > 0 && o.deleteDays < o.coldAfter+90 {
-			return so, usageErrorf("--efs-delete-after-days must be at least --efs-cold-after-days + 90 (AWS Backup's cold storage minimum)")
-		}
-		lc := &backuptypes.Lifecycle{}
-		if o.coldAfter > 0 {
-			lc.MoveToColdStorageAfterDays = aws.Int64(int64(o.coldAfter))
-		}
-		if o.deleteDays > 0 {
-			lc.DeleteAfterDays = aws.Int64(int64(o.deleteDays))
-		}
-		so.EFS.Lifecycle = lc
+	spec := jobs.SnapshotSpec{PVCs: so.PVCs, Mounts: so.Mount, Cluster: o.cluster, Region: o.region, DRRegion: o.drRegion, DRKMSKey: o.drKMSKey,
+		EFSVault: o.efsVault, EFSRole: o.efsRole, Account: o.account, ColdAfterDays: o.coldAfter, DeleteDay: o.deleteDays,
+		Retention: o.keep, Location: loc, Timeout: timeout, Poll: o.poll, DryRun: o.dryRun, Store: so.Store}
+	so, err = jobs.SnapshotOptions(ctx, spec, clients(o.kubeconfig))
+	if errors.Is(err, jobs.ErrConfig) {
+		return so, usageErrorf("--dr-region: %v", err)
 	}
-	return so, nil
-}
-
-// accountFromARN takes the account id out of arn:aws:iam::ACCOUNT:role/NAME.
-func accountFromARN(arn string) string {
-	parts := strings.Split(arn, ":")
-	if len(parts) >= 5 && parts[0] == "arn" {
-		return parts[4]
-	}
-	return ""
+	return so, err
 }
 
 func runSnapshot(cmd *cobra.Command, g *globalOptions, o *snapshotOptions, list bool) error {

@@ -64,9 +64,16 @@ func AlarmConfigFrom(c *config.Config) AlarmConfig {
 	return ac
 }
 
-// Dims are the dimensions of a job's metrics.
+// Dims are the dimensions of a job's metrics, as JobDims builds them.
 func (c AlarmConfig) Dims(job string) map[string]string {
-	return map[string]string{"Cluster": c.Cluster, "SecurityServer": c.SecurityServer, "Job": job}
+	return JobDims(c.Cluster, c.SecurityServer, job)
+}
+
+// JobDims are the dimensions of every metric of a job: the one place
+// they are built, for the data points a run publishes and for the alarms
+// that watch them.
+func JobDims(cluster, securityServer, job string) map[string]string {
+	return map[string]string{"Cluster": cluster, "SecurityServer": securityServer, "Job": job}
 }
 
 func sanitize(s string) string {

@@ -1,9 +1,8 @@
-package main
+package jobs
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -19,7 +18,7 @@ import (
 // this pod (POD_NAME and POD_NAMESPACE from the downward API) for every
 // failed or partial job, so `kubectl describe pod` and event-based
 // alerting see it. Without those variables it returns nil.
-func eventRecorder(kubeconfig string, log *slog.Logger) func(context.Context, *schedule.Report) {
+func eventRecorder(env Env) func(context.Context, *schedule.Report) {
 	pod, ns := os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE")
 	if pod == "" || ns == "" {
 		return nil
@@ -31,9 +30,9 @@ func eventRecorder(kubeconfig string, log *slog.Logger) func(context.Context, *s
 				continue
 			}
 			if kube == nil {
-				k, err := kubeClient(kubeconfig)
+				k, err := env.Clients.KubeClient()
 				if err != nil {
-					log.Warn("no event recorded", "error", err)
+					env.Log.Warn("no event recorded", "error", err)
 					return
 				}
 				kube = k
@@ -51,7 +50,7 @@ func eventRecorder(kubeconfig string, log *slog.Logger) func(context.Context, *s
 				Reason:         reason, Message: msg, Type: corev1.EventTypeWarning, Source: corev1.EventSource{Component: "archiver"},
 				FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(), Count: 1}
 			if _, err := kube.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
-				log.Warn("no event recorded", "error", err)
+				env.Log.Warn("no event recorded", "error", err)
 			}
 		}
 	}
