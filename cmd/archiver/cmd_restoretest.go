@@ -15,9 +15,9 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/xroad-archiver/archiver/internal/drill"
 	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/outcome"
+	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
@@ -41,7 +41,7 @@ type drillOptions struct {
 	account       string
 	image         string
 	runAsUser     int64
-	timeout       units.Duration // unset: drill.DefaultTimeout
+	timeout       units.Duration // unset: restoretest.DefaultTimeout
 	poll          time.Duration
 	kubeconfig    string
 	runID         string
@@ -61,8 +61,8 @@ func (o *drillOptions) AddFlags(fs *pflag.FlagSet, restore bool) {
 	fs.StringVar(&o.efsRole, "efs-role-arn", "", "IAM role AWS Backup assumes to restore")
 	fs.StringVar(&o.account, "aws-account-id", "", "account of the EFS file system (default: from AWS_ROLE_ARN or the recovery point ARN)")
 	fs.StringVar(&o.image, "image", "", "archiver image the verifier pod runs [$ARCHIVER_IMAGE]")
-	fs.Int64Var(&o.runAsUser, "run-as-user", drill.DefaultRunAsUser, "uid/gid of the verifier pod (X-Road's files belong to 999)")
-	o.timeout = units.DurationOf(drill.DefaultTimeout)
+	fs.Int64Var(&o.runAsUser, "run-as-user", restoretest.DefaultRunAsUser, "uid/gid of the verifier pod (X-Road's files belong to 999)")
+	o.timeout = units.DurationOf(restoretest.DefaultTimeout)
 	fs.Var(&o.timeout, "timeout", "give up (and clean up) after this long")
 	fs.DurationVar(&o.poll, "poll-interval", 2*time.Second, "how often to check progress")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
@@ -138,15 +138,15 @@ func runDrill(cmd *cobra.Command, g *globalOptions, o *drillOptions, keep string
 		return printDrillPlan(g.streams.out, o.output, do)
 	}
 	log.Info("restore test started", "run_id", do.RunID, "pvc", do.Source.Ref(), "backup", do.Backup.ID, "namespace", do.Namespace, "keep", keep)
-	res, err := drill.Run(ctx, do)
+	res, err := restoretest.Run(ctx, do)
 	if perr := printDrillResult(g.streams.out, o.output, res); perr != nil && err == nil {
 		err = perr
 	}
 	return err
 }
 
-func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, error) {
-	var do drill.Options
+func (o *drillOptions) build(ctx context.Context, keep string) (restoretest.Options, error) {
+	var do restoretest.Options
 	if o.snapshotID != "" && o.recoveryPoint != "" {
 		return do, usageErrorf("--snapshot and --recovery-point exclude each other")
 	}
@@ -177,7 +177,7 @@ func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, e
 	if o.runAsUser <= 0 {
 		return do, usageErrorf("--run-as-user %d: the verifier runs as a non-root user", o.runAsUser)
 	}
-	do = drill.Options{Namespace: o.namespace, StorageClass: o.storageClass, SnapshotClass: o.snapshotClass, EFSPath: o.efsPath,
+	do = restoretest.Options{Namespace: o.namespace, StorageClass: o.storageClass, SnapshotClass: o.snapshotClass, EFSPath: o.efsPath,
 		Image: o.image, RunAsUser: o.runAsUser, Timeout: timeout, Poll: o.poll, Keep: keep, RunID: o.runID}
 	if do.RunID == "" {
 		do.RunID = newRunID(time.Now())
@@ -198,7 +198,7 @@ func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, e
 		return do, err
 	}
 	if o.archives {
-		do.Archives = &drill.Archives{Dest: o.dest, EndpointURL: o.endpointURL, Region: o.region, ServiceAccount: o.serviceAcct}
+		do.Archives = &restoretest.Archives{Dest: o.dest, EndpointURL: o.endpointURL, Region: o.region, ServiceAccount: o.serviceAcct}
 		return do, nil
 	}
 	acfg, err := awsConfig(ctx, o.region)
@@ -213,7 +213,7 @@ func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, e
 	}
 	efs := &snapshot.EFS{API: bk, Region: acfg.Region, Account: account, Vault: o.efsVault}
 	if o.efsRole != "" {
-		do.EFS = &drill.EFSRestore{API: bk, Vault: o.efsVault, IAMRole: o.efsRole}
+		do.EFS = &restoretest.EFSRestore{API: bk, Vault: o.efsVault, IAMRole: o.efsRole}
 	}
 	if err := o.pick(ctx, &do, ebs, efs); err != nil {
 		return do, err
@@ -227,7 +227,7 @@ func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, e
 // pick resolves the source PVC and the backup to restore. A snapshot
 // whose PVC no longer exists (the disaster a real recovery is for) is
 // described by the tags archiver put on it.
-func (o *drillOptions) pick(ctx context.Context, do *drill.Options, ebs *snapshot.EBS, efs *snapshot.EFS) error {
+func (o *drillOptions) pick(ctx context.Context, do *restoretest.Options, ebs *snapshot.EBS, efs *snapshot.EFS) error {
 	if o.pvc == "" {
 		return o.fromSnapshotTags(ctx, do, ebs)
 	}
@@ -263,14 +263,14 @@ func (o *drillOptions) pick(ctx context.Context, do *drill.Options, ebs *snapsho
 	}
 	switch id := o.snapshotID + o.recoveryPoint; id {
 	case "":
-		do.Backup, err = drill.Latest(arts, ebs.Region)
+		do.Backup, err = restoretest.Latest(arts, ebs.Region)
 	default:
-		do.Backup, err = drill.Find(arts, id)
+		do.Backup, err = restoretest.Find(arts, id)
 	}
 	return err
 }
 
-func (o *drillOptions) fromSnapshotTags(ctx context.Context, do *drill.Options, ebs *snapshot.EBS) error {
+func (o *drillOptions) fromSnapshotTags(ctx context.Context, do *restoretest.Options, ebs *snapshot.EBS) error {
 	v, a, err := ebs.Describe(ctx, o.snapshotID)
 	if err != nil {
 		return fmt.Errorf("%w (pass --pvc: the content manifest is found through the PVC)", err)
@@ -279,11 +279,11 @@ func (o *drillOptions) fromSnapshotTags(ctx context.Context, do *drill.Options, 
 		return usageErrorf("the source PVC %s is gone: set --storage-class for the restored PVC", v.Ref())
 	}
 	do.Source = v
-	do.Backup, err = drill.Find([]snapshot.Artifact{a}, o.snapshotID)
+	do.Backup, err = restoretest.Find([]snapshot.Artifact{a}, o.snapshotID)
 	return err
 }
 
-func printDrillResult(w io.Writer, format outputFormat, r *drill.Result) error {
+func printDrillResult(w io.Writer, format outputFormat, r *restoretest.Result) error {
 	if r == nil {
 		return nil
 	}
@@ -320,14 +320,14 @@ func printDrillResult(w io.Writer, format outputFormat, r *drill.Result) error {
 	return nil
 }
 
-func printDrillPlan(w io.Writer, format outputFormat, do drill.Options) error {
+func printDrillPlan(w io.Writer, format outputFormat, do restoretest.Options) error {
 	plan := struct {
-		DryRun    bool         `json:"dry_run"`
-		Source    string       `json:"source"`
-		Backup    drill.Backup `json:"backup"`
-		Namespace string       `json:"namespace"`
-		Create    []string     `json:"would_create"`
-	}{true, do.Source.Ref(), do.Backup, do.Namespace, drill.Plan(do)}
+		DryRun    bool               `json:"dry_run"`
+		Source    string             `json:"source"`
+		Backup    restoretest.Backup `json:"backup"`
+		Namespace string             `json:"namespace"`
+		Create    []string           `json:"would_create"`
+	}{true, do.Source.Ref(), do.Backup, do.Namespace, restoretest.Plan(do)}
 	if do.Archives != nil {
 		plan.Source = do.Archives.Dest
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/config"
-	"github.com/xroad-archiver/archiver/internal/drill"
 	"github.com/xroad-archiver/archiver/internal/jobs"
+	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 )
 
@@ -94,7 +94,7 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 	}
 	env := jobs.Env{Log: log, Clients: clients(o.kubeconfig), Kubeconfig: o.kubeconfig, NoLock: o.noLock, Registry: reg,
 		BeforeSync: func(conc int, partSize int64) { limitMemory(s3Tuning{concurrency: conc, partSize: partSize}) },
-		RestoreTest: func(ctx context.Context, c *config.Config, pvc, runID string, log *slog.Logger) (*drill.Result, error) {
+		RestoreTest: func(ctx context.Context, c *config.Config, pvc, runID string, log *slog.Logger) (*restoretest.Result, error) {
 			return runConfiguredDrill(ctx, c, o.kubeconfig, pvc, runID, log)
 		}}
 	r, err := jobs.Build(cmd.Context(), c, env)
@@ -106,21 +106,21 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 
 // runConfiguredDrill runs the restore test of one PVC as the restoreTest
 // section configures it.
-func runConfiguredDrill(ctx context.Context, c *config.Config, kubeconfig, pvc, runID string, log *slog.Logger) (*drill.Result, error) {
+func runConfiguredDrill(ctx context.Context, c *config.Config, kubeconfig, pvc, runID string, log *slog.Logger) (*restoretest.Result, error) {
 	rt := c.RestoreTest
 	o := &drillOptions{pvc: pvc, archives: pvc == "", serviceAcct: rt.ServiceAccount, namespace: rt.Namespace, storageClass: rt.StorageClass, snapshotClass: rt.SnapshotClass,
 		efsPath: rt.EFSPaths[pvc], efsVault: c.Snapshot.EFS.Vault, efsRole: c.Snapshot.EFS.RoleARN, account: c.Snapshot.EFS.AccountID,
 		image: rt.Image, runAsUser: rt.RunAsUser, timeout: rt.Timeout, kubeconfig: kubeconfig, runID: runID, output: "json"}
 	o.dest, o.endpointURL, o.region = c.Sync.Dest, c.Sync.EndpointURL, c.Snapshot.Region
 	if o.runAsUser == 0 {
-		o.runAsUser = drill.DefaultRunAsUser
+		o.runAsUser = restoretest.DefaultRunAsUser
 	}
 	do, err := o.build(ctx, "")
 	if err != nil {
 		return nil, err
 	}
 	do.Log = log
-	return drill.Run(ctx, do)
+	return restoretest.Run(ctx, do)
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {

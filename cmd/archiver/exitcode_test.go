@@ -7,10 +7,10 @@ import (
 	"testing"
 
 	"github.com/xroad-archiver/archiver/internal/dircheck"
-	"github.com/xroad-archiver/archiver/internal/drill"
 	"github.com/xroad-archiver/archiver/internal/lock"
 	"github.com/xroad-archiver/archiver/internal/primary"
 	"github.com/xroad-archiver/archiver/internal/restore"
+	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
@@ -19,7 +19,7 @@ import (
 
 // TestEveryPackagesOutcomeMapsToItsExitCode: each package's partial and
 // verification sentinels reach the exit switch through their class, so
-// no list of packages can leave one out (drill.ErrPartial once was).
+// no list of packages can leave one out (restoretest.ErrPartial once was).
 func TestEveryPackagesOutcomeMapsToItsExitCode(t *testing.T) {
 	tests := []struct {
 		err    error
@@ -30,7 +30,7 @@ func TestEveryPackagesOutcomeMapsToItsExitCode(t *testing.T) {
 		{restore.ErrPartial, exitPartial, true},
 		{snapshot.ErrPartial, exitPartial, true},
 		{schedule.ErrPartial, exitPartial, true},
-		{drill.ErrPartial, exitPartial, true},
+		{restoretest.ErrPartial, exitPartial, true},
 		{verify.ErrFailed, exitVerifyFail, true},
 		{dircheck.ErrFailed, exitVerifyFail, false},
 		{schedule.ErrFailed, exitError, false},

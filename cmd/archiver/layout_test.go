@@ -31,9 +31,9 @@ func TestPackagesAreDocumentedAndLayered(t *testing.T) {
 		"outcome":  {"*"}, // every package may import it
 		"progress": {"*"},
 		// dircheck runs in the verifier pod: it reads files, nothing else.
-		"dircheck": {"store", "s3sync", "verify", "restore", "drill", "schedule"},
-		"drill":    {"s3sync", "verify", "restore", "schedule"},
-		"doctor":   {"s3sync", "verify", "restore", "drill", "schedule"},
+		"dircheck":    {"store", "s3sync", "verify", "restore", "restoretest", "schedule"},
+		"restoretest": {"s3sync", "verify", "restore", "schedule"},
+		"doctor":      {"s3sync", "verify", "restore", "restoretest", "schedule"},
 	}
 	root := filepath.Join("..", "..", "internal")
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {

@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/xroad-archiver/archiver/internal/config"
-	"github.com/xroad-archiver/archiver/internal/drill"
 	"github.com/xroad-archiver/archiver/internal/gpg"
 	"github.com/xroad-archiver/archiver/internal/outcome"
+	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
@@ -195,13 +195,13 @@ func restoreTestJob(c *config.Config, env Env) schedule.Job {
 		pvcs = c.Snapshot.PVCs
 	}
 	return schedule.Job{Name: "restore-test", Schedule: rt.Schedule, AnyNode: true, Run: func(ctx context.Context, runID string) (any, error) {
-		b := &drill.Batch{}
+		b := &restoretest.Batch{}
 		targets := pvcs
 		if rt.Archives {
 			targets = append([]string{""}, pvcs...) // "": the S3 copy
 		}
 		for _, pvc := range targets {
-			var res *drill.Result
+			var res *restoretest.Result
 			err := fmt.Errorf("restore tests are not available in this build")
 			if env.RestoreTest != nil {
 				res, err = env.RestoreTest(ctx, c, pvc, runID, env.Log)
@@ -217,9 +217,9 @@ func restoreTestJob(c *config.Config, env Env) schedule.Job {
 
 // batchEntry is one restore test's line in the batch: its result, with
 // the error that ended it, as an error when there is no verdict.
-func batchEntry(res *drill.Result, err error, pvc, runID, dest string) *drill.Result {
+func batchEntry(res *restoretest.Result, err error, pvc, runID, dest string) *restoretest.Result {
 	if res == nil {
-		res = &drill.Result{RunID: runID, Source: pvc, Status: outcome.StatusError}
+		res = &restoretest.Result{RunID: runID, Source: pvc, Status: outcome.StatusError}
 		if pvc == "" {
 			res.Source = dest
 		}

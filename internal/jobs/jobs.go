@@ -10,10 +10,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xroad-archiver/archiver/internal/config"
-	"github.com/xroad-archiver/archiver/internal/drill"
 	"github.com/xroad-archiver/archiver/internal/lock"
 	"github.com/xroad-archiver/archiver/internal/primary"
 	"github.com/xroad-archiver/archiver/internal/report"
+	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 )
 
@@ -36,7 +36,7 @@ type Env struct {
 	BeforeSync func(concurrency int, partSize int64)
 	// RestoreTest runs the restore test of one PVC ("": the S3 copy) as
 	// the restoreTest section configures it.
-	RestoreTest func(ctx context.Context, c *config.Config, pvc, runID string, log *slog.Logger) (*drill.Result, error)
+	RestoreTest func(ctx context.Context, c *config.Config, pvc, runID string, log *slog.Logger) (*restoretest.Result, error)
 }
 
 // Build turns the configuration into the runner of its enabled jobs, in

@@ -22,10 +22,10 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/awsfake"
 	"github.com/xroad-archiver/archiver/internal/config"
-	"github.com/xroad-archiver/archiver/internal/drill"
 	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/report"
+	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
@@ -173,7 +173,7 @@ func TestMetricDimensionsMatchTheAlarms(t *testing.T) {
 	rep := &schedule.Report{RunID: "r", Jobs: []schedule.JobReport{
 		{Name: "sync", Status: outcome.StatusOK, Result: &s3sync.Result{Status: outcome.StatusOK, LastCommit: now.Add(-time.Hour), NewestArchive: now.Add(-2 * time.Hour)}},
 		{Name: "snapshot", Status: outcome.StatusOK, Result: &snapshot.Result{Status: outcome.StatusOK}},
-		{Name: "restore-test", Status: outcome.StatusOK, Result: &drill.Batch{Status: outcome.StatusOK, Drills: []*drill.Result{{Status: outcome.StatusOK, TotalSec: 60}}}},
+		{Name: "restore-test", Status: outcome.StatusOK, Result: &restoretest.Batch{Status: outcome.StatusOK, Drills: []*restoretest.Result{{Status: outcome.StatusOK, TotalSec: 60}}}},
 		{Name: "verify", Status: outcome.StatusOK, Result: &verify.Report{Status: outcome.StatusVerified}},
 	}}
 	key := func(metric string, dims map[string]string) string {
@@ -211,12 +211,12 @@ func TestRestoreTestBatch(t *testing.T) {
 		Snapshot:    config.Snapshot{PVCs: []string{"ns/a", "ns/b"}},
 		RestoreTest: config.RestoreTest{Enabled: true, Archives: true}}
 	var ran []string
-	env := jobs.Env{NoLock: true, RestoreTest: func(ctx context.Context, c *config.Config, pvc, runID string, _ *slog.Logger) (*drill.Result, error) {
+	env := jobs.Env{NoLock: true, RestoreTest: func(ctx context.Context, c *config.Config, pvc, runID string, _ *slog.Logger) (*restoretest.Result, error) {
 		ran = append(ran, pvc)
 		if pvc == "ns/b" {
 			return nil, errors.New("no snapshot of ns/b")
 		}
-		return &drill.Result{RunID: runID, Source: pvc, Status: outcome.StatusOK}, nil
+		return &restoretest.Result{RunID: runID, Source: pvc, Status: outcome.StatusOK}, nil
 	}}
 	r, err := jobs.Build(context.Background(), cfg, env)
 	if err != nil {
@@ -229,7 +229,7 @@ func TestRestoreTestBatch(t *testing.T) {
 	if got := strings.Join(ran, ","); got != ",ns/a,ns/b" {
 		t.Errorf("ran %q, want the S3 copy, ns/a, ns/b", got)
 	}
-	b := rep.Jobs[0].Result.(*drill.Batch)
+	b := rep.Jobs[0].Result.(*restoretest.Batch)
 	if b.Drills[2].Status != outcome.StatusError || b.Drills[2].Error != "no snapshot of ns/b" {
 		t.Errorf("batch %+v %+v %+v", b.Drills[0], b.Drills[1], b.Drills[2])
 	}

@@ -10,9 +10,9 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/xroad-archiver/archiver/internal/config"
-	"github.com/xroad-archiver/archiver/internal/drill"
 	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/report"
+	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
@@ -50,7 +50,7 @@ func RunMetrics(c *config.Config, rep *schedule.Report, now time.Time) []report.
 				add(report.MetricVerifyFilesReread, cwtypes.StandardUnitCount, float64(r.Reread.Files))
 				add(report.MetricVerifyBytesReread, cwtypes.StandardUnitBytes, float64(r.Reread.Bytes))
 			}
-		case *drill.Batch:
+		case *restoretest.Batch:
 			if r != nil {
 				restoreTestMetrics(r, add)
 			}
@@ -98,7 +98,7 @@ func snapshotMetrics(r *snapshot.Result, add addFunc) {
 	add(report.MetricSnapshots, cwtypes.StandardUnitCount, float64(n))
 }
 
-func restoreTestMetrics(r *drill.Batch, add addFunc) {
+func restoreTestMetrics(r *restoretest.Batch, add addFunc) {
 	slowest, verified, failed := 0.0, 0, 0
 	for _, d := range r.Drills {
 		if d.Status != outcome.StatusOK {
