@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/spf13/cobra"
 
 	"github.com/xroad-archiver/archiver/internal/report"
@@ -33,11 +32,10 @@ when archives wait too long to be shipped. Actions are the SNS topics in alarms.
 			if region == "" {
 				region = cfg.Metrics.Region
 			}
-			aws, err := awsConfig(cmd.Context(), region)
+			api, err := clients("").CloudWatch(cmd.Context(), region)
 			if err != nil {
-				return err
+				return openErr(err)
 			}
-			api := cloudwatch.NewFromConfig(aws)
 			defs := report.Alarms(report.AlarmConfigFrom(cfg))
 			var changes []report.Change
 			if apply {

@@ -86,7 +86,7 @@ func doctorOptions(ctx context.Context, c *config.Config, kubeconfig string, pro
 		o.Scratch = c.RestoreTest.Namespace
 	}
 	if len(o.PVCs) > 0 || o.LeaseNamespace != "" || o.Scratch != "" {
-		o.Kube, o.KubeErr = kubeClient(kubeconfig)
+		o.Kube, o.KubeErr = clients(kubeconfig).KubeClient()
 	}
 	return o
 }

@@ -5,20 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/backup"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
 
@@ -173,114 +169,28 @@ func (o *drillOptions) build(ctx context.Context, keep string) (restoretest.Opti
 	if o.recoveryPoint != "" && (o.efsVault == "" || o.efsRole == "") {
 		return do, usageErrorf("--recovery-point needs --efs-vault and --efs-role-arn")
 	}
-	timeout := o.timeout.Value()
 	if o.runAsUser <= 0 {
 		return do, usageErrorf("--run-as-user %d: the verifier runs as a non-root user", o.runAsUser)
 	}
-	do = restoretest.Options{Namespace: o.namespace, StorageClass: o.storageClass, SnapshotClass: o.snapshotClass, EFSPath: o.efsPath,
-		Image: o.image, RunAsUser: o.runAsUser, Timeout: timeout, Poll: o.poll, Keep: keep, RunID: o.runID}
-	if do.RunID == "" {
-		do.RunID = newRunID(time.Now())
-	}
-	var err error
-	if do.Store, err = openReader(ctx, o.destOptions, 1); err != nil {
+	if _, err := o.location(); err != nil {
 		return do, err
 	}
-	cfg, err := kubeConfig(o.kubeconfig)
-	if err != nil {
-		return do, err
+	spec := jobs.RestoreTestSpec{Selection: restoretest.Selection{PVC: o.pvc, SnapshotID: o.snapshotID, RecoveryPoint: o.recoveryPoint, StorageClass: o.storageClass},
+		Archives: o.archives, Dest: o.dest, EndpointURL: o.endpointURL, Region: o.region, ServiceAccount: o.serviceAcct, Namespace: o.namespace,
+		SnapshotClass: o.snapshotClass, EFSPath: o.efsPath, EFSVault: o.efsVault, EFSRole: o.efsRole, Account: o.account,
+		Image: o.image, RunAsUser: o.runAsUser, Timeout: o.timeout.Value(), Poll: o.poll, Keep: keep, RunID: o.runID}
+	if spec.RunID == "" {
+		spec.RunID = newRunID(time.Now())
 	}
-	cfg.QPS, cfg.Burst = 20, 40 // a few objects polled every --poll-interval
-	if do.Kube, err = kubernetes.NewForConfig(cfg); err != nil {
-		return do, err
+	do, err := jobs.RestoreTestOptions(ctx, spec, clients(o.kubeconfig))
+	switch {
+	case errors.Is(err, restoretest.ErrSelection):
+		// The domain names values; the flags that set them are ours.
+		return do, usageErrorf("%v (see --pvc, --snapshot, --recovery-point, --storage-class)", err)
+	case errors.Is(err, jobs.ErrConfig), errors.Is(err, store.ErrInvalid):
+		return do, openErr(err)
 	}
-	if do.Snap, err = snapclient.NewForConfig(cfg); err != nil {
-		return do, err
-	}
-	if o.archives {
-		do.Archives = &restoretest.Archives{Dest: o.dest, EndpointURL: o.endpointURL, Region: o.region, ServiceAccount: o.serviceAcct}
-		return do, nil
-	}
-	acfg, err := awsConfig(ctx, o.region)
-	if err != nil {
-		return do, err
-	}
-	ebs := &snapshot.EBS{API: ec2.NewFromConfig(acfg), Region: acfg.Region}
-	bk := backup.NewFromConfig(acfg)
-	account := o.account
-	if account == "" {
-		account = jobs.AccountFromARN(os.Getenv("AWS_ROLE_ARN"))
-	}
-	efs := &snapshot.EFS{API: bk, Region: acfg.Region, Account: account, Vault: o.efsVault}
-	if o.efsRole != "" {
-		do.EFS = &restoretest.EFSRestore{API: bk, Vault: o.efsVault, IAMRole: o.efsRole}
-	}
-	if err := o.pick(ctx, &do, ebs, efs); err != nil {
-		return do, err
-	}
-	if do.Namespace == "" {
-		do.Namespace = do.Source.Namespace
-	}
-	return do, nil
-}
-
-// pick resolves the source PVC and the backup to restore. A snapshot
-// whose PVC no longer exists (the disaster a real recovery is for) is
-// described by the tags archiver put on it.
-func (o *drillOptions) pick(ctx context.Context, do *restoretest.Options, ebs *snapshot.EBS, efs *snapshot.EFS) error {
-	if o.pvc == "" {
-		return o.fromSnapshotTags(ctx, do, ebs)
-	}
-	ns, name, _ := snapshot.ParseRef(o.pvc)
-	v, err := snapshot.Resolve(ctx, do.Kube, ns, name)
-	if err != nil {
-		if o.snapshotID != "" && errors.Is(err, snapshot.ErrNoClaim) {
-			return o.fromSnapshotTags(ctx, do, ebs)
-		}
-		return err
-	}
-	do.Source = v
-	var arts []snapshot.Artifact
-	switch v.Kind {
-	case snapshot.KindEBS:
-		if o.recoveryPoint != "" {
-			return usageErrorf("PVC %s is an EBS volume: use --snapshot, not --recovery-point", v.Ref())
-		}
-		arts, err = ebs.List(ctx, v)
-	case snapshot.KindEFS:
-		if o.snapshotID != "" {
-			return usageErrorf("PVC %s is on EFS: use --recovery-point, not --snapshot", v.Ref())
-		}
-		if efs.Account == "" {
-			efs.Account = jobs.AccountFromARN(o.recoveryPoint)
-		}
-		arts, err = efs.List(ctx, v)
-	default:
-		return fmt.Errorf("PVC %s is a %s volume: restore tests cover EBS and EFS (restore hostPath tars with archiver restore)", v.Ref(), v.Kind)
-	}
-	if err != nil {
-		return err
-	}
-	switch id := o.snapshotID + o.recoveryPoint; id {
-	case "":
-		do.Backup, err = restoretest.Latest(arts, ebs.Region)
-	default:
-		do.Backup, err = restoretest.Find(arts, id)
-	}
-	return err
-}
-
-func (o *drillOptions) fromSnapshotTags(ctx context.Context, do *restoretest.Options, ebs *snapshot.EBS) error {
-	v, a, err := ebs.Describe(ctx, o.snapshotID)
-	if err != nil {
-		return fmt.Errorf("%w (pass --pvc: the content manifest is found through the PVC)", err)
-	}
-	if o.storageClass == "" {
-		return usageErrorf("the source PVC %s is gone: set --storage-class for the restored PVC", v.Ref())
-	}
-	do.Source = v
-	do.Backup, err = restoretest.Find([]snapshot.Artifact{a}, o.snapshotID)
-	return err
+	return do, err
 }
 
 func printDrillResult(w io.Writer, format outputFormat, r *restoretest.Result) error {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -15,7 +13,6 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/jobs"
-	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 )
 
@@ -93,34 +90,12 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 		return nil, err
 	}
 	env := jobs.Env{Log: log, Clients: clients(o.kubeconfig), Kubeconfig: o.kubeconfig, NoLock: o.noLock, Registry: reg,
-		BeforeSync: func(conc int, partSize int64) { limitMemory(s3Tuning{concurrency: conc, partSize: partSize}) },
-		RestoreTest: func(ctx context.Context, c *config.Config, pvc, runID string, log *slog.Logger) (*restoretest.Result, error) {
-			return runConfiguredDrill(ctx, c, o.kubeconfig, pvc, runID, log)
-		}}
+		BeforeSync: func(conc int, partSize int64) { limitMemory(s3Tuning{concurrency: conc, partSize: partSize}) }}
 	r, err := jobs.Build(cmd.Context(), c, env)
 	if errors.Is(err, jobs.ErrConfig) {
 		return nil, usageErrorf("%v", err)
 	}
 	return r, err
-}
-
-// runConfiguredDrill runs the restore test of one PVC as the restoreTest
-// section configures it.
-func runConfiguredDrill(ctx context.Context, c *config.Config, kubeconfig, pvc, runID string, log *slog.Logger) (*restoretest.Result, error) {
-	rt := c.RestoreTest
-	o := &drillOptions{pvc: pvc, archives: pvc == "", serviceAcct: rt.ServiceAccount, namespace: rt.Namespace, storageClass: rt.StorageClass, snapshotClass: rt.SnapshotClass,
-		efsPath: rt.EFSPaths[pvc], efsVault: c.Snapshot.EFS.Vault, efsRole: c.Snapshot.EFS.RoleARN, account: c.Snapshot.EFS.AccountID,
-		image: rt.Image, runAsUser: rt.RunAsUser, timeout: rt.Timeout, kubeconfig: kubeconfig, runID: runID, output: "json"}
-	o.dest, o.endpointURL, o.region = c.Sync.Dest, c.Sync.EndpointURL, c.Snapshot.Region
-	if o.runAsUser == 0 {
-		o.runAsUser = restoretest.DefaultRunAsUser
-	}
-	do, err := o.build(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	do.Log = log
-	return restoretest.Run(ctx, do)
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {

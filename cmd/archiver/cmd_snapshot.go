@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -161,10 +160,7 @@ func (o *snapshotOptions) build(cmd *cobra.Command, list bool) (snapshot.Options
 		EFSVault: o.efsVault, EFSRole: o.efsRole, Account: o.account, ColdAfterDays: o.coldAfter, DeleteDay: o.deleteDays,
 		Retention: o.keep, Location: loc, Timeout: timeout, Poll: o.poll, DryRun: o.dryRun, Store: so.Store}
 	so, err = jobs.SnapshotOptions(ctx, spec, clients(o.kubeconfig))
-	if errors.Is(err, jobs.ErrConfig) {
-		return so, usageErrorf("--dr-region: %v", err)
-	}
-	return so, err
+	return so, openErr(err)
 }
 
 func runSnapshot(cmd *cobra.Command, g *globalOptions, o *snapshotOptions, list bool) error {

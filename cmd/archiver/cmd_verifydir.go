@@ -10,12 +10,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xroad-archiver/archiver/internal/content"
 	"github.com/xroad-archiver/archiver/internal/dircheck"
 	"github.com/xroad-archiver/archiver/internal/manifest"
 	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/restore"
-	"github.com/xroad-archiver/archiver/internal/snapshot"
 )
 
 type verifyDirOptions struct {
@@ -186,9 +186,9 @@ func restoreAndCheck(ctx context.Context, o *verifyDirOptions) (*dircheck.Result
 	if err != nil && !errors.Is(err, restore.ErrPartial) {
 		return nil, err
 	}
-	var files []snapshot.ContentFile
+	var files []content.File
 	for _, e := range manifest.Current(m.Entries) {
-		files = append(files, snapshot.ContentFile{Path: e.Path, Size: e.Size, MTime: e.MTime, Kind: e.Kind, SHA256: e.SHA256})
+		files = append(files, content.File{Path: e.Path, Size: e.Size, MTime: e.MTime, Kind: e.Kind, SHA256: e.SHA256})
 	}
 	keys, err := o.gpg.load()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/store"
 )
 
@@ -73,7 +74,7 @@ func openErr(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNoKMSKey):
 		return usageErrorf("--kms-key-id is required for s3:// destinations: every upload is SSE-KMS encrypted")
-	case errors.Is(err, store.ErrInvalid):
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, jobs.ErrConfig):
 		return usageErrorf("%v", err)
 	}
 	return err

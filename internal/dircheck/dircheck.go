@@ -26,10 +26,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xroad-archiver/archiver/internal/content"
 	"github.com/xroad-archiver/archiver/internal/gpg"
 	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/parallel"
-	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/xroad"
 )
 
@@ -108,7 +108,7 @@ func (r *Result) Err() error {
 // content, changed after the manifest was written and before the snapshot
 // was taken (a live file); it is counted, not failed. Archives and backups
 // never change once written, so any difference there is a failure.
-func Check(ctx context.Context, root string, files []snapshot.ContentFile) (*Result, error) {
+func Check(ctx context.Context, root string, files []content.File) (*Result, error) {
 	return CheckN(ctx, root, files, DefaultWorkers)
 }
 
@@ -118,7 +118,7 @@ func Check(ctx context.Context, root string, files []snapshot.ContentFile) (*Res
 const DefaultWorkers = 4
 
 // CheckN is Check with workers files read at once.
-func CheckN(ctx context.Context, root string, files []snapshot.ContentFile, workers int) (*Result, error) {
+func CheckN(ctx context.Context, root string, files []content.File, workers int) (*Result, error) {
 	return CheckWith(ctx, root, files, Options{Workers: workers})
 }
 
@@ -135,7 +135,7 @@ type Options struct {
 // group's evidence chain across the archives on the volume: the group's
 // earliest archive may name a predecessor that is not on it (pruned after
 // shipping, or older than the volume), any other must connect.
-func CheckWith(ctx context.Context, root string, files []snapshot.ContentFile, o Options) (*Result, error) {
+func CheckWith(ctx context.Context, root string, files []content.File, o Options) (*Result, error) {
 	workers := o.Workers
 	if workers <= 0 {
 		workers = DefaultWorkers
@@ -152,7 +152,7 @@ func CheckWith(ctx context.Context, root string, files []snapshot.ContentFile, o
 	res := &Result{Expected: len(files)}
 	var mu sync.Mutex
 	links := map[string]xroad.Link{}
-	err = parallel.ForEach(ctx, files, workers, func(ctx context.Context, _ int, f snapshot.ContentFile) error {
+	err = parallel.ForEach(ctx, files, workers, func(ctx context.Context, _ int, f content.File) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -208,7 +208,7 @@ func CheckWith(ctx context.Context, root string, files []snapshot.ContentFile, o
 // checkOne returns nil when f is restored as recorded, and the chain link
 // of an archive whose chain it read; an error only for a context
 // cancellation or a spool that cannot be written.
-func (o Options) checkOne(r *os.Root, f snapshot.ContentFile) (*Problem, int64, *xroad.Link, error) {
+func (o Options) checkOne(r *os.Root, f content.File) (*Problem, int64, *xroad.Link, error) {
 	name := path.Clean(f.Path)
 	if !fs.ValidPath(name) {
 		return &Problem{Path: f.Path, Kind: Missing, Detail: "path in the manifest is not a relative path"}, 0, nil, nil
@@ -296,7 +296,7 @@ func (o Options) checkOne(r *os.Root, f snapshot.ContentFile) (*Problem, int64, 
 // predecessor is not on the volume, unless it is its group's earliest
 // archive in the manifest and that predecessor is not in the manifest
 // either (the volume's history starts there), and records chain starts.
-func (r *Result) continuity(files []snapshot.ContentFile, links map[string]xroad.Link) {
+func (r *Result) continuity(files []content.File, links map[string]xroad.Link) {
 	inManifest := map[string]bool{}
 	var all []xroad.Link
 	for _, f := range files {

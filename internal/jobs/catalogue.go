@@ -3,18 +3,19 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/backup"
 	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/gpg"
-	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
@@ -161,7 +162,7 @@ func SnapshotOptions(ctx context.Context, s SnapshotSpec, cl Clients) (snapshot.
 	}
 	account := s.Account
 	if account == "" {
-		account = AccountFromARN(os.Getenv("AWS_ROLE_ARN"))
+		account = snapshot.AccountFromARN(os.Getenv("AWS_ROLE_ARN"))
 	}
 	so.EFS = &snapshot.EFS{API: backup.NewFromConfig(cfg), Region: cfg.Region, Account: account, Vault: s.EFSVault, IAMRole: s.EFSRole, Cluster: s.Cluster, Wait: wait}
 	if s.ColdAfterDays > 0 || s.DeleteDay > 0 {
@@ -177,60 +178,122 @@ func SnapshotOptions(ctx context.Context, s SnapshotSpec, cl Clients) (snapshot.
 	return so, nil
 }
 
-// AccountFromARN takes the account id out of arn:aws:iam::ACCOUNT:role/NAME.
-func AccountFromARN(arn string) string {
-	parts := strings.Split(arn, ":")
-	if len(parts) >= 5 && parts[0] == "arn" {
-		return parts[4]
-	}
-	return ""
-}
-
 // restoreTestJob runs the restore test of every configured PVC (and of
-// the S3 copy with restoreTest.archives) and reports them as one batch.
+// the S3 copy first with restoreTest.archives) and reports them as one
+// batch.
 func restoreTestJob(c *config.Config, env Env) schedule.Job {
 	rt := c.RestoreTest
 	pvcs := rt.PVCs
 	if len(pvcs) == 0 {
 		pvcs = c.Snapshot.PVCs
 	}
+	targets := pvcs
+	if rt.Archives {
+		targets = append([]string{""}, pvcs...) // "": the S3 copy
+	}
 	return schedule.Job{Name: "restore-test", Schedule: rt.Schedule, AnyNode: true, Run: func(ctx context.Context, runID string) (any, error) {
-		b := &restoretest.Batch{}
-		targets := pvcs
-		if rt.Archives {
-			targets = append([]string{""}, pvcs...) // "": the S3 copy
-		}
-		for _, pvc := range targets {
-			var res *restoretest.Result
-			err := fmt.Errorf("restore tests are not available in this build")
-			if env.RestoreTest != nil {
-				res, err = env.RestoreTest(ctx, c, pvc, runID, env.Log)
-			}
-			b.Add(batchEntry(res, err, pvc, runID, c.Sync.Dest))
-			if ctx.Err() != nil {
-				break
+		one := env.RestoreTest
+		if one == nil {
+			one = func(ctx context.Context, c *config.Config, pvc, runID string, log *slog.Logger) (*restoretest.Result, error) {
+				o, err := RestoreTestOptions(ctx, RestoreTestFromConfig(c, pvc, runID), env.Clients)
+				if err != nil {
+					return nil, err
+				}
+				o.Log = log
+				return restoretest.Run(ctx, o)
 			}
 		}
+		b := restoretest.RunAll(ctx, targets, runID, c.Sync.Dest, func(ctx context.Context, pvc string) (*restoretest.Result, error) {
+			return one(ctx, c, pvc, runID, env.Log)
+		})
 		return b, b.Err()
 	}}
 }
 
-// batchEntry is one restore test's line in the batch: its result, with
-// the error that ended it, as an error when there is no verdict.
-func batchEntry(res *restoretest.Result, err error, pvc, runID, dest string) *restoretest.Result {
-	if res == nil {
-		res = &restoretest.Result{RunID: runID, Source: pvc, Status: outcome.StatusError}
-		if pvc == "" {
-			res.Source = dest
-		}
+// RestoreTestFromConfig is the restore test of one PVC ("": the S3 copy)
+// as the restoreTest section configures it.
+func RestoreTestFromConfig(c *config.Config, pvc, runID string) RestoreTestSpec {
+	rt := c.RestoreTest
+	s := RestoreTestSpec{Selection: restoretest.Selection{PVC: pvc, StorageClass: rt.StorageClass}, Archives: pvc == "",
+		Dest: c.Sync.Dest, EndpointURL: c.Sync.EndpointURL, Region: c.Snapshot.Region,
+		ServiceAccount: rt.ServiceAccount, Namespace: rt.Namespace, SnapshotClass: rt.SnapshotClass, EFSPath: rt.EFSPaths[pvc],
+		EFSVault: c.Snapshot.EFS.Vault, EFSRole: c.Snapshot.EFS.RoleARN, Account: c.Snapshot.EFS.AccountID,
+		Image: rt.Image, RunAsUser: rt.RunAsUser, Timeout: rt.Timeout.Value(), RunID: runID}
+	if s.RunAsUser == 0 {
+		s.RunAsUser = restoretest.DefaultRunAsUser
 	}
-	if err != nil && res.Error == "" {
-		res.Error = err.Error()
+	return s
+}
+
+// RestoreTestSpec is what one restore test needs besides its clients,
+// from the configuration (the job) or from flags (archiver restore-test,
+// restore --to-pvc).
+type RestoreTestSpec struct {
+	Selection restoretest.Selection
+	// Archives restores the S3 copy at Dest in the verifier pod instead
+	// of a volume backup.
+	Archives                   bool
+	Dest, EndpointURL, Region  string
+	ServiceAccount, Namespace  string
+	SnapshotClass, EFSPath     string
+	EFSVault, EFSRole, Account string
+	Image                      string
+	RunAsUser                  int64
+	Timeout, Poll              time.Duration
+	Keep                       string // the PVC a real recovery leaves in place; "" for a test
+	RunID                      string
+}
+
+// RestoreTestOptions builds restoretest's options: the destination opened
+// to read the content manifests, the API server and snapshot clients, the
+// EBS and EFS clients, and the backup selected (restoretest.Select).
+func RestoreTestOptions(ctx context.Context, s RestoreTestSpec, cl Clients) (restoretest.Options, error) {
+	cl = cl.withDefaults()
+	o := restoretest.Options{Namespace: s.Namespace, StorageClass: s.Selection.StorageClass, SnapshotClass: s.SnapshotClass, EFSPath: s.EFSPath,
+		Image: s.Image, RunAsUser: s.RunAsUser, Timeout: s.Timeout, Poll: s.Poll, Keep: s.Keep, RunID: s.RunID}
+	loc, err := store.ParseLocation(s.Dest)
+	if err != nil {
+		return o, err
 	}
-	if err != nil && res.Status == outcome.StatusOK {
-		res.Status = outcome.StatusError
+	if o.Store, err = cl.OpenReader(ctx, loc, store.OpenOptions{EndpointURL: s.EndpointURL, Region: s.Region, Concurrency: 1}); err != nil {
+		return o, err
 	}
-	return res
+	cfg, err := cl.Kube()
+	if err != nil {
+		return o, err
+	}
+	cfg.QPS, cfg.Burst = 20, 40 // a few objects polled every poll interval
+	if o.Kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		return o, err
+	}
+	if o.Snap, err = snapclient.NewForConfig(cfg); err != nil {
+		return o, err
+	}
+	if s.Archives {
+		o.Archives = &restoretest.Archives{Dest: s.Dest, EndpointURL: s.EndpointURL, Region: s.Region, ServiceAccount: s.ServiceAccount}
+		return o, nil
+	}
+	acfg, err := cl.AWS(ctx, s.Region)
+	if err != nil {
+		return o, err
+	}
+	ebs := &snapshot.EBS{API: ec2.NewFromConfig(acfg), Region: acfg.Region}
+	bk := backup.NewFromConfig(acfg)
+	account := s.Account
+	if account == "" {
+		account = snapshot.AccountFromARN(os.Getenv("AWS_ROLE_ARN"))
+	}
+	efs := &snapshot.EFS{API: bk, Region: acfg.Region, Account: account, Vault: s.EFSVault}
+	if s.EFSRole != "" {
+		o.EFS = &restoretest.EFSRestore{API: bk, Vault: s.EFSVault, IAMRole: s.EFSRole}
+	}
+	if err := restoretest.Select(ctx, &o, s.Selection, ebs, efs); err != nil {
+		return o, err
+	}
+	if o.Namespace == "" {
+		o.Namespace = o.Source.Namespace
+	}
+	return o, nil
 }
 
 // DefaultVerifySample is the percentage of the archive a scheduled verify

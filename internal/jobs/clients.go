@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -113,4 +114,13 @@ func AWSConfig(ctx context.Context, region string) (aws.Config, error) {
 		return cfg, &configError{"no AWS region: set AWS_REGION or --region"}
 	}
 	return cfg, nil
+}
+
+// CloudWatch is a CloudWatch client for region (alarms, metrics).
+func (c Clients) CloudWatch(ctx context.Context, region string) (*cloudwatch.Client, error) {
+	cfg, err := c.withDefaults().AWS(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	return cloudwatch.NewFromConfig(cfg), nil
 }

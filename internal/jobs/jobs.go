@@ -34,8 +34,9 @@ type Env struct {
 	// BeforeSync is called with a sync's concurrency and part size before
 	// it runs (the binary sets its heap limit from them); nil: nothing.
 	BeforeSync func(concurrency int, partSize int64)
-	// RestoreTest runs the restore test of one PVC ("": the S3 copy) as
-	// the restoreTest section configures it.
+	// RestoreTest, when set, replaces how the restore test of one PVC
+	// ("": the S3 copy) is run; nil: RestoreTestOptions from the
+	// restoreTest section, then restoretest.Run.
 	RestoreTest func(ctx context.Context, c *config.Config, pvc, runID string, log *slog.Logger) (*restoretest.Result, error)
 }
 

@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/xroad-archiver/archiver/internal/config"
@@ -121,11 +120,11 @@ func restoreTestMetrics(r *restoretest.Batch, add addFunc) {
 func metricsSink(ctx context.Context, c *config.Config, env Env) (report.Sink, error) {
 	switch c.Metrics.Sink {
 	case "cloudwatch":
-		cfg, err := env.Clients.AWS(ctx, c.Metrics.Region)
+		api, err := env.Clients.CloudWatch(ctx, c.Metrics.Region)
 		if err != nil {
 			return nil, err
 		}
-		return &report.CloudWatch{API: cloudwatch.NewFromConfig(cfg), Namespace: c.Metrics.Namespace}, nil
+		return &report.CloudWatch{API: api, Namespace: c.Metrics.Namespace}, nil
 	case "emf":
 		w := env.MetricsOut
 		if w == nil {
