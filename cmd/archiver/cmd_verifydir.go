@@ -10,12 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/xroad-archiver/archiver/internal/content"
 	"github.com/xroad-archiver/archiver/internal/dircheck"
-	"github.com/xroad-archiver/archiver/internal/manifest"
 	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/progress"
-	"github.com/xroad-archiver/archiver/internal/restore"
+	"github.com/xroad-archiver/archiver/internal/restoretest"
 )
 
 type verifyDirOptions struct {
@@ -162,42 +160,17 @@ func checkDir(cmd *cobra.Command, o *verifyDirOptions) (*dircheck.Result, error)
 	return res, nil
 }
 
-// restoreAndCheck restores the archives of a sync run into --dir (each
-// file's SHA-256 checked as it is written) and then re-reads what landed
-// on the disk: the restore test of the S3 copy.
+// restoreAndCheck is the restore test of the S3 copy (restoretest):
+// the archives of a sync run restored into --dir and checked there. The
+// key material is loaded first: a bad --gpg-key changes nothing.
 func restoreAndCheck(ctx context.Context, o *verifyDirOptions) (*dircheck.Result, error) {
 	st, err := openReader(ctx, o.destOptions, 4)
 	if err != nil {
 		return nil, err
 	}
-	var m *manifest.Manifest
-	if o.asOf != "" {
-		m, _, err = manifest.LoadRun(ctx, st, o.asOf)
-	} else {
-		m, _, err = manifest.Latest(ctx, st)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if m == nil {
-		return nil, restore.ErrNoManifest
-	}
-	rres, err := restore.Run(ctx, restore.Options{Store: st, To: o.dir, AsOf: m.RunID, Concurrency: 4})
-	if err != nil && !errors.Is(err, restore.ErrPartial) {
-		return nil, err
-	}
-	var files []content.File
-	for _, e := range manifest.Current(m.Entries) {
-		files = append(files, content.File{Path: e.Path, Size: e.Size, MTime: e.MTime, Kind: e.Kind, SHA256: e.SHA256})
-	}
 	keys, err := o.gpg.load()
 	if err != nil {
 		return nil, err
 	}
-	res, err := dircheck.CheckWith(ctx, o.dir, files, dircheck.Options{Keys: keys})
-	if err != nil {
-		return nil, err
-	}
-	res.RestoreSeconds, res.RunID = rres.DurationSec, m.RunID
-	return res, nil
+	return restoretest.RestoreAndCheck(ctx, st, o.dir, o.asOf, keys)
 }

@@ -33,7 +33,7 @@ func TestPackagesAreDocumentedAndLayered(t *testing.T) {
 		// dircheck runs in the verifier pod: it reads files, nothing else.
 		"dircheck":    {"store", "s3sync", "verify", "restore", "restoretest", "schedule", "snapshot"},
 		"content":     {"*"}, // the content-manifest format only
-		"restoretest": {"s3sync", "verify", "restore", "schedule"},
+		"restoretest": {"s3sync", "verify", "schedule"},
 		"doctor":      {"s3sync", "verify", "restore", "restoretest", "schedule"},
 	}
 	root := filepath.Join("..", "..", "internal")
