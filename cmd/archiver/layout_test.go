@@ -29,6 +29,7 @@ func TestPackagesAreDocumentedAndLayered(t *testing.T) {
 		"lock":     {"s3sync", "snapshot", "schedule"},
 		"units":    {"*"},
 		"outcome":  {"*"}, // every package may import it
+		"dirtar":   {"*"},
 		"progress": {"*"},
 		// dircheck runs in the verifier pod: it reads files, nothing else.
 		"dircheck":    {"store", "s3sync", "verify", "restore", "restoretest", "schedule", "snapshot"},
