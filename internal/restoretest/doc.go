@@ -12,4 +12,11 @@
 // whose deadline has passed, so a crashed run leaves nothing behind for
 // long. The same machinery, with Keep set, is a real recovery: the
 // restored, verified PVC is left in place under the name asked for.
+//
+// It owns the orchestration of restore tests too: which backup of which
+// PVC to restore (Select), a scheduled run over several PVCs (RunAll), and
+// the S3 copy's restore-and-check that the verifier pod runs
+// (RestoreAndCheck). Its errors name values, not the flags or YAML keys
+// that set them, and it must not verify files itself outside the
+// verifier's code path (dircheck does) nor write to the backup store.
 package restoretest

@@ -3,7 +3,8 @@
 // with one multi-architecture index (amd64 and arm64), the same layout as
 // an oci-archive tarball, and a docker-archive tarball per architecture.
 // Push them with standard tools (skopeo, crane, docker load + push); see
-// README "Image". It is a build step, not part of the product.
+// README "Image". It is a build step, not part of the product: it must not
+// be imported by, or copied into, the archiver binary.
 package main
 
 import (

@@ -1,5 +1,9 @@
 // Package storetest is the conformance suite every store.Store must pass:
-// the local directory and S3 (MinIO) run the same tests.
+// the local directory and S3 (MinIO) run the same tests (round trips,
+// never overwriting, errors, List's order and callback errors,
+// cancellation, concurrent Puts). It is test support: it must not be
+// imported by code that ships in the binary, nor test one implementation
+// only.
 package storetest
 
 import (
