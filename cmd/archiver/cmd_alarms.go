@@ -5,14 +5,14 @@ import (
 	"io"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/spf13/cobra"
 
 	"github.com/xroad-archiver/archiver/internal/report"
 )
 
 func newAlarmsCommand(g *globalOptions) *cobra.Command {
-	var path, output, region string
+	var path, region string
+	var output outputFormat
 	c := &cobra.Command{
 		Use:   "alarms",
 		Short: "CloudWatch alarms: a failed job, no success within N hours (also when nothing runs), an old backlog",
@@ -20,8 +20,8 @@ func newAlarmsCommand(g *globalOptions) *cobra.Command {
 (missing data counts as breaching, so a suspended CronJob or a pod that never starts pages too), and
 when archives wait too long to be shipped. Actions are the SNS topics in alarms.actions.`,
 	}
-	c.PersistentFlags().StringVarP(&path, "config", "c", "/etc/archiver/config.yaml", "configuration file [$ARCHIVER_CONFIG]")
-	c.PersistentFlags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	c.PersistentFlags().StringVarP(&path, "config", "c", defaultConfigPath, "configuration file [$ARCHIVER_CONFIG]")
+	addOutputFlag(c.PersistentFlags(), &output)
 	c.PersistentFlags().StringVar(&region, "region", "", "AWS region of the alarms (default: metrics.region, then the SDK's AWS_REGION)")
 	run := func(apply bool) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
@@ -32,11 +32,10 @@ when archives wait too long to be shipped. Actions are the SNS topics in alarms.
 			if region == "" {
 				region = cfg.Metrics.Region
 			}
-			aws, err := awsConfig(cmd.Context(), region)
+			api, err := clients("").CloudWatch(cmd.Context(), region)
 			if err != nil {
-				return err
+				return openErr(err)
 			}
-			api := cloudwatch.NewFromConfig(aws)
 			defs := report.Alarms(report.AlarmConfigFrom(cfg))
 			var changes []report.Change
 			if apply {
@@ -66,7 +65,7 @@ when archives wait too long to be shipped. Actions are the SNS topics in alarms.
 	return c
 }
 
-func printChanges(w io.Writer, format string, changes []report.Change, applied bool) error {
+func printChanges(w io.Writer, format outputFormat, changes []report.Change, applied bool) error {
 	if format == "json" {
 		return writeJSON(w, changes)
 	}

@@ -14,7 +14,8 @@ import (
 )
 
 func newDoctorCommand(g *globalOptions) *cobra.Command {
-	var path, output, kubeconfig string
+	var path, kubeconfig string
+	var output outputFormat
 	var probe bool
 	c := &cobra.Command{
 		Use:   "doctor",
@@ -34,9 +35,6 @@ Exit codes:
   archiver doctor -c config.yaml --probe -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return usageErrorf("--output %q: want text or json", output)
-			}
 			cfg, err := loadConfig(path)
 			if err != nil {
 				return usageErrorf("%v", err)
@@ -51,8 +49,8 @@ Exit codes:
 			return nil
 		},
 	}
-	c.Flags().StringVarP(&path, "config", "c", "/etc/archiver/config.yaml", "configuration file [$ARCHIVER_CONFIG]")
-	c.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	c.Flags().StringVarP(&path, "config", "c", defaultConfigPath, "configuration file [$ARCHIVER_CONFIG]")
+	addOutputFlag(c.Flags(), &output)
 	c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
 	c.Flags().BoolVar(&probe, "probe", false, "write one small object under .archiver/doctor/ with the configured key and read it back")
 	return c
@@ -65,12 +63,12 @@ func doctorOptions(ctx context.Context, c *config.Config, kubeconfig string, pro
 		d := destOptions{dest: c.Sync.Dest, endpointURL: c.Sync.EndpointURL, region: c.Sync.Region, kmsKeyID: c.Sync.KMSKeyID, bucketKey: c.Sync.BucketKey}
 		// Read-only first: a mistyped file:// destination is reported, not
 		// created; doctor opens it for writing only once that check passed.
-		o.Store, o.StoreErr = openStore(ctx, d, s3Tuning{concurrency: 1}, false)
+		o.Store, o.StoreErr = openReader(ctx, d, 1)
 		if probe {
 			o.OpenProbe = func() (store.Store, error) { return openStore(ctx, d, s3Tuning{concurrency: 1}, true) }
 		}
-		if scheme, bucket, prefix, err := parseDest(c.Sync.Dest); err == nil && scheme == "s3" && o.StoreErr == nil {
-			o.Bucket, o.Prefix = bucket, prefix
+		if loc, err := d.location(); err == nil && loc.Scheme == "s3" && o.StoreErr == nil {
+			o.Bucket, o.Prefix = loc.Bucket, loc.Path
 			if client, err := store.NewS3Client(ctx, store.ClientOptions{EndpointURL: d.endpointURL, Region: d.region}); err != nil {
 				o.S3Err = err
 			} else {
@@ -88,7 +86,7 @@ func doctorOptions(ctx context.Context, c *config.Config, kubeconfig string, pro
 		o.Scratch = c.RestoreTest.Namespace
 	}
 	if len(o.PVCs) > 0 || o.LeaseNamespace != "" || o.Scratch != "" {
-		o.Kube, o.KubeErr = kubeClient(kubeconfig)
+		o.Kube, o.KubeErr = clients(kubeconfig).KubeClient()
 	}
 	return o
 }
@@ -103,7 +101,7 @@ func countStatus(r *doctor.Report, status string) int {
 	return n
 }
 
-func printDoctor(w io.Writer, format string, r *doctor.Report) error {
+func printDoctor(w io.Writer, format outputFormat, r *doctor.Report) error {
 	if format == "json" {
 		return writeJSON(w, r)
 	}

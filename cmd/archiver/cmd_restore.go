@@ -26,7 +26,7 @@ type restoreOptions struct {
 	force       bool
 	dryRun      bool
 	concurrency int
-	output      string
+	output      outputFormat
 	noProgress  bool
 	toPVC       string
 	vol         drillOptions
@@ -46,7 +46,7 @@ func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.force, "force", false, "replace existing files that differ (identical files are always left alone)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "list what would be restored and the total size; write nothing")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "files restored at once (restores wait on the disk as much as on the network)")
-	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(fs, &o.output)
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
 	fs.StringVar(&o.toPVC, "to-pvc", "", "restore --snapshot or --recovery-point into a new PVC NAMESPACE/NAME, verify it and leave it for the operator to mount")
 	o.vol.AddFlags(fs, true)
@@ -80,9 +80,6 @@ PVC of that name is never touched.
   archiver restore --from s3://my-bucket/xroad/ss1 --snapshot snap-0123456789abcdef0 --to-pvc xroad/xroad-data-restored --storage-class gp3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"from": "ARCHIVER_DEST", "image": "ARCHIVER_IMAGE", "archive-zone": "ARCHIVER_ARCHIVE_ZONE"}); err != nil {
-				return err
-			}
 			if o.toPVC != "" || o.vol.snapshotID != "" || o.vol.recoveryPoint != "" {
 				return runRestoreToPVC(cmd, g, o)
 			}
@@ -100,9 +97,6 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 	}
 	if o.to == "" && !o.dryRun {
 		return usageErrorf("--to is required")
-	}
-	if o.output != "text" && o.output != "json" {
-		return usageErrorf("--output %q: want text or json", o.output)
 	}
 	if o.concurrency < 1 || o.concurrency > 64 {
 		return usageErrorf("--concurrency %d: want 1 to 64", o.concurrency)
@@ -128,7 +122,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, o.destOptions, s3Tuning{concurrency: o.concurrency}, false)
+	st, err := openReader(ctx, o.destOptions, o.concurrency)
 	if err != nil {
 		return err
 	}
@@ -145,7 +139,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 	return err
 }
 
-func printRestoreResult(w io.Writer, format string, r *restore.Result) error {
+func printRestoreResult(w io.Writer, format outputFormat, r *restore.Result) error {
 	if format == "json" {
 		return writeJSON(w, r)
 	}
@@ -217,10 +211,7 @@ func archiveZone(flag string) (*time.Location, error) {
 		}
 		return loc, nil
 	}
-	p := os.Getenv("ARCHIVER_CONFIG")
-	if p == "" {
-		p = "/etc/archiver/config.yaml"
-	}
+	p := configPath()
 	if _, err := os.Stat(p); err != nil {
 		return time.UTC, nil
 	}

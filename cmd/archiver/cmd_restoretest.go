@@ -5,18 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/backup"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"k8s.io/client-go/kubernetes"
 
-	"github.com/xroad-archiver/archiver/internal/drill"
+	"github.com/xroad-archiver/archiver/internal/jobs"
+	"github.com/xroad-archiver/archiver/internal/outcome"
+	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/store"
+	"github.com/xroad-archiver/archiver/internal/units"
 )
 
 // drillOptions are the flags of restore-test, and of restore when it
@@ -38,11 +37,11 @@ type drillOptions struct {
 	account       string
 	image         string
 	runAsUser     int64
-	timeout       string
+	timeout       units.Duration // unset: restoretest.DefaultTimeout
 	poll          time.Duration
 	kubeconfig    string
 	runID         string
-	output        string
+	output        outputFormat
 	dryRun        bool
 }
 
@@ -58,8 +57,9 @@ func (o *drillOptions) AddFlags(fs *pflag.FlagSet, restore bool) {
 	fs.StringVar(&o.efsRole, "efs-role-arn", "", "IAM role AWS Backup assumes to restore")
 	fs.StringVar(&o.account, "aws-account-id", "", "account of the EFS file system (default: from AWS_ROLE_ARN or the recovery point ARN)")
 	fs.StringVar(&o.image, "image", "", "archiver image the verifier pod runs [$ARCHIVER_IMAGE]")
-	fs.Int64Var(&o.runAsUser, "run-as-user", 999, "uid/gid of the verifier pod (X-Road's files belong to 999)")
-	fs.StringVar(&o.timeout, "timeout", "30m", "give up (and clean up) after this long")
+	fs.Int64Var(&o.runAsUser, "run-as-user", restoretest.DefaultRunAsUser, "uid/gid of the verifier pod (X-Road's files belong to 999)")
+	o.timeout = units.DurationOf(restoretest.DefaultTimeout)
+	fs.Var(&o.timeout, "timeout", "give up (and clean up) after this long")
 	fs.DurationVar(&o.poll, "poll-interval", 2*time.Second, "how often to check progress")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
 	_ = fs.MarkHidden("poll-interval")
@@ -76,7 +76,7 @@ func (o *drillOptions) AddFlags(fs *pflag.FlagSet, restore bool) {
 	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL for the content manifests")
 	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
 	fs.StringVar(&o.runID, "run-id", "", "run id (default: generated)")
-	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(fs, &o.output)
 	fs.BoolVar(&o.dryRun, "dry-run", false, "resolve the PVC and the backup and list what would be created; create nothing")
 }
 
@@ -110,9 +110,6 @@ success, failure, timeout or interruption; leftovers of a crashed run are delete
   archiver restore-test --pvc xroad/archive-efs --recovery-point arn:aws:backup:... --efs-vault xroad --efs-role-arn arn:aws:iam::123456789012:role/backup -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"dest": "ARCHIVER_DEST", "image": "ARCHIVER_IMAGE"}); err != nil {
-				return err
-			}
 			return runDrill(cmd, g, o, "")
 		},
 	}
@@ -137,18 +134,15 @@ func runDrill(cmd *cobra.Command, g *globalOptions, o *drillOptions, keep string
 		return printDrillPlan(g.streams.out, o.output, do)
 	}
 	log.Info("restore test started", "run_id", do.RunID, "pvc", do.Source.Ref(), "backup", do.Backup.ID, "namespace", do.Namespace, "keep", keep)
-	res, err := drill.Run(ctx, do)
+	res, err := restoretest.Run(ctx, do)
 	if perr := printDrillResult(g.streams.out, o.output, res); perr != nil && err == nil {
 		err = perr
 	}
 	return err
 }
 
-func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, error) {
-	var do drill.Options
-	if o.output != "text" && o.output != "json" {
-		return do, usageErrorf("--output %q: want text or json", o.output)
-	}
+func (o *drillOptions) build(ctx context.Context, keep string) (restoretest.Options, error) {
+	var do restoretest.Options
 	if o.snapshotID != "" && o.recoveryPoint != "" {
 		return do, usageErrorf("--snapshot and --recovery-point exclude each other")
 	}
@@ -175,119 +169,31 @@ func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, e
 	if o.recoveryPoint != "" && (o.efsVault == "" || o.efsRole == "") {
 		return do, usageErrorf("--recovery-point needs --efs-vault and --efs-role-arn")
 	}
-	timeout, err := parseDurationFlag("--timeout", o.timeout)
-	if err != nil {
-		return do, err
-	}
 	if o.runAsUser <= 0 {
 		return do, usageErrorf("--run-as-user %d: the verifier runs as a non-root user", o.runAsUser)
 	}
-	do = drill.Options{Namespace: o.namespace, StorageClass: o.storageClass, SnapshotClass: o.snapshotClass, EFSPath: o.efsPath,
-		Image: o.image, RunAsUser: o.runAsUser, Timeout: timeout, Poll: o.poll, Keep: keep, RunID: o.runID}
-	if do.RunID == "" {
-		do.RunID = newRunID(time.Now())
-	}
-	if do.Store, err = openStore(ctx, o.destOptions, s3Tuning{concurrency: 1}, false); err != nil {
+	if _, err := o.location(); err != nil {
 		return do, err
 	}
-	cfg, err := kubeConfig(o.kubeconfig)
-	if err != nil {
-		return do, err
+	spec := jobs.RestoreTestSpec{Selection: restoretest.Selection{PVC: o.pvc, SnapshotID: o.snapshotID, RecoveryPoint: o.recoveryPoint, StorageClass: o.storageClass},
+		Archives: o.archives, Dest: o.dest, EndpointURL: o.endpointURL, Region: o.region, ServiceAccount: o.serviceAcct, Namespace: o.namespace,
+		SnapshotClass: o.snapshotClass, EFSPath: o.efsPath, EFSVault: o.efsVault, EFSRole: o.efsRole, Account: o.account,
+		Image: o.image, RunAsUser: o.runAsUser, Timeout: o.timeout.Value(), Poll: o.poll, Keep: keep, RunID: o.runID}
+	if spec.RunID == "" {
+		spec.RunID = newRunID(time.Now())
 	}
-	cfg.QPS, cfg.Burst = 20, 40 // a few objects polled every --poll-interval
-	if do.Kube, err = kubernetes.NewForConfig(cfg); err != nil {
-		return do, err
+	do, err := jobs.RestoreTestOptions(ctx, spec, clients(o.kubeconfig))
+	switch {
+	case errors.Is(err, restoretest.ErrSelection):
+		// The domain names values; the flags that set them are ours.
+		return do, usageErrorf("%v (see --pvc, --snapshot, --recovery-point, --storage-class)", err)
+	case errors.Is(err, jobs.ErrConfig), errors.Is(err, store.ErrInvalid):
+		return do, openErr(err)
 	}
-	if do.Snap, err = snapclient.NewForConfig(cfg); err != nil {
-		return do, err
-	}
-	if o.archives {
-		do.Archives = &drill.Archives{Dest: o.dest, EndpointURL: o.endpointURL, Region: o.region, ServiceAccount: o.serviceAcct}
-		return do, nil
-	}
-	acfg, err := awsConfig(ctx, o.region)
-	if err != nil {
-		return do, err
-	}
-	ebs := &snapshot.EBS{API: ec2.NewFromConfig(acfg), Region: acfg.Region}
-	bk := backup.NewFromConfig(acfg)
-	account := o.account
-	if account == "" {
-		account = accountFromARN(os.Getenv("AWS_ROLE_ARN"))
-	}
-	efs := &snapshot.EFS{API: bk, Region: acfg.Region, Account: account, Vault: o.efsVault}
-	if o.efsRole != "" {
-		do.EFS = &drill.EFSRestore{API: bk, Vault: o.efsVault, IAMRole: o.efsRole}
-	}
-	if err := o.pick(ctx, &do, ebs, efs); err != nil {
-		return do, err
-	}
-	if do.Namespace == "" {
-		do.Namespace = do.Source.Namespace
-	}
-	return do, nil
+	return do, err
 }
 
-// pick resolves the source PVC and the backup to restore. A snapshot
-// whose PVC no longer exists (the disaster a real recovery is for) is
-// described by the tags archiver put on it.
-func (o *drillOptions) pick(ctx context.Context, do *drill.Options, ebs *snapshot.EBS, efs *snapshot.EFS) error {
-	if o.pvc == "" {
-		return o.fromSnapshotTags(ctx, do, ebs)
-	}
-	ns, name, _ := snapshot.ParseRef(o.pvc)
-	v, err := snapshot.Resolve(ctx, do.Kube, ns, name)
-	if err != nil {
-		if o.snapshotID != "" && errors.Is(err, snapshot.ErrNoClaim) {
-			return o.fromSnapshotTags(ctx, do, ebs)
-		}
-		return err
-	}
-	do.Source = v
-	var arts []snapshot.Artifact
-	switch v.Kind {
-	case snapshot.KindEBS:
-		if o.recoveryPoint != "" {
-			return usageErrorf("PVC %s is an EBS volume: use --snapshot, not --recovery-point", v.Ref())
-		}
-		arts, err = ebs.List(ctx, v)
-	case snapshot.KindEFS:
-		if o.snapshotID != "" {
-			return usageErrorf("PVC %s is on EFS: use --recovery-point, not --snapshot", v.Ref())
-		}
-		if efs.Account == "" {
-			efs.Account = accountFromARN(o.recoveryPoint)
-		}
-		arts, err = efs.List(ctx, v)
-	default:
-		return fmt.Errorf("PVC %s is a %s volume: restore tests cover EBS and EFS (restore hostPath tars with archiver restore)", v.Ref(), v.Kind)
-	}
-	if err != nil {
-		return err
-	}
-	switch id := o.snapshotID + o.recoveryPoint; id {
-	case "":
-		do.Backup, err = drill.Latest(arts, ebs.Region)
-	default:
-		do.Backup, err = drill.Find(arts, id)
-	}
-	return err
-}
-
-func (o *drillOptions) fromSnapshotTags(ctx context.Context, do *drill.Options, ebs *snapshot.EBS) error {
-	v, a, err := ebs.Describe(ctx, o.snapshotID)
-	if err != nil {
-		return fmt.Errorf("%w (pass --pvc: the content manifest is found through the PVC)", err)
-	}
-	if o.storageClass == "" {
-		return usageErrorf("the source PVC %s is gone: set --storage-class for the restored PVC", v.Ref())
-	}
-	do.Source = v
-	do.Backup, err = drill.Find([]snapshot.Artifact{a}, o.snapshotID)
-	return err
-}
-
-func printDrillResult(w io.Writer, format string, r *drill.Result) error {
+func printDrillResult(w io.Writer, format outputFormat, r *restoretest.Result) error {
 	if r == nil {
 		return nil
 	}
@@ -310,7 +216,7 @@ func printDrillResult(w io.Writer, format string, r *drill.Result) error {
 	if r.LeftOnEFS != "" && r.PVC == "" {
 		fmt.Fprintf(w, "  the restore job's copy stays on EFS at %s (remove it when no longer needed)\n", r.LeftOnEFS)
 	}
-	if r.PVC != "" && r.Status == "ok" {
+	if r.PVC != "" && r.Status == outcome.StatusOK {
 		fmt.Fprintf(w, "  restored PVC %s is ready to mount\n", r.PVC)
 	}
 	if r.Error != "" {
@@ -324,14 +230,14 @@ func printDrillResult(w io.Writer, format string, r *drill.Result) error {
 	return nil
 }
 
-func printDrillPlan(w io.Writer, format string, do drill.Options) error {
+func printDrillPlan(w io.Writer, format outputFormat, do restoretest.Options) error {
 	plan := struct {
-		DryRun    bool         `json:"dry_run"`
-		Source    string       `json:"source"`
-		Backup    drill.Backup `json:"backup"`
-		Namespace string       `json:"namespace"`
-		Create    []string     `json:"would_create"`
-	}{true, do.Source.Ref(), do.Backup, do.Namespace, drill.Plan(do)}
+		DryRun    bool               `json:"dry_run"`
+		Source    string             `json:"source"`
+		Backup    restoretest.Backup `json:"backup"`
+		Namespace string             `json:"namespace"`
+		Create    []string           `json:"would_create"`
+	}{true, do.Source.Ref(), do.Backup, do.Namespace, restoretest.Plan(do)}
 	if do.Archives != nil {
 		plan.Source = do.Archives.Dest
 	}

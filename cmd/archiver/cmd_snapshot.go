@@ -3,20 +3,17 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/backup"
-	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/units"
 )
 
 type snapshotOptions struct {
@@ -35,9 +32,9 @@ type snapshotOptions struct {
 	deleteDays int32
 	keep       snapshot.Policy
 	timeZone   string
-	timeout    string
+	timeout    units.Duration // unset: snapshot.DefaultTimeout
 	dryRun     bool
-	output     string
+	output     outputFormat
 	poll       time.Duration
 }
 
@@ -63,9 +60,10 @@ func (o *snapshotOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.keep.Weekly, "keep-weekly", 0, "retention: keep the newest of each of the last N weeks")
 	fs.IntVar(&o.keep.Monthly, "keep-monthly", 0, "retention: keep the newest of each of the last N months")
 	fs.StringVar(&o.timeZone, "time-zone", "UTC", "time zone for retention days/weeks/months (IANA name)")
-	fs.StringVar(&o.timeout, "timeout", "2h", "how long to wait for each snapshot or backup job")
+	o.timeout = units.DurationOf(snapshot.DefaultTimeout)
+	fs.Var(&o.timeout, "timeout", "how long to wait for each snapshot or backup job")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "resolve the PVCs and show what retention would delete; create and delete nothing")
-	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(fs, &o.output)
 	fs.DurationVar(&o.poll, "poll-interval", 5*time.Second, "first interval between progress checks (then backing off to 1m)")
 	_ = fs.MarkHidden("poll-interval")
 }
@@ -96,9 +94,6 @@ that PV (by tag). A rerun with the same --run-id finds its snapshots instead of 
   archiver snapshot list --pvc xroad/xroad-primary-data -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"dest": "ARCHIVER_DEST", "kms-key-id": "ARCHIVER_KMS_KEY_ID", "cluster": "ARCHIVER_CLUSTER"}); err != nil {
-				return err
-			}
 			return runSnapshot(cmd, g, o, false)
 		},
 	}
@@ -108,9 +103,6 @@ that PV (by tag). A rerun with the same --run-id finds its snapshots instead of 
 		Short: "Show the snapshots or recovery points archiver made of PVCs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"dest": "ARCHIVER_DEST", "cluster": "ARCHIVER_CLUSTER"}); err != nil {
-				return err
-			}
 			// Flags of taking snapshots mean nothing to a listing: refuse
 			// them rather than let a reader think they did something.
 			for _, f := range []string{"mount", "run-id", "dr-region", "dr-kms-key-id", "efs-cold-after-days", "efs-delete-after-days",
@@ -137,9 +129,6 @@ func (o *snapshotOptions) build(cmd *cobra.Command, list bool) (snapshot.Options
 			return so, usageErrorf("--pvc: %v", err)
 		}
 	}
-	if o.output != "text" && o.output != "json" {
-		return so, usageErrorf("--output %q: want text or json", o.output)
-	}
 	if err := o.keep.Validate(); err != nil {
 		return so, usageErrorf("%v", err)
 	}
@@ -147,10 +136,7 @@ func (o *snapshotOptions) build(cmd *cobra.Command, list bool) (snapshot.Options
 	if err != nil {
 		return so, usageErrorf("--time-zone %q: %v", o.timeZone, err)
 	}
-	timeout, err := parseDurationFlag("--timeout", o.timeout)
-	if err != nil {
-		return so, err
-	}
+	timeout := o.timeout.Value()
 	so = snapshot.Options{PVCs: o.pvcs, Mount: map[string]string{}, Retention: o.keep, Location: loc, DryRun: o.dryRun}
 	for _, m := range o.mounts {
 		ref, path, ok := strings.Cut(m, "=")
@@ -164,53 +150,17 @@ func (o *snapshotOptions) build(cmd *cobra.Command, list bool) (snapshot.Options
 			return so, err
 		}
 	}
-	if so.Kube, err = kubeClient(o.kubeconfig); err != nil {
-		return so, err
-	}
-	cfg, err := awsConfig(ctx, o.region)
-	if err != nil {
-		return so, err
-	}
-	wait := snapshot.Waiting{Timeout: timeout, MinPoll: o.poll}
-	so.EBS = &snapshot.EBS{API: ec2.NewFromConfig(cfg), Region: cfg.Region, Cluster: o.cluster, Wait: wait}
-	if o.drRegion != "" {
-		if o.drRegion == cfg.Region {
-			return so, usageErrorf("--dr-region %s is the source region", o.drRegion)
-		}
-		dcfg := cfg.Copy()
-		dcfg.Region = o.drRegion
-		so.EBS.DR = &snapshot.DRCopy{API: ec2.NewFromConfig(dcfg), Region: o.drRegion, KMSKeyID: o.drKMSKey}
-	} else if o.drKMSKey != "" {
+	if o.drKMSKey != "" && o.drRegion == "" {
 		return so, usageErrorf("--dr-kms-key-id needs --dr-region")
 	}
-	account := o.account
-	if account == "" {
-		account = accountFromARN(os.Getenv("AWS_ROLE_ARN"))
+	if o.coldAfter > 0 && o.deleteDays > 0 && o.deleteDays < o.coldAfter+90 {
+		return so, usageErrorf("--efs-delete-after-days must be at least --efs-cold-after-days + 90 (AWS Backup's cold storage minimum)")
 	}
-	so.EFS = &snapshot.EFS{API: backup.NewFromConfig(cfg), Region: cfg.Region, Account: account, Vault: o.efsVault, IAMRole: o.efsRole, Cluster: o.cluster, Wait: wait}
-	if o.coldAfter > 0 || o.deleteDays > 0 {
-		if o.coldAfter > 0 && o.deleteDays > 0 && o.deleteDays < o.coldAfter+90 {
-			return so, usageErrorf("--efs-delete-after-days must be at least --efs-cold-after-days + 90 (AWS Backup's cold storage minimum)")
-		}
-		lc := &backuptypes.Lifecycle{}
-		if o.coldAfter > 0 {
-			lc.MoveToColdStorageAfterDays = aws.Int64(int64(o.coldAfter))
-		}
-		if o.deleteDays > 0 {
-			lc.DeleteAfterDays = aws.Int64(int64(o.deleteDays))
-		}
-		so.EFS.Lifecycle = lc
-	}
-	return so, nil
-}
-
-// accountFromARN takes the account id out of arn:aws:iam::ACCOUNT:role/NAME.
-func accountFromARN(arn string) string {
-	parts := strings.Split(arn, ":")
-	if len(parts) >= 5 && parts[0] == "arn" {
-		return parts[4]
-	}
-	return ""
+	spec := jobs.SnapshotSpec{PVCs: so.PVCs, Mounts: so.Mount, Cluster: o.cluster, Region: o.region, DRRegion: o.drRegion, DRKMSKey: o.drKMSKey,
+		EFSVault: o.efsVault, EFSRole: o.efsRole, Account: o.account, ColdAfterDays: o.coldAfter, DeleteDay: o.deleteDays,
+		Retention: o.keep, Location: loc, Timeout: timeout, Poll: o.poll, DryRun: o.dryRun, Store: so.Store}
+	so, err = jobs.SnapshotOptions(ctx, spec, clients(o.kubeconfig))
+	return so, openErr(err)
 }
 
 func runSnapshot(cmd *cobra.Command, g *globalOptions, o *snapshotOptions, list bool) error {
@@ -243,7 +193,7 @@ func runSnapshot(cmd *cobra.Command, g *globalOptions, o *snapshotOptions, list 
 	return err
 }
 
-func printSnapshotResult(w io.Writer, format string, r *snapshot.Result) error {
+func printSnapshotResult(w io.Writer, format outputFormat, r *snapshot.Result) error {
 	if format == "json" {
 		return writeJSON(w, r)
 	}
@@ -290,7 +240,7 @@ func printArtifact(w io.Writer, indent string, a snapshot.Artifact) {
 	}
 }
 
-func printSnapshotList(w io.Writer, format string, vols []snapshot.VolumeResult) error {
+func printSnapshotList(w io.Writer, format outputFormat, vols []snapshot.VolumeResult) error {
 	if format == "json" {
 		return writeJSON(w, vols)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
+	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
 
@@ -25,57 +26,54 @@ type syncOptions struct {
 	source      string
 	compress    string
 	concurrency int
-	partSize    string
-	threshold   string
-	bandwidth   string
-	quiet       string
-	pruneAge    string
+	partSize    units.Size
+	threshold   units.Size
+	bandwidth   units.Size
+	quiet       units.Duration
+	pruneAge    units.Duration
 	pruneFree   float64
 	lockMode    string
-	lockRetain  string
+	lockRetain  units.Duration
 	dryRun      bool
-	output      string
+	output      outputFormat
 	noProgress  bool
 	runID       string
 }
 
+// newSyncOptions is sync's options with their defaults, which belong to
+// s3sync and store; flags and the configuration file change them.
+func newSyncOptions() *syncOptions {
+	return &syncOptions{source: s3sync.DefaultSource, compress: "none", concurrency: s3sync.DefaultConcurrency,
+		partSize: units.SizeOf(store.DefaultPartSize), threshold: units.SizeOf(store.DefaultMultipartThreshold),
+		bandwidth: units.SizeOf(0), quiet: units.DurationOf(s3sync.DefaultBackupQuiet), output: outputText}
+}
+
+// AddFlags binds the flags to o; o's values are their defaults.
 func (o *syncOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.source, "source", "/var/lib/xroad", "X-Road archive directory (archive-path); backups are read from its backup/ directory [$ARCHIVER_SOURCE]")
+	fs.StringVar(&o.source, "source", o.source, "X-Road archive directory (archive-path); backups are read from its backup/ directory [$ARCHIVER_SOURCE]")
 	fs.StringVar(&o.dest, "dest", "", "destination: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
 	fs.StringVar(&o.kmsKeyID, "kms-key-id", "", "KMS key (id, ARN or alias) for SSE-KMS; required for s3:// [$ARCHIVER_KMS_KEY_ID]")
 	fs.BoolVar(&o.bucketKey, "bucket-key", false, "enable an S3 Bucket Key on uploaded objects (fewer KMS requests)")
 	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)")
 	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
-	fs.StringVar(&o.compress, "compress", "none", "zstd compression of stored objects: auto (only what shrinks; never .gpg), zstd, none")
-	fs.IntVar(&o.concurrency, "concurrency", 4, "files and requests in flight; with --part-size it bounds memory")
-	fs.StringVar(&o.partSize, "part-size", "8MiB", "minimum multipart part size (grown so 10,000 parts always suffice)")
-	fs.StringVar(&o.threshold, "multipart-threshold", "64MiB", "files larger than this use multipart uploads, which resume after a crash")
-	fs.StringVar(&o.bandwidth, "bandwidth-limit", "0", "cap on bytes sent per second, e.g. 20MiB (0: none)")
-	fs.StringVar(&o.quiet, "backup-quiet-period", "2m", "ship a backup only once unmodified this long (backups are written in place)")
-	fs.StringVar(&o.pruneAge, "prune-local", "", "delete local files older than this (e.g. 30d) once their S3 copy is proven")
+	fs.StringVar(&o.compress, "compress", o.compress, "zstd compression of stored objects: auto (only what shrinks; never .gpg), zstd, none")
+	fs.IntVar(&o.concurrency, "concurrency", o.concurrency, "files and requests in flight; with --part-size it bounds memory")
+	fs.Var(&o.partSize, "part-size", "minimum multipart part size (grown so 10,000 parts always suffice)")
+	fs.Var(&o.threshold, "multipart-threshold", "files larger than this use multipart uploads, which resume after a crash")
+	fs.Var(&o.bandwidth, "bandwidth-limit", "cap on bytes sent per second, e.g. 20MiB (0: none)")
+	fs.Var(&o.quiet, "backup-quiet-period", "ship a backup only once unmodified this long (backups are written in place)")
+	fs.Var(&o.pruneAge, "prune-local", "delete local files older than this (e.g. 30d) once their S3 copy is proven")
 	fs.Float64Var(&o.pruneFree, "prune-free-space", 0, "delete the oldest proven files while the volume has less free space than this percentage")
 	fs.StringVar(&o.lockMode, "object-lock-mode", "", "Object Lock retention for every object: GOVERNANCE or COMPLIANCE")
-	fs.StringVar(&o.lockRetain, "object-lock-retention", "", "Object Lock retention period, e.g. 7y or 400d")
+	fs.Var(&o.lockRetain, "object-lock-retention", "Object Lock retention period, e.g. 7y or 400d")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "show what would be shipped and pruned; change nothing")
-	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(fs, &o.output)
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
 	fs.StringVar(&o.runID, "run-id", "", "run id (default: generated, sortable by time)")
 }
 
-// envDefaults applies ARCHIVER_* variables to flags not set explicitly.
-func envDefaults(fs *pflag.FlagSet, pairs map[string]string) error {
-	for flag, env := range pairs {
-		if v, ok := os.LookupEnv(env); ok && !fs.Changed(flag) {
-			if err := fs.Set(flag, v); err != nil {
-				return usageErrorf("$%s: %v", env, err)
-			}
-		}
-	}
-	return nil
-}
-
 func newSyncCommand(g *globalOptions) *cobra.Command {
-	o := &syncOptions{}
+	o := newSyncOptions()
 	c := &cobra.Command{
 		Use:   "sync",
 		Short: "Ship finished archives and backups to S3 (or a local directory)",
@@ -94,9 +92,6 @@ An archived object is never overwritten: a rewritten archive is kept as a second
   archiver sync --source ./sample --dest file:///tmp/archive --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"source": "ARCHIVER_SOURCE", "dest": "ARCHIVER_DEST", "kms-key-id": "ARCHIVER_KMS_KEY_ID"}); err != nil {
-				return err
-			}
 			return runSync(cmd, g, o)
 		},
 	}
@@ -110,14 +105,6 @@ func parseDurationFlag(name, v string) (time.Duration, error) {
 		return 0, usageErrorf("%s: %v", name, err)
 	}
 	return d, nil
-}
-
-func parseSizeFlag(name, v string) (int64, error) {
-	n, err := units.ParseSize(v)
-	if err != nil {
-		return 0, usageErrorf("%s: %v", name, err)
-	}
-	return n, nil
 }
 
 // limitMemory sets a soft heap limit (unless GOMEMLIMIT is set) of the
@@ -145,9 +132,6 @@ func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, erro
 	if o.dest == "" {
 		return so, t, usageErrorf("--dest is required (s3://BUCKET/PREFIX or file:///path)")
 	}
-	if o.output != "text" && o.output != "json" {
-		return so, t, usageErrorf("--output %q: want text or json", o.output)
-	}
 	compress, err := s3sync.ParseCompress(o.compress)
 	if err != nil {
 		return so, t, usageErrorf("--compress: %v", err)
@@ -155,26 +139,12 @@ func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, erro
 	if o.concurrency < 1 || o.concurrency > 64 {
 		return so, t, usageErrorf("--concurrency %d: want 1 to 64", o.concurrency)
 	}
-	t.concurrency, t.lockMode, t.lockRetention = o.concurrency, o.lockMode, o.lockRetain
-	if t.partSize, err = parseSizeFlag("--part-size", o.partSize); err != nil {
-		return so, t, err
-	}
-	if t.threshold, err = parseSizeFlag("--multipart-threshold", o.threshold); err != nil {
-		return so, t, err
-	}
-	if t.bandwidth, err = parseSizeFlag("--bandwidth-limit", o.bandwidth); err != nil {
-		return so, t, err
-	}
-	quiet, err := parseDurationFlag("--backup-quiet-period", o.quiet)
-	if err != nil {
-		return so, t, err
-	}
+	t.concurrency, t.lockMode, t.lockRetention = o.concurrency, o.lockMode, o.lockRetain.Value()
+	t.partSize, t.threshold, t.bandwidth = o.partSize.Bytes(), o.threshold.Bytes(), o.bandwidth.Bytes()
+	quiet := o.quiet.Value()
 	var prune s3sync.PruneOptions
-	if o.pruneAge != "" {
-		if prune.MinAge, err = parseDurationFlag("--prune-local", o.pruneAge); err != nil {
-			return so, t, err
-		}
-		if prune.MinAge <= 0 {
+	if o.pruneAge.IsSet() {
+		if prune.MinAge = o.pruneAge.Value(); prune.MinAge <= 0 {
 			return so, t, usageErrorf("--prune-local must be a positive age such as 30d")
 		}
 	}
@@ -182,17 +152,17 @@ func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, erro
 		return so, t, usageErrorf("--prune-free-space %.1f: want a percentage between 0 and 100", o.pruneFree)
 	}
 	prune.FreePercent = o.pruneFree
-	if (o.lockMode == "") != (o.lockRetain == "") {
+	if (o.lockMode == "") != !o.lockRetain.IsSet() {
 		return so, t, usageErrorf("--object-lock-mode and --object-lock-retention go together")
 	}
 	if o.lockMode != "" && o.lockMode != "GOVERNANCE" && o.lockMode != "COMPLIANCE" {
 		return so, t, usageErrorf("--object-lock-mode %q: want GOVERNANCE or COMPLIANCE", o.lockMode)
 	}
-	scheme, _, _, err := parseDest(o.dest)
+	loc, err := o.location()
 	if err != nil {
 		return so, t, err
 	}
-	if scheme == "s3" {
+	if loc.Scheme == "s3" {
 		prune.Encrypted = true
 		prune.LockMode = o.lockMode
 	} else if o.lockMode != "" {
@@ -238,7 +208,7 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
 	return err
 }
 
-func printSyncResult(w io.Writer, format string, r *s3sync.Result) error {
+func printSyncResult(w io.Writer, format outputFormat, r *s3sync.Result) error {
 	if format == "json" {
 		return writeJSON(w, r)
 	}

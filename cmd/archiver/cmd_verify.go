@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/progress"
+	"github.com/xroad-archiver/archiver/internal/units"
 	"github.com/xroad-archiver/archiver/internal/verify"
 )
 
@@ -18,9 +19,9 @@ type verifyOptions struct {
 	asOf        string
 	sample      float64
 	since       string
-	maxBytes    string
+	maxBytes    units.Size
 	concurrency int
-	output      string
+	output      outputFormat
 	noProgress  bool
 	gpg         gpgOptions
 }
@@ -32,9 +33,9 @@ func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.asOf, "as-of", "", "verify the state recorded by this run's manifest (default: the latest)")
 	fs.Float64Var(&o.sample, "sample", 100, "percentage of objects to re-read; the sample rotates daily so repeated runs cover everything")
 	fs.StringVar(&o.since, "since", "", "re-read only files modified since this time (RFC 3339 or YYYY-MM-DD) or age (e.g. 7d)")
-	fs.StringVar(&o.maxBytes, "max-bytes", "0", "stop re-reading after this many bytes, e.g. 50GiB (0: no limit); the rest is checked for presence and size")
+	fs.Var(&o.maxBytes, "max-bytes", "stop re-reading after this many bytes, e.g. 50GiB (0: no limit); the rest is checked for presence and size")
 	fs.IntVar(&o.concurrency, "concurrency", 4, "objects re-read at once")
-	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(fs, &o.output)
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
 	o.gpg.AddFlags(fs)
 }
@@ -66,9 +67,6 @@ were checked for integrity only. Objects no manifest records are reported as war
   archiver verify --dest s3://my-bucket/xroad/ss1 --sample 10 --max-bytes 20GiB -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"dest": "ARCHIVER_DEST", "gpg-home": "ARCHIVER_GPG_HOME"}); err != nil {
-				return err
-			}
 			return runVerify(cmd, g, o)
 		},
 	}
@@ -98,9 +96,6 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	if o.dest == "" {
 		return usageErrorf("--dest is required (s3://BUCKET/PREFIX or file:///path)")
 	}
-	if o.output != "text" && o.output != "json" {
-		return usageErrorf("--output %q: want text or json", o.output)
-	}
 	if o.sample <= 0 || o.sample > 100 {
 		return usageErrorf("--sample %.1f: want a percentage above 0 and at most 100", o.sample)
 	}
@@ -111,11 +106,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	if err != nil {
 		return err
 	}
-	maxBytes, err := parseSizeFlag("--max-bytes", o.maxBytes)
-	if err != nil {
-		return err
-	}
-	scheme, _, _, err := parseDest(o.dest)
+	loc, err := o.location()
 	if err != nil {
 		return err
 	}
@@ -128,12 +119,12 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, o.destOptions, s3Tuning{concurrency: o.concurrency}, false)
+	st, err := openReader(ctx, o.destOptions, o.concurrency)
 	if err != nil {
 		return err
 	}
-	opts := verify.Options{Store: st, AsOf: o.asOf, SamplePercent: o.sample, Since: since, MaxBytes: maxBytes,
-		RequireEncryption: scheme == "s3", Concurrency: o.concurrency, Log: log, Keys: keys}
+	opts := verify.Options{Store: st, AsOf: o.asOf, SamplePercent: o.sample, Since: since, MaxBytes: o.maxBytes.Bytes(),
+		RequireEncryption: loc.Scheme == "s3", Concurrency: o.concurrency, Log: log, Keys: keys}
 	if keys != nil {
 		log.Info("encrypted archives are decrypted and signature-checked", "keys", keys.String())
 	}
@@ -148,7 +139,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	return err
 }
 
-func printVerifyReport(w io.Writer, format string, r *verify.Report) error {
+func printVerifyReport(w io.Writer, format outputFormat, r *verify.Report) error {
 	if format == "json" {
 		return writeJSON(w, r)
 	}

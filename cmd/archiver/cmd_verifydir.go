@@ -11,10 +11,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/xroad-archiver/archiver/internal/dircheck"
-	"github.com/xroad-archiver/archiver/internal/manifest"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/progress"
-	"github.com/xroad-archiver/archiver/internal/restore"
-	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/restoretest"
 )
 
 type verifyDirOptions struct {
@@ -27,7 +26,7 @@ type verifyDirOptions struct {
 	exclude        []string
 	sub            string
 	terminationLog string
-	output         string
+	output         outputFormat
 	gpg            gpgOptions
 }
 
@@ -57,9 +56,6 @@ Exit codes:
   archiver verify-dir --dir /mnt/efs --recovery-dir 'aws-backup-restore_*' --sub /xroad --manifest m.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd.Flags(), map[string]string{"gpg-home": "ARCHIVER_GPG_HOME"}); err != nil {
-				return err
-			}
 			return runVerifyDir(cmd, g, o)
 		},
 	}
@@ -75,7 +71,7 @@ Exit codes:
 	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL for --restore-from")
 	fs.StringVar(&o.region, "region", "", "AWS region for --restore-from")
 	fs.StringVar(&o.terminationLog, "termination-log", "", "also write the compact JSON result here (e.g. /dev/termination-log)")
-	fs.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	addOutputFlag(fs, &o.output)
 	o.gpg.AddFlags(fs)
 	return c
 }
@@ -84,16 +80,13 @@ func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) err
 	if o.dir == "" || (o.manifest == "") == (o.dest == "") {
 		return usageErrorf("--dir and one of --manifest or --restore-from are required")
 	}
-	if o.output != "text" && o.output != "json" {
-		return usageErrorf("--output %q: want text or json", o.output)
-	}
 	log, err := g.logger(false)
 	if err != nil {
 		return err
 	}
 	res, err := checkDir(cmd, o)
 	if err != nil {
-		res = &dircheck.Result{Status: "error", Problems: []dircheck.Problem{{Kind: "error", Detail: err.Error()}}}
+		res = &dircheck.Result{Status: outcome.StatusError, Problems: []dircheck.Problem{{Kind: "error", Detail: err.Error()}}}
 	}
 	if o.terminationLog != "" {
 		b, cerr := res.Compact(dircheck.MaxMessage)
@@ -167,42 +160,17 @@ func checkDir(cmd *cobra.Command, o *verifyDirOptions) (*dircheck.Result, error)
 	return res, nil
 }
 
-// restoreAndCheck restores the archives of a sync run into --dir (each
-// file's SHA-256 checked as it is written) and then re-reads what landed
-// on the disk: the restore test of the S3 copy.
+// restoreAndCheck is the restore test of the S3 copy (restoretest):
+// the archives of a sync run restored into --dir and checked there. The
+// key material is loaded first: a bad --gpg-key changes nothing.
 func restoreAndCheck(ctx context.Context, o *verifyDirOptions) (*dircheck.Result, error) {
-	st, err := openStore(ctx, o.destOptions, s3Tuning{concurrency: 4}, false)
+	st, err := openReader(ctx, o.destOptions, 4)
 	if err != nil {
 		return nil, err
-	}
-	var m *manifest.Manifest
-	if o.asOf != "" {
-		m, _, err = manifest.LoadRun(ctx, st, o.asOf)
-	} else {
-		m, _, err = manifest.Latest(ctx, st)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if m == nil {
-		return nil, restore.ErrNoManifest
-	}
-	rres, err := restore.Run(ctx, restore.Options{Store: st, To: o.dir, AsOf: m.RunID, Concurrency: 4})
-	if err != nil && !errors.Is(err, restore.ErrPartial) {
-		return nil, err
-	}
-	var files []snapshot.ContentFile
-	for _, e := range manifest.Current(m.Entries) {
-		files = append(files, snapshot.ContentFile{Path: e.Path, Size: e.Size, MTime: e.MTime, Kind: e.Kind, SHA256: e.SHA256})
 	}
 	keys, err := o.gpg.load()
 	if err != nil {
 		return nil, err
 	}
-	res, err := dircheck.CheckWith(ctx, o.dir, files, dircheck.Options{Keys: keys})
-	if err != nil {
-		return nil, err
-	}
-	res.RestoreSeconds, res.RunID = rres.DurationSec, m.RunID
-	return res, nil
+	return restoretest.RestoreAndCheck(ctx, st, o.dir, o.asOf, keys)
 }

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"net/url"
-	"path/filepath"
-	"strings"
+	"errors"
+	"time"
 
+	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/store"
 )
 
@@ -25,63 +25,57 @@ type s3Tuning struct {
 	concurrency         int
 	bandwidth           int64
 	lockMode            string
-	lockRetention       string
+	lockRetention       time.Duration
 }
 
-// parseDest splits s3://bucket/prefix or file:///dir.
-func parseDest(raw string) (scheme, bucket, prefix string, err error) {
-	u, err := url.Parse(raw)
+// location parses --dest; store.ParseLocation does, this names the flag.
+func (d destOptions) location() (store.Location, error) {
+	loc, err := store.ParseLocation(d.dest)
 	if err != nil {
-		return "", "", "", usageErrorf("--dest %q: %v", raw, err)
+		return loc, usageErrorf("--dest %v", err)
 	}
-	switch u.Scheme {
-	case "s3":
-		if u.Host == "" {
-			return "", "", "", usageErrorf("--dest %q: want s3://BUCKET/PREFIX", raw)
-		}
-		return "s3", u.Host, strings.Trim(u.Path, "/"), nil
-	case "file":
-		if u.Host != "" && u.Host != "localhost" {
-			return "", "", "", usageErrorf("--dest %q: want file:///absolute/path", raw)
-		}
-		if u.Path == "" || !filepath.IsAbs(u.Path) {
-			return "", "", "", usageErrorf("--dest %q: want file:///absolute/path", raw)
-		}
-		return "file", "", filepath.Clean(u.Path), nil
-	}
-	return "", "", "", usageErrorf("--dest %q: want s3://BUCKET/PREFIX or file:///path", raw)
+	return loc, nil
 }
 
-// openStore opens the destination. forWrite requires a KMS key for S3.
+// openOptions turns the flags into store.Open's options.
+func (d destOptions) openOptions(t s3Tuning) store.OpenOptions {
+	return store.OpenOptions{EndpointURL: d.endpointURL, Region: d.region, KMSKeyID: d.kmsKeyID, BucketKey: d.bucketKey,
+		PartSize: t.partSize, MultipartThreshold: t.threshold, Concurrency: t.concurrency, BandwidthLimit: t.bandwidth,
+		LockMode: t.lockMode, LockRetention: t.lockRetention}
+}
+
+// openStore opens the destination. forWrite requires a KMS key for S3;
+// without it the store refuses writes (a dry run).
 func openStore(ctx context.Context, d destOptions, t s3Tuning, forWrite bool) (store.Store, error) {
-	scheme, bucket, prefix, err := parseDest(d.dest)
+	loc, err := d.location()
 	if err != nil {
 		return nil, err
 	}
-	if scheme == "file" {
-		if !forWrite { // verify, restore: read what is there, create nothing
-			return store.OpenLocal(prefix)
-		}
-		return store.NewLocal(prefix)
-	}
-	if forWrite && d.kmsKeyID == "" {
-		return nil, usageErrorf("--kms-key-id is required for s3:// destinations: every upload is SSE-KMS encrypted")
-	}
-	client, err := store.NewS3Client(ctx, store.ClientOptions{EndpointURL: d.endpointURL, Region: d.region, MaxConns: t.concurrency * 2})
+	o := d.openOptions(t)
+	o.ReadOnly = !forWrite
+	s, err := store.Open(ctx, loc, o)
+	return s, openErr(err)
+}
+
+// openReader opens the destination to read it (verify, restore, the
+// manifests of a restore test): it creates nothing and needs no KMS key.
+func openReader(ctx context.Context, d destOptions, concurrency int) (store.Reader, error) {
+	loc, err := d.location()
 	if err != nil {
 		return nil, err
 	}
-	o := store.S3Options{Bucket: bucket, Prefix: prefix, KMSKeyID: d.kmsKeyID, BucketKey: d.bucketKey, ReadOnly: !forWrite,
-		PartSize: t.partSize, MultipartThreshold: t.threshold, Concurrency: t.concurrency,
-		Limiter: store.NewLimiter(t.bandwidth), LockMode: t.lockMode}
-	if t.lockMode != "" {
-		if o.LockRetention, err = parseDurationFlag("--object-lock-retention", t.lockRetention); err != nil {
-			return nil, err
-		}
+	s, err := store.OpenReader(ctx, loc, store.OpenOptions{EndpointURL: d.endpointURL, Region: d.region, Concurrency: concurrency})
+	return s, openErr(err)
+}
+
+// openErr names the flag behind an unusable store option: store's errors
+// name values, not flags.
+func openErr(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNoKMSKey):
+		return usageErrorf("--kms-key-id is required for s3:// destinations: every upload is SSE-KMS encrypted")
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, jobs.ErrConfig):
+		return usageErrorf("%v", err)
 	}
-	s, err := store.NewS3(client, o)
-	if err != nil {
-		return nil, usageErrorf("%v", err)
-	}
-	return s, nil
+	return err
 }

@@ -28,11 +28,14 @@ func TestPackagesAreDocumentedAndLayered(t *testing.T) {
 		"config":   {"store", "s3sync", "snapshot"},
 		"lock":     {"s3sync", "snapshot", "schedule"},
 		"units":    {"*"},
+		"outcome":  {"*"}, // every package may import it
+		"dirtar":   {"*"},
 		"progress": {"*"},
 		// dircheck runs in the verifier pod: it reads files, nothing else.
-		"dircheck": {"store", "s3sync", "verify", "restore", "drill", "schedule"},
-		"drill":    {"s3sync", "verify", "restore", "schedule"},
-		"doctor":   {"s3sync", "verify", "restore", "drill", "schedule"},
+		"dircheck":    {"store", "s3sync", "verify", "restore", "restoretest", "schedule", "snapshot"},
+		"content":     {"*"}, // the content-manifest format only
+		"restoretest": {"s3sync", "verify", "schedule"},
+		"doctor":      {"s3sync", "verify", "restore", "restoretest", "schedule"},
 	}
 	root := filepath.Join("..", "..", "internal")
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -90,5 +93,33 @@ func TestPackagesAreDocumentedAndLayered(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCommandsAreThin: cmd/archiver is flag wiring, output and the exit
+// switch. It reaches AWS and Kubernetes only through internal packages
+// (internal/jobs builds the clients), never through the SDKs directly.
+func TestCommandsAreThin(t *testing.T) {
+	ents, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, e := range ents {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, e.Name(), nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			path := strings.Trim(imp.Path.Value, `"`)
+			for _, bad := range []string{"github.com/aws/", "k8s.io/client-go", "github.com/kubernetes-csi/"} {
+				if strings.HasPrefix(path, bad) {
+					t.Errorf("cmd/archiver/%s imports %s: commands reach AWS and Kubernetes through internal/jobs", e.Name(), path)
+				}
+			}
+		}
 	}
 }

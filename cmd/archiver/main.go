@@ -1,7 +1,15 @@
 // Command archiver keeps the data of an X-Road Security Server on
 // Kubernetes safe: it ships message-log archives and configuration backups
-// to KMS-encrypted S3, and (in later commands) snapshots, verifies and
-// restores them. See README.md.
+// to KMS-encrypted S3, snapshots volumes, verifies and restores them. See
+// README.md.
+//
+// The command layer is flag wiring, output and the exit switch: each
+// command checks its flags, builds an internal Options value and calls one
+// function; scheduled jobs are built by internal/jobs; root.go maps an
+// error's class (internal/outcome) to the exit code in one switch. It must
+// not hold logic of its own, and it reaches AWS and Kubernetes only
+// through internal packages (layout_test.go enforces both the package
+// docs and these rules).
 package main
 
 import (

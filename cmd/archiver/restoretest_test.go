@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -24,8 +25,8 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/awsfake"
 	"github.com/xroad-archiver/archiver/internal/dircheck"
-	"github.com/xroad-archiver/archiver/internal/drill"
 	"github.com/xroad-archiver/archiver/internal/report"
+	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/testenv"
 )
@@ -88,12 +89,12 @@ func runPod(ctx context.Context, args, env []string) int {
 	return cmd.ProcessState.ExitCode()
 }
 
-func (e *drillEnv) drill(t *testing.T, extra ...string) (cliResult, drill.Result) {
+func (e *drillEnv) drill(t *testing.T, extra ...string) (cliResult, restoretest.Result) {
 	t.Helper()
 	args := append([]string{"restore-test", "--kubeconfig", e.k.Kubeconfig, "--pvc", e.ns + "/data", "--dest", e.dest,
 		"--storage-class", "gp3", "--poll-interval", "100ms", "--timeout", "60s", "-o", "json"}, extra...)
 	r := cli(t, e.env, args...)
-	var res drill.Result
+	var res restoretest.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("exit %d, output is not a result: %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
 	}
@@ -104,7 +105,7 @@ func (e *drillEnv) drill(t *testing.T, extra ...string) (cliResult, drill.Result
 func (e *drillEnv) scratch(t *testing.T) []string {
 	t.Helper()
 	ctx := context.Background()
-	sel := metav1.ListOptions{LabelSelector: drill.LabelComponent + "=" + drill.ComponentDrill}
+	sel := metav1.ListOptions{LabelSelector: restoretest.LabelComponent + "=" + restoretest.ComponentDrill}
 	var out []string
 	pods, _ := e.k.Client.CoreV1().Pods(e.ns).List(ctx, sel)
 	for _, p := range pods.Items {
@@ -360,7 +361,7 @@ func TestRestoreTestKilledMidwayIsCleanedUpByTheNextRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dl, err := time.Parse(time.RFC3339, cm.Annotations[drill.AnnotationDeadline])
+	dl, err := time.Parse(time.RFC3339, cm.Annotations[restoretest.AnnotationDeadline])
 	if err != nil {
 		t.Fatalf("deadline annotation: %v", err)
 	}
@@ -420,7 +421,7 @@ func TestRestoreTestOfAnEFSRecoveryPoint(t *testing.T) {
 	e.cluster.Start(t)
 	r := cli(t, e.env, "restore-test", "--kubeconfig", e.k.Kubeconfig, "--pvc", e.ns+"/efsdata", "--dest", e.dest, "--poll-interval", "100ms",
 		"--timeout", "60s", "-o", "json", "--efs-vault", "Default", "--efs-role-arn", "arn:aws:iam::123456789012:role/backup", "--aws-account-id", awsfake.AccountID)
-	var res drill.Result
+	var res restoretest.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || res.Status != "ok" {
 		t.Fatalf("exit %d (%v): %s\n%s", r.code, err, r.stdout, r.stderr)
 	}
@@ -458,12 +459,12 @@ func TestRestoreToPVCLeavesAVerifiedClaim(t *testing.T) {
 		args := []string{"restore", "--kubeconfig", e.k.Kubeconfig, "--from", e.dest, "--snapshot", e.snapID, "--to-pvc", e.ns + "/restored",
 			"--storage-class", "gp3", "--poll-interval", "100ms", "-o", "json"}
 		r := cli(t, e.env, args...)
-		var res drill.Result
+		var res restoretest.Result
 		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || res.Status != "ok" || res.PVC != e.ns+"/restored" {
 			t.Fatalf("exit %d (%v): %s\n%s", r.code, err, r.stdout, r.stderr)
 		}
 		pvc, err := e.k.Client.CoreV1().PersistentVolumeClaims(e.ns).Get(ctx, "restored", metav1.GetOptions{})
-		if err != nil || pvc.Status.Phase != corev1.ClaimBound || pvc.Labels[drill.LabelComponent] != drill.ComponentRestored || pvc.DeletionTimestamp != nil {
+		if err != nil || pvc.Status.Phase != corev1.ClaimBound || pvc.Labels[restoretest.LabelComponent] != restoretest.ComponentRestored || pvc.DeletionTimestamp != nil {
 			t.Fatalf("restored PVC: %v %+v", err, pvc)
 		}
 		e.gone(t)
@@ -489,7 +490,7 @@ func TestRestoreToPVCLeavesAVerifiedClaim(t *testing.T) {
 		e.cluster.Start(t)
 		r := cli(t, e.env, "restore", "--kubeconfig", e.k.Kubeconfig, "--from", e.dest, "--snapshot", e.snapID, "--to-pvc", e.ns+"/restored",
 			"--pvc", e.ns+"/data", "--poll-interval", "100ms", "--storage-class", "gp3", "-o", "json")
-		var res drill.Result
+		var res restoretest.Result
 		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != exitVerifyFail || res.PVC != "" || !strings.Contains(res.Error, "was removed") {
 			t.Fatalf("exit %d (%v): %s\n%s", r.code, err, r.stdout, r.stderr)
 		}
@@ -514,7 +515,7 @@ func TestRestoreToPVCLeavesAVerifiedClaim(t *testing.T) {
 		r := cli(t, e.env, "restore", "--kubeconfig", e.k.Kubeconfig, "--from", e.dest, "--pvc", e.ns+"/efsdata", "--recovery-point", vols[0].Artifacts[0].ID,
 			"--to-pvc", e.ns+"/restored", "--efs-vault", "Default", "--efs-role-arn", "arn:aws:iam::123456789012:role/backup",
 			"--aws-account-id", awsfake.AccountID, "--poll-interval", "100ms", "-o", "json")
-		var res drill.Result
+		var res restoretest.Result
 		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || res.Status != "ok" {
 			t.Fatalf("exit %d (%v): %s\n%s", r.code, err, r.stdout, r.stderr)
 		}
@@ -573,7 +574,7 @@ func TestRestoreTestAsTheServiceAccount(t *testing.T) {
 	c.Start(t)
 	r = cli(t, env, "restore-test", "--kubeconfig", drillKubeconfig, "--pvc", "sidecar/"+claim, "--namespace", "sidecar-restore-test", "--dest", dest,
 		"--storage-class", "gp3", "--poll-interval", "100ms", "--timeout", "60s", "-o", "json")
-	var res drill.Result
+	var res restoretest.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || res.Status != "ok" {
 		t.Fatalf("restore-test as the ServiceAccount: exit %d (%v)\n%s\n%s", r.code, err, r.stdout, r.stderr)
 	}
@@ -598,7 +599,7 @@ func TestRestoreTestInterruptedCleansUp(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted {
 		t.Fatalf("exit %d, want %d\n%s", code, exitInterrupted, out.String())
 	}
-	var res drill.Result
+	var res restoretest.Result
 	if err := json.Unmarshal([]byte(out.String()), &res); err != nil || len(res.Deleted) < 5 {
 		t.Fatalf("result %v: %s", err, out.String())
 	}
@@ -683,11 +684,11 @@ func TestRestoreTestOfTheS3Archives(t *testing.T) {
 		"--namespace", ns, "--service-account", "default", "--poll-interval", "100ms", "--timeout", "60s", "-o", "json"}
 	env := append(s3env.Environ(), "ARCHIVER_IMAGE=registry.example/archiver:test")
 	r := cli(t, env, args...)
-	var res drill.Result
+	var res restoretest.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || res.Status != "ok" {
 		t.Fatalf("exit %d (%v)\n%s\n%s", r.code, err, r.stdout, r.stderr)
 	}
-	if res.Kind != drill.KindArchives || res.Check.Verified != 15 || res.Check.Archives == 0 || res.Backup.RunID == "" {
+	if res.Kind != restoretest.KindArchives || res.Check.Verified != 15 || res.Check.Archives == 0 || res.Backup.RunID == "" {
 		t.Fatalf("result %+v check %+v", res, res.Check)
 	}
 	// Replace one archive in the bucket with other bytes: restore refuses
@@ -710,7 +711,7 @@ func TestRestoreTestOfTheS3Archives(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = cli(t, env, args...)
-	res = drill.Result{}
+	res = restoretest.Result{}
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != exitVerifyFail || res.Check == nil || len(res.Check.Problems) != 1 {
 		t.Fatalf("altered object: exit %d (%v)\n%s\n%s", r.code, err, r.stdout, r.stderr)
 	}

@@ -14,13 +14,10 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"github.com/xroad-archiver/archiver/internal/dircheck"
 	"github.com/xroad-archiver/archiver/internal/lock"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/primary"
-	"github.com/xroad-archiver/archiver/internal/restore"
-	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
-	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/verify"
 )
@@ -71,9 +68,9 @@ func exitCode(err error) int {
 		return exitSecondary
 	case errors.Is(err, primary.ErrUnconfirmed):
 		return exitNoPrimary
-	case errors.Is(err, s3sync.ErrPartial), errors.Is(err, restore.ErrPartial), errors.Is(err, snapshot.ErrPartial), errors.Is(err, schedule.ErrPartial):
+	case errors.Is(err, outcome.ErrPartial):
 		return exitPartial
-	case errors.Is(err, verify.ErrFailed), errors.Is(err, dircheck.ErrFailed):
+	case errors.Is(err, outcome.ErrVerification):
 		return exitVerifyFail
 	}
 	return exitError
@@ -156,6 +153,8 @@ EKS Pod Identity, environment, shared files, instance metadata).
 	root.SetErr(s.err)
 	root.SetIn(s.in)
 	g.AddFlags(root.PersistentFlags())
+	// Every command's flags take their [$ARCHIVER_*] variables (env.go).
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd.Flags()) }
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
 	root.AddCommand(newSyncCommand(g), newVerifyCommand(g), newRestoreCommand(g), newSnapshotCommand(g),
 		newVerifyDirCommand(g), newRestoreTestCommand(g), newRunCommand(g), newServeCommand(g), newConfigCommand(), newAlarmsCommand(g), newDoctorCommand(g), newVersionCommand())
@@ -177,11 +176,19 @@ func run(ctx context.Context, args []string, s streams) int {
 	if err != nil && ctx.Err() != nil {
 		err = fmt.Errorf("%w: %w", context.Canceled, err)
 	}
-	if err != nil && !errors.Is(err, s3sync.ErrPartial) && !errors.Is(err, restore.ErrPartial) && !errors.Is(err, verify.ErrFailed) &&
-		!errors.Is(err, snapshot.ErrPartial) && !errors.Is(err, schedule.ErrPartial) {
+	if err != nil && !listedInOutput(err) {
 		fmt.Fprintf(s.err, "archiver: %s\n", oneLine(err))
 	}
 	return exitCode(err)
+}
+
+// listedInOutput reports whether the command's own output already names
+// every failure err stands for, so no one-line error goes to stderr: a
+// partial run lists its failed items, verify its findings. A restore
+// test's or verify-dir's verification failure is still printed: its
+// one line names the damaged files where a log pipeline sees it.
+func listedInOutput(err error) bool {
+	return errors.Is(err, outcome.ErrPartial) || errors.Is(err, verify.ErrFailed)
 }
 
 // oneLine flattens an error for the one-line message operators see.

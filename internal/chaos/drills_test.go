@@ -19,7 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/xroad-archiver/archiver/internal/awsfake"
-	"github.com/xroad-archiver/archiver/internal/drill"
+	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/testenv"
 	"github.com/xroad-archiver/archiver/internal/xroadgen"
@@ -36,7 +36,7 @@ func runPod(ctx context.Context, args, env []string) int {
 // scratch lists what is left of restore drills in ns and cluster-wide.
 func scratch(k testenv.KubeEnv, c *testenv.Cluster, ns string) []string {
 	ctx := context.Background()
-	sel := metav1.ListOptions{LabelSelector: drill.LabelComponent + "=" + drill.ComponentDrill}
+	sel := metav1.ListOptions{LabelSelector: restoretest.LabelComponent + "=" + restoretest.ComponentDrill}
 	var out []string
 	pods, _ := k.Client.CoreV1().Pods(ns).List(ctx, sel)
 	for _, p := range pods.Items {
@@ -127,7 +127,7 @@ func TestSnapshotDrillCrashCampaign(t *testing.T) {
 		// leftovers now, which the next drill's sweep must remove.
 		time.Sleep(6500 * time.Millisecond)
 		code, stdout, out := runJSON(env, drillArgs("60s")...)
-		var res drill.Result
+		var res restoretest.Result
 		if code != 0 || json.Unmarshal(stdout, &res) != nil || res.Status != "ok" {
 			counts["drill_clean_not_ok"]++
 			t.Errorf("cycle %d: the first clean drill after a kill exited %d: %s", i, code, oneLine(out))

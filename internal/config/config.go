@@ -52,12 +52,12 @@ type Metrics struct {
 
 // Alarms configures `archiver alarms apply`.
 type Alarms struct {
-	Actions        []string `yaml:"actions"`        // SNS topic ARNs
-	NoSuccessHours int      `yaml:"noSuccessHours"` // default 26
-	BacklogMaxAge  string   `yaml:"backlogMaxAge"`  // default 48h
+	Actions        []string       `yaml:"actions"`        // SNS topic ARNs
+	NoSuccessHours int            `yaml:"noSuccessHours"` // default 26
+	BacklogMaxAge  units.Duration `yaml:"backlogMaxAge"`  // default 48h
 	// MaxArchiveAge: alarm when the newest archive shipped is older
 	// (default 8h: X-Road archives every 6 hours).
-	MaxArchiveAge string `yaml:"maxArchiveAge"`
+	MaxArchiveAge units.Duration `yaml:"maxArchiveAge"`
 	// RestoreTestNoSuccessHours: restore tests run less often (default 168).
 	RestoreTestNoSuccessHours int `yaml:"restoreTestNoSuccessHours"`
 	// MaxRestoreMinutes: alarm when a restore test takes longer (the
@@ -67,10 +67,10 @@ type Alarms struct {
 
 // Lock keeps runs one at a time per volume.
 type Lock struct {
-	Namespace string `yaml:"namespace"` // Lease namespace (in a cluster)
-	Name      string `yaml:"name"`      // Lease name; default archiver
-	Duration  string `yaml:"duration"`  // lease/lock expiry if the holder dies; default 2m
-	File      string `yaml:"file"`      // lock file outside a cluster
+	Namespace string         `yaml:"namespace"` // Lease namespace (in a cluster)
+	Name      string         `yaml:"name"`      // Lease name; default archiver
+	Duration  units.Duration `yaml:"duration"`  // lease/lock expiry if the holder dies; default 2m (lock.DefaultDuration)
+	File      string         `yaml:"file"`      // lock file outside a cluster
 }
 
 // Primary says how to recognise the X-Road primary node.
@@ -90,32 +90,32 @@ type Primary struct {
 
 // Sync is the archive-shipping job.
 type Sync struct {
-	Enabled           bool        `yaml:"enabled"`
-	Schedule          string      `yaml:"schedule"`
-	Source            string      `yaml:"source"`
-	Dest              string      `yaml:"dest"`
-	KMSKeyID          string      `yaml:"kmsKeyId"`
-	BucketKey         bool        `yaml:"bucketKey"`
-	EndpointURL       string      `yaml:"endpointUrl"`
-	Region            string      `yaml:"region"`
-	Compress          string      `yaml:"compress"`
-	Concurrency       int         `yaml:"concurrency"`
-	BandwidthLimit    string      `yaml:"bandwidthLimit"`
-	BackupQuietPeriod string      `yaml:"backupQuietPeriod"`
-	Prune             Prune       `yaml:"prune"`
-	ObjectLock        *ObjectLock `yaml:"objectLock"`
+	Enabled           bool           `yaml:"enabled"`
+	Schedule          string         `yaml:"schedule"`
+	Source            string         `yaml:"source"`
+	Dest              string         `yaml:"dest"`
+	KMSKeyID          string         `yaml:"kmsKeyId"`
+	BucketKey         bool           `yaml:"bucketKey"`
+	EndpointURL       string         `yaml:"endpointUrl"`
+	Region            string         `yaml:"region"`
+	Compress          string         `yaml:"compress"`
+	Concurrency       int            `yaml:"concurrency"`
+	BandwidthLimit    units.Size     `yaml:"bandwidthLimit"`
+	BackupQuietPeriod units.Duration `yaml:"backupQuietPeriod"`
+	Prune             Prune          `yaml:"prune"`
+	ObjectLock        *ObjectLock    `yaml:"objectLock"`
 }
 
 // Prune is local pruning after proven upload.
 type Prune struct {
-	OlderThan        string  `yaml:"olderThan"`
-	FreeSpacePercent float64 `yaml:"freeSpacePercent"`
+	OlderThan        units.Duration `yaml:"olderThan"`
+	FreeSpacePercent float64        `yaml:"freeSpacePercent"`
 }
 
 // ObjectLock is per-object retention.
 type ObjectLock struct {
-	Mode      string `yaml:"mode"`
-	Retention string `yaml:"retention"`
+	Mode      string         `yaml:"mode"`
+	Retention units.Duration `yaml:"retention"`
 }
 
 // Snapshot is the volume backup job.
@@ -127,7 +127,7 @@ type Snapshot struct {
 	Region    string            `yaml:"region"`
 	DRRegion  string            `yaml:"drRegion"`
 	DRKMSKey  string            `yaml:"drKmsKeyId"`
-	Timeout   string            `yaml:"timeout"`
+	Timeout   units.Duration    `yaml:"timeout"`
 	Retention Retention         `yaml:"retention"`
 	EFS       EFS               `yaml:"efs"`
 }
@@ -159,7 +159,7 @@ type RestoreTest struct {
 	SnapshotClass string            `yaml:"snapshotClass"`
 	Image         string            `yaml:"image"` // verifier image; default $ARCHIVER_IMAGE
 	RunAsUser     int64             `yaml:"runAsUser"`
-	Timeout       string            `yaml:"timeout"`  // per PVC; default 30m
+	Timeout       units.Duration    `yaml:"timeout"`  // per PVC; default 30m
 	EFSPaths      map[string]string `yaml:"efsPaths"` // NAMESPACE/NAME -> directory in the file system (access points)
 	// Archives adds a restore test of the S3 copy: the verifier pod, as
 	// ServiceAccount (in Namespace), restores the latest sync run.
@@ -171,10 +171,10 @@ type RestoreTest struct {
 // rotating sample each run, so a daily job covers everything over
 // 100/samplePercent days, with a cap on the bytes read.
 type Verify struct {
-	Enabled       bool    `yaml:"enabled"`
-	Schedule      string  `yaml:"schedule"`
-	SamplePercent float64 `yaml:"samplePercent"` // default 10
-	MaxBytes      string  `yaml:"maxBytes"`      // e.g. 20GiB; default no cap
+	Enabled       bool       `yaml:"enabled"`
+	Schedule      string     `yaml:"schedule"`
+	SamplePercent float64    `yaml:"samplePercent"` // default 10
+	MaxBytes      units.Size `yaml:"maxBytes"`      // e.g. 20GiB; default no cap
 	// GPGHome, GPGKeys and GPGSigners are the key material .zip.gpg
 	// archives are decrypted and signature-checked with (verify
 	// --gpg-home, --gpg-key, --gpg-signer); none: integrity only.
@@ -185,8 +185,8 @@ type Verify struct {
 
 // Serve configures the long-running scheduler.
 type Serve struct {
-	Listen string `yaml:"listen"` // :8080 for /healthz, /readyz, /metrics
-	Jitter string `yaml:"jitter"` // random delay before each scheduled run
+	Listen string         `yaml:"listen"` // :8080 for /healthz, /readyz, /metrics
+	Jitter units.Duration `yaml:"jitter"` // random delay before each scheduled run
 }
 
 // Error is one validation problem with its location.
@@ -304,187 +304,232 @@ func index(n *yaml.Node, prefix string, lines map[string]int) {
 
 // Validate checks every field; lines maps dotted paths to lines.
 func (c *Config) Validate(lines map[string]int) Errors {
-	var errs Errors
-	add := func(field, format string, a ...any) {
-		errs = append(errs, Error{Line: lines[field], Field: field, Msg: fmt.Sprintf(format, a...)})
+	v := &validator{lines: lines}
+	c.validateGlobal(v)
+	c.validateVerify(v)
+	c.validateSync(v)
+	c.validateSnapshot(v)
+	c.validateRestoreTest(v)
+	c.validateReporting(v)
+	return v.errs
+}
+
+// validator collects problems with the line of their field.
+type validator struct {
+	lines map[string]int
+	errs  Errors
+}
+
+func (v *validator) add(field, format string, a ...any) {
+	v.errs = append(v.errs, Error{Line: v.lines[field], Field: field, Msg: fmt.Sprintf(format, a...)})
+}
+
+// dur and size report a value that did not parse as the YAML was decoded
+// (sizes and durations parse themselves).
+func (v *validator) dur(field string, d units.Duration) {
+	if err := d.Err(); err != nil {
+		v.add(field, "%v", err)
 	}
-	dur := func(field, v string) {
-		if v != "" {
-			if _, err := units.ParseDuration(v); err != nil {
-				add(field, "%v", err)
-			}
-		}
+}
+
+func (v *validator) size(field string, s units.Size) {
+	if err := s.Err(); err != nil {
+		v.add(field, "%v", err)
 	}
-	size := func(field, v string) {
-		if v != "" {
-			if _, err := units.ParseSize(v); err != nil {
-				add(field, "%v", err)
-			}
-		}
+}
+
+func (v *validator) sched(field, spec string) {
+	if spec == "" {
+		return
 	}
-	sched := func(field, v string) {
-		if v == "" {
-			return
-		}
-		if _, err := ParseSchedule(v); err != nil {
-			add(field, "%v", err)
-		}
+	if _, err := ParseSchedule(spec); err != nil {
+		v.add(field, "%v", err)
 	}
+}
+
+func (v *validator) pvc(field, p string) {
+	if ns, name, ok := strings.Cut(p, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+		v.add(field, "%q: want NAMESPACE/NAME", p)
+	}
+}
+
+// validateGlobal checks the zones, the lock, the primary rule and that
+// some job is enabled.
+func (c *Config) validateGlobal(v *validator) {
 	if c.TimeZone != "" {
 		if _, err := time.LoadLocation(c.TimeZone); err != nil {
-			add("timeZone", "unknown time zone %q", c.TimeZone)
+			v.add("timeZone", "unknown time zone %q", c.TimeZone)
 		}
 	}
 	if c.ArchiveZone != "" {
 		if _, err := time.LoadLocation(c.ArchiveZone); err != nil {
-			add("archiveZone", "unknown time zone %q", c.ArchiveZone)
+			v.add("archiveZone", "unknown time zone %q", c.ArchiveZone)
 		}
 	}
-	dur("lock.duration", c.Lock.Duration)
+	v.dur("lock.duration", c.Lock.Duration)
 	if c.Primary.PodLabel != "" || c.Primary.LabelsFile != "" {
-		add("primary.podLabel", "checked archiver's own pod, not the X-Road primary: use primary.selector (the primary pod's labels, e.g. run=...,role=primary)")
+		v.add("primary.podLabel", "checked archiver's own pod, not the X-Road primary: use primary.selector (the primary pod's labels, e.g. run=...,role=primary)")
 	}
 	if sel := c.Primary.Selector; sel != "" {
 		if err := checkSelector(sel); err != nil {
-			add("primary.selector", "%q: %v", sel, err)
+			v.add("primary.selector", "%q: %v", sel, err)
 		}
 	}
 	if !c.Sync.Enabled && !c.Snapshot.Enabled && !c.RestoreTest.Enabled && !c.Verify.Enabled {
-		add("sync.enabled", "no job is enabled (set sync.enabled, snapshot.enabled, restoreTest.enabled or verify.enabled)")
+		v.add("sync.enabled", "no job is enabled (set sync.enabled, snapshot.enabled, restoreTest.enabled or verify.enabled)")
 	}
-	if v := c.Verify; v.Enabled {
-		sched("verify.schedule", v.Schedule)
-		if v.SamplePercent < 0 || v.SamplePercent > 100 {
-			add("verify.samplePercent", "%v: want a percentage above 0 and at most 100", v.SamplePercent)
+}
+
+func (c *Config) validateVerify(v *validator) {
+	vf := c.Verify
+	if !vf.Enabled {
+		return
+	}
+	v.sched("verify.schedule", vf.Schedule)
+	if vf.SamplePercent < 0 || vf.SamplePercent > 100 {
+		v.add("verify.samplePercent", "%v: want a percentage above 0 and at most 100", vf.SamplePercent)
+	}
+	v.size("verify.maxBytes", vf.MaxBytes)
+	if c.Sync.Dest == "" {
+		v.add("verify.enabled", "needs sync.dest: the destination to re-read")
+	}
+	if len(vf.GPGSigners) > 0 && vf.GPGHome == "" && len(vf.GPGKeys) == 0 {
+		v.add("verify.gpgSigners", "needs verify.gpgHome or verify.gpgKeys: the key that decrypts the archives")
+	}
+}
+
+func (c *Config) validateSync(v *validator) {
+	s := c.Sync
+	if !s.Enabled {
+		return
+	}
+	v.sched("sync.schedule", s.Schedule)
+	switch {
+	case s.Dest == "":
+		v.add("sync.dest", "required: s3://BUCKET/PREFIX or file:///path")
+	case strings.HasPrefix(s.Dest, "s3://"):
+		if s.KMSKeyID == "" {
+			v.add("sync.kmsKeyId", "required for an s3:// destination: every upload is SSE-KMS encrypted")
 		}
-		size("verify.maxBytes", v.MaxBytes)
-		if c.Sync.Dest == "" {
-			add("verify.enabled", "needs sync.dest: the destination to re-read")
+		if strings.Contains(s.KMSKeyID, "alias/aws/") {
+			v.add("sync.kmsKeyId", "%q is an AWS-managed key (the Sidecar guide's example): its key policy cannot be changed, so another account or a DR region can never decrypt the copy, and deploy/iam-policy.json pins a customer-managed key's ARN; create a KMS key and use its ARN", s.KMSKeyID)
 		}
-		if len(v.GPGSigners) > 0 && v.GPGHome == "" && len(v.GPGKeys) == 0 {
-			add("verify.gpgSigners", "needs verify.gpgHome or verify.gpgKeys: the key that decrypts the archives")
+	case strings.HasPrefix(s.Dest, "file:///"):
+	default:
+		v.add("sync.dest", "%q: want s3://BUCKET/PREFIX or file:///path", s.Dest)
+	}
+	switch s.Compress {
+	case "", "none", "zstd", "auto":
+	default:
+		v.add("sync.compress", "%q: want auto, zstd or none", s.Compress)
+	}
+	if s.Concurrency < 0 || s.Concurrency > 64 {
+		v.add("sync.concurrency", "%d: want 1 to 64", s.Concurrency)
+	}
+	v.size("sync.bandwidthLimit", s.BandwidthLimit)
+	v.dur("sync.backupQuietPeriod", s.BackupQuietPeriod)
+	v.dur("sync.prune.olderThan", s.Prune.OlderThan)
+	if s.Prune.FreeSpacePercent < 0 || s.Prune.FreeSpacePercent >= 100 {
+		v.add("sync.prune.freeSpacePercent", "%.1f: want 0 to 100", s.Prune.FreeSpacePercent)
+	}
+	if ol := s.ObjectLock; ol != nil {
+		if ol.Mode != "GOVERNANCE" && ol.Mode != "COMPLIANCE" {
+			v.add("sync.objectLock.mode", "%q: want GOVERNANCE or COMPLIANCE", ol.Mode)
+		}
+		if !ol.Retention.IsSet() {
+			v.add("sync.objectLock.retention", "required with objectLock")
+		}
+		v.dur("sync.objectLock.retention", ol.Retention)
+	}
+}
+
+func (c *Config) validateSnapshot(v *validator) {
+	s := c.Snapshot
+	if !s.Enabled {
+		return
+	}
+	v.sched("snapshot.schedule", s.Schedule)
+	if len(s.PVCs) == 0 {
+		v.add("snapshot.pvcs", "at least one NAMESPACE/NAME")
+	}
+	for i, p := range s.PVCs {
+		v.pvc(fmt.Sprintf("snapshot.pvcs[%d]", i), p)
+	}
+	for k, m := range s.Mounts {
+		if !strings.HasPrefix(m, "/") {
+			v.add("snapshot.mounts."+k, "%q: want an absolute path", m)
 		}
 	}
-	if s := c.Sync; s.Enabled {
-		sched("sync.schedule", s.Schedule)
-		switch {
-		case s.Dest == "":
-			add("sync.dest", "required: s3://BUCKET/PREFIX or file:///path")
-		case strings.HasPrefix(s.Dest, "s3://"):
-			if s.KMSKeyID == "" {
-				add("sync.kmsKeyId", "required for an s3:// destination: every upload is SSE-KMS encrypted")
-			}
-			if strings.Contains(s.KMSKeyID, "alias/aws/") {
-				add("sync.kmsKeyId", "%q is an AWS-managed key (the Sidecar guide's example): its key policy cannot be changed, so another account or a DR region can never decrypt the copy, and deploy/iam-policy.json pins a customer-managed key's ARN; create a KMS key and use its ARN", s.KMSKeyID)
-			}
-		case strings.HasPrefix(s.Dest, "file:///"):
-		default:
-			add("sync.dest", "%q: want s3://BUCKET/PREFIX or file:///path", s.Dest)
-		}
-		switch s.Compress {
-		case "", "none", "zstd", "auto":
-		default:
-			add("sync.compress", "%q: want auto, zstd or none", s.Compress)
-		}
-		if s.Concurrency < 0 || s.Concurrency > 64 {
-			add("sync.concurrency", "%d: want 1 to 64", s.Concurrency)
-		}
-		size("sync.bandwidthLimit", s.BandwidthLimit)
-		dur("sync.backupQuietPeriod", s.BackupQuietPeriod)
-		dur("sync.prune.olderThan", s.Prune.OlderThan)
-		if s.Prune.FreeSpacePercent < 0 || s.Prune.FreeSpacePercent >= 100 {
-			add("sync.prune.freeSpacePercent", "%.1f: want 0 to 100", s.Prune.FreeSpacePercent)
-		}
-		if ol := s.ObjectLock; ol != nil {
-			if ol.Mode != "GOVERNANCE" && ol.Mode != "COMPLIANCE" {
-				add("sync.objectLock.mode", "%q: want GOVERNANCE or COMPLIANCE", ol.Mode)
-			}
-			if ol.Retention == "" {
-				add("sync.objectLock.retention", "required with objectLock")
-			}
-			dur("sync.objectLock.retention", ol.Retention)
+	v.dur("snapshot.timeout", s.Timeout)
+	r := s.Retention
+	if r.KeepLast < 0 || r.Daily < 0 || r.Weekly < 0 || r.Monthly < 0 {
+		v.add("snapshot.retention", "counts must not be negative")
+	}
+	if s.DRKMSKey != "" && s.DRRegion == "" {
+		v.add("snapshot.drKmsKeyId", "needs snapshot.drRegion")
+	}
+}
+
+func (c *Config) validateRestoreTest(v *validator) {
+	r := c.RestoreTest
+	if !r.Enabled {
+		return
+	}
+	v.sched("restoreTest.schedule", r.Schedule)
+	pvcs := r.PVCs
+	if len(pvcs) == 0 {
+		pvcs = c.Snapshot.PVCs
+	}
+	if len(pvcs) == 0 && !r.Archives {
+		v.add("restoreTest.pvcs", "at least one NAMESPACE/NAME (or snapshot.pvcs, or archives: true)")
+	}
+	if r.Archives && r.Namespace == "" {
+		v.add("restoreTest.namespace", "required with archives: the verifier pod runs there")
+	}
+	for i, p := range r.PVCs {
+		v.pvc(fmt.Sprintf("restoreTest.pvcs[%d]", i), p)
+	}
+	if c.Sync.Dest == "" {
+		v.add("restoreTest.enabled", "needs sync.dest: the content manifests snapshot writes there are what a restore is checked against")
+	}
+	if r.RunAsUser < 0 {
+		v.add("restoreTest.runAsUser", "%d: want a non-root uid", r.RunAsUser)
+	}
+	for k, p := range r.EFSPaths {
+		if !strings.HasPrefix(p, "/") {
+			v.add("restoreTest.efsPaths."+k, "%q: want an absolute path inside the file system", p)
 		}
 	}
-	if s := c.Snapshot; s.Enabled {
-		sched("snapshot.schedule", s.Schedule)
-		if len(s.PVCs) == 0 {
-			add("snapshot.pvcs", "at least one NAMESPACE/NAME")
-		}
-		for i, p := range s.PVCs {
-			if ns, name, ok := strings.Cut(p, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-				add(fmt.Sprintf("snapshot.pvcs[%d]", i), "%q: want NAMESPACE/NAME", p)
-			}
-		}
-		for k, v := range s.Mounts {
-			if !strings.HasPrefix(v, "/") {
-				add("snapshot.mounts."+k, "%q: want an absolute path", v)
-			}
-		}
-		dur("snapshot.timeout", s.Timeout)
-		r := s.Retention
-		if r.KeepLast < 0 || r.Daily < 0 || r.Weekly < 0 || r.Monthly < 0 {
-			add("snapshot.retention", "counts must not be negative")
-		}
-		if s.DRKMSKey != "" && s.DRRegion == "" {
-			add("snapshot.drKmsKeyId", "needs snapshot.drRegion")
-		}
-	}
-	if r := c.RestoreTest; r.Enabled {
-		sched("restoreTest.schedule", r.Schedule)
-		pvcs := r.PVCs
-		if len(pvcs) == 0 {
-			pvcs = c.Snapshot.PVCs
-		}
-		if len(pvcs) == 0 && !r.Archives {
-			add("restoreTest.pvcs", "at least one NAMESPACE/NAME (or snapshot.pvcs, or archives: true)")
-		}
-		if r.Archives && r.Namespace == "" {
-			add("restoreTest.namespace", "required with archives: the verifier pod runs there")
-		}
-		for i, p := range r.PVCs {
-			if ns, name, ok := strings.Cut(p, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-				add(fmt.Sprintf("restoreTest.pvcs[%d]", i), "%q: want NAMESPACE/NAME", p)
-			}
-		}
-		if c.Sync.Dest == "" {
-			add("restoreTest.enabled", "needs sync.dest: the content manifests snapshot writes there are what a restore is checked against")
-		}
-		if r.RunAsUser < 0 {
-			add("restoreTest.runAsUser", "%d: want a non-root uid", r.RunAsUser)
-		}
-		for k, v := range r.EFSPaths {
-			if !strings.HasPrefix(v, "/") {
-				add("restoreTest.efsPaths."+k, "%q: want an absolute path inside the file system", v)
-			}
-		}
-		dur("restoreTest.timeout", r.Timeout)
-	}
+	v.dur("restoreTest.timeout", r.Timeout)
+}
+
+// validateReporting checks serve, metrics and alarms.
+func (c *Config) validateReporting(v *validator) {
 	if h := c.Alarms.RestoreTestNoSuccessHours; h < 0 || h > 168 {
-		add("alarms.restoreTestNoSuccessHours", "%d: want 1 to 168 (CloudWatch evaluates at most 7 days)", h)
+		v.add("alarms.restoreTestNoSuccessHours", "%d: want 1 to 168 (CloudWatch evaluates at most 7 days)", h)
 	}
 	if c.Alarms.MaxRestoreMinutes < 0 {
-		add("alarms.maxRestoreMinutes", "%d: want a positive number of minutes", c.Alarms.MaxRestoreMinutes)
+		v.add("alarms.maxRestoreMinutes", "%d: want a positive number of minutes", c.Alarms.MaxRestoreMinutes)
 	}
-	dur("serve.jitter", c.Serve.Jitter)
+	v.dur("serve.jitter", c.Serve.Jitter)
 	switch c.Metrics.Sink {
 	case "", "none", "cloudwatch", "emf":
 	default:
-		add("metrics.sink", "%q: want cloudwatch, emf or none", c.Metrics.Sink)
+		v.add("metrics.sink", "%q: want cloudwatch, emf or none", c.Metrics.Sink)
 	}
 	if strings.HasPrefix(c.Metrics.Namespace, "AWS/") {
-		add("metrics.namespace", "%q: namespaces starting with AWS/ are reserved", c.Metrics.Namespace)
+		v.add("metrics.namespace", "%q: namespaces starting with AWS/ are reserved", c.Metrics.Namespace)
 	}
 	if c.Alarms.NoSuccessHours < 0 || c.Alarms.NoSuccessHours > 168 {
-		add("alarms.noSuccessHours", "%d: want 1 to 168 (CloudWatch evaluates at most 7 days)", c.Alarms.NoSuccessHours)
+		v.add("alarms.noSuccessHours", "%d: want 1 to 168 (CloudWatch evaluates at most 7 days)", c.Alarms.NoSuccessHours)
 	}
-	dur("alarms.backlogMaxAge", c.Alarms.BacklogMaxAge)
-	dur("alarms.maxArchiveAge", c.Alarms.MaxArchiveAge)
+	v.dur("alarms.backlogMaxAge", c.Alarms.BacklogMaxAge)
+	v.dur("alarms.maxArchiveAge", c.Alarms.MaxArchiveAge)
 	for i, a := range c.Alarms.Actions {
 		if !strings.HasPrefix(a, "arn:") {
-			add(fmt.Sprintf("alarms.actions[%d]", i), "%q: want an SNS topic ARN", a)
+			v.add(fmt.Sprintf("alarms.actions[%d]", i), "%q: want an SNS topic ARN", a)
 		}
 	}
-	return errs
 }
 
 // ParseSchedule parses a standard 5-field cron spec (or a descriptor such

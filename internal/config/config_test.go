@@ -39,7 +39,7 @@ func TestGoodConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Sync.Dest != "s3://bucket/xroad/ss1" || c.Snapshot.Retention.Weekly != 4 || c.Sync.ObjectLock.Retention != "7y" ||
+	if c.Sync.Dest != "s3://bucket/xroad/ss1" || c.Snapshot.Retention.Weekly != 4 || c.Sync.ObjectLock.Retention.String() != "7y" ||
 		c.RestoreTest.Namespace != "xroad-restore-test" || c.RestoreTest.EFSPaths["xroad/archive-efs"] != "/xroad" {
 		t.Errorf("parsed %+v", c)
 	}
@@ -99,8 +99,24 @@ func FuzzParse(f *testing.F) {
 	f.Add("sync: {enabled: true, dest: 'file:///x'}")
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := Parse(strings.NewReader(s))
-		if err == nil && c == nil {
+		if err != nil {
+			// Every refusal is a configuration error (exit 2), never a
+			// panic or an error of another kind.
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("%q: %v does not wrap ErrInvalid", s, err)
+			}
+			return
+		}
+		if c == nil {
 			t.Fatal("nil config without error")
+		}
+		// What Parse accepts, validating it again accepts too, and it runs
+		// at least one job.
+		if errs := c.Validate(map[string]int{}); len(errs) > 0 {
+			t.Fatalf("%q: accepted, then refused: %v", s, errs)
+		}
+		if !c.Sync.Enabled && !c.Snapshot.Enabled && !c.RestoreTest.Enabled && !c.Verify.Enabled {
+			t.Fatalf("%q: accepted with no job enabled", s)
 		}
 	})
 }

@@ -26,14 +26,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xroad-archiver/archiver/internal/content"
 	"github.com/xroad-archiver/archiver/internal/gpg"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/parallel"
-	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/xroad"
 )
 
 // ErrFailed means the directory does not hold what the manifest recorded.
-var ErrFailed = errors.New("restored files do not match the backup manifest")
+var ErrFailed = outcome.VerificationFailed("restored files do not match the backup manifest")
 
 // Problem kinds.
 const (
@@ -55,11 +56,11 @@ type Problem struct {
 // Result is the outcome of a check. It is what the verifier pod reports
 // through its termination message (see Compact).
 type Result struct {
-	Status   string `json:"status"` // ok or failed
-	Dir      string `json:"dir,omitempty"`
-	Expected int    `json:"expected"`
-	Verified int    `json:"verified"`
-	Archives int    `json:"archives_chain_checked"`
+	Status   outcome.Status `json:"status"` // ok or failed
+	Dir      string         `json:"dir,omitempty"`
+	Expected int            `json:"expected"`
+	Verified int            `json:"verified"`
+	Archives int            `json:"archives_chain_checked"`
 	// Decrypted counts .zip.gpg archives decrypted, signature- and
 	// chain-checked with the keys given; IntegrityOnly those checked
 	// without keys (SHA-256 and OpenPGP form only).
@@ -82,7 +83,7 @@ type Result struct {
 // Err is nil for a passing result and wraps ErrFailed otherwise, naming
 // the first problems.
 func (r *Result) Err() error {
-	if r.Status == "ok" {
+	if r.Status == outcome.StatusOK {
 		return nil
 	}
 	var b strings.Builder
@@ -107,7 +108,7 @@ func (r *Result) Err() error {
 // content, changed after the manifest was written and before the snapshot
 // was taken (a live file); it is counted, not failed. Archives and backups
 // never change once written, so any difference there is a failure.
-func Check(ctx context.Context, root string, files []snapshot.ContentFile) (*Result, error) {
+func Check(ctx context.Context, root string, files []content.File) (*Result, error) {
 	return CheckN(ctx, root, files, DefaultWorkers)
 }
 
@@ -117,7 +118,7 @@ func Check(ctx context.Context, root string, files []snapshot.ContentFile) (*Res
 const DefaultWorkers = 4
 
 // CheckN is Check with workers files read at once.
-func CheckN(ctx context.Context, root string, files []snapshot.ContentFile, workers int) (*Result, error) {
+func CheckN(ctx context.Context, root string, files []content.File, workers int) (*Result, error) {
 	return CheckWith(ctx, root, files, Options{Workers: workers})
 }
 
@@ -134,7 +135,7 @@ type Options struct {
 // group's evidence chain across the archives on the volume: the group's
 // earliest archive may name a predecessor that is not on it (pruned after
 // shipping, or older than the volume), any other must connect.
-func CheckWith(ctx context.Context, root string, files []snapshot.ContentFile, o Options) (*Result, error) {
+func CheckWith(ctx context.Context, root string, files []content.File, o Options) (*Result, error) {
 	workers := o.Workers
 	if workers <= 0 {
 		workers = DefaultWorkers
@@ -151,7 +152,7 @@ func CheckWith(ctx context.Context, root string, files []snapshot.ContentFile, o
 	res := &Result{Expected: len(files)}
 	var mu sync.Mutex
 	links := map[string]xroad.Link{}
-	err = parallel.ForEach(ctx, files, workers, func(ctx context.Context, _ int, f snapshot.ContentFile) error {
+	err = parallel.ForEach(ctx, files, workers, func(ctx context.Context, _ int, f content.File) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -196,9 +197,9 @@ func CheckWith(ctx context.Context, root string, files []snapshot.ContentFile, o
 	}
 	res.continuity(files, links)
 	sort.SliceStable(res.Problems, func(i, j int) bool { return res.Problems[i].Path < res.Problems[j].Path })
-	res.Status = "ok"
+	res.Status = outcome.StatusOK
 	if len(res.Problems) > 0 {
-		res.Status = "failed"
+		res.Status = outcome.StatusFailed
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
@@ -207,7 +208,7 @@ func CheckWith(ctx context.Context, root string, files []snapshot.ContentFile, o
 // checkOne returns nil when f is restored as recorded, and the chain link
 // of an archive whose chain it read; an error only for a context
 // cancellation or a spool that cannot be written.
-func (o Options) checkOne(r *os.Root, f snapshot.ContentFile) (*Problem, int64, *xroad.Link, error) {
+func (o Options) checkOne(r *os.Root, f content.File) (*Problem, int64, *xroad.Link, error) {
 	name := path.Clean(f.Path)
 	if !fs.ValidPath(name) {
 		return &Problem{Path: f.Path, Kind: Missing, Detail: "path in the manifest is not a relative path"}, 0, nil, nil
@@ -295,7 +296,7 @@ func (o Options) checkOne(r *os.Root, f snapshot.ContentFile) (*Problem, int64, 
 // predecessor is not on the volume, unless it is its group's earliest
 // archive in the manifest and that predecessor is not in the manifest
 // either (the volume's history starts there), and records chain starts.
-func (r *Result) continuity(files []snapshot.ContentFile, links map[string]xroad.Link) {
+func (r *Result) continuity(files []content.File, links map[string]xroad.Link) {
 	inManifest := map[string]bool{}
 	var all []xroad.Link
 	for _, f := range files {

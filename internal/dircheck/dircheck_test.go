@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xroad-archiver/archiver/internal/content"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/xroadgen"
 )
@@ -27,7 +28,7 @@ var (
 
 // demo copies the demo tree (generated once per test binary) and returns
 // the copy with its content manifest.
-func demo(t *testing.T) (string, []snapshot.ContentFile) {
+func demo(t *testing.T) (string, []content.File) {
 	t.Helper()
 	demoOnce.Do(func() {
 		demoDir = filepath.Join(os.TempDir(), fmt.Sprintf("dircheck-demo-%d", os.Getpid()))
@@ -48,7 +49,7 @@ func demo(t *testing.T) (string, []snapshot.ContentFile) {
 	return dir, files
 }
 
-func find(t *testing.T, files []snapshot.ContentFile, kind string) string {
+func find(t *testing.T, files []content.File, kind string) string {
 	t.Helper()
 	for _, f := range files {
 		if f.Kind == kind {
@@ -59,7 +60,7 @@ func find(t *testing.T, files []snapshot.ContentFile, kind string) string {
 	return ""
 }
 
-func plain(t *testing.T, files []snapshot.ContentFile) string {
+func plain(t *testing.T, files []content.File) string {
 	t.Helper()
 	for _, f := range files {
 		if f.Kind == "" && f.Size > 0 {
@@ -82,54 +83,54 @@ func TestCheck(t *testing.T) {
 	later := time.Now().Add(time.Hour)
 	tests := []struct {
 		name    string
-		damage  func(t *testing.T, dir string, files []snapshot.ContentFile) string // returns the damaged path
-		kind    string                                                              // expected problem kind; "" = passes
+		damage  func(t *testing.T, dir string, files []content.File) string // returns the damaged path
+		kind    string                                                      // expected problem kind; "" = passes
 		changed int
 	}{
-		{name: "intact", damage: func(*testing.T, string, []snapshot.ContentFile) string { return "" }},
-		{name: "extra newer file is fine", damage: func(t *testing.T, dir string, _ []snapshot.ContentFile) string {
+		{name: "intact", damage: func(*testing.T, string, []content.File) string { return "" }},
+		{name: "extra newer file is fine", damage: func(t *testing.T, dir string, _ []content.File) string {
 			os.WriteFile(filepath.Join(dir, "mlog-new.zip.tmp"), []byte("x"), 0o600)
 			return ""
 		}},
-		{name: "missing archive", kind: Missing, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+		{name: "missing archive", kind: Missing, damage: func(t *testing.T, dir string, files []content.File) string {
 			p := find(t, files, "archive")
 			os.Remove(filepath.Join(dir, p))
 			return p
 		}},
-		{name: "flipped byte in an archive", kind: Corrupted, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+		{name: "flipped byte in an archive", kind: Corrupted, damage: func(t *testing.T, dir string, files []content.File) string {
 			p := find(t, files, "archive")
 			flip(t, filepath.Join(dir, p))
 			return p
 		}},
-		{name: "truncated backup", kind: Corrupted, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+		{name: "truncated backup", kind: Corrupted, damage: func(t *testing.T, dir string, files []content.File) string {
 			p := find(t, files, "backup")
 			os.Truncate(filepath.Join(dir, p), 10)
 			return p
 		}},
-		{name: "archive newer but different is still corrupt", kind: Corrupted, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+		{name: "archive newer but different is still corrupt", kind: Corrupted, damage: func(t *testing.T, dir string, files []content.File) string {
 			p := find(t, files, "encrypted-archive")
 			flip(t, filepath.Join(dir, p))
 			os.Chtimes(filepath.Join(dir, p), later, later)
 			return p
 		}},
-		{name: "live file changed after the manifest", changed: 1, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+		{name: "live file changed after the manifest", changed: 1, damage: func(t *testing.T, dir string, files []content.File) string {
 			p := plain(t, files)
 			os.WriteFile(filepath.Join(dir, p), []byte("rewritten by the running server"), 0o600)
 			os.Chtimes(filepath.Join(dir, p), later, later)
 			return ""
 		}},
-		{name: "live file changed with an old mtime", kind: Corrupted, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+		{name: "live file changed with an old mtime", kind: Corrupted, damage: func(t *testing.T, dir string, files []content.File) string {
 			p := plain(t, files)
 			flip(t, filepath.Join(dir, p))
 			return p
 		}},
-		{name: "directory where a file was", kind: NotAFile, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+		{name: "directory where a file was", kind: NotAFile, damage: func(t *testing.T, dir string, files []content.File) string {
 			p := find(t, files, "backup")
 			os.Remove(filepath.Join(dir, p))
 			os.Mkdir(filepath.Join(dir, p), 0o700)
 			return p
 		}},
-		{name: "symlink pointing outside", kind: NotAFile, damage: func(t *testing.T, dir string, files []snapshot.ContentFile) string {
+		{name: "symlink pointing outside", kind: NotAFile, damage: func(t *testing.T, dir string, files []content.File) string {
 			p := find(t, files, "archive")
 			os.Remove(filepath.Join(dir, p))
 			os.Symlink("/etc/passwd", filepath.Join(dir, p))
@@ -238,7 +239,7 @@ func TestCompactFitsATerminationMessage(t *testing.T) {
 
 func TestManifestRoundTrip(t *testing.T) {
 	_, files := demo(t)
-	m := &snapshot.ContentManifest{Version: 1, RunID: "r1", Files: files}
+	m := &content.Manifest{Version: 1, RunID: "r1", Files: files}
 	b, err := EncodeManifest(m)
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +309,7 @@ func TestHostileManifestPathsAreNeverReadOutsideTheDirectory(t *testing.T) {
 	os.WriteFile(secret, []byte("outside"), 0o600)
 	os.Symlink(parent, filepath.Join(dir, "up"))
 	sum := "c8e6b1b2a3f5d1f0f8f0e5c1d0a0b0c0d0e0f0a0b0c0d0e0f0a0b0c0d0e0f0a0"
-	files := []snapshot.ContentFile{
+	files := []content.File{
 		{Path: "../secret", Size: 7, SHA256: sum},
 		{Path: "/etc/passwd", Size: 1, SHA256: sum},
 		{Path: "up/secret", Size: 7, SHA256: sum},

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xroad-archiver/archiver/internal/content"
 	"github.com/xroad-archiver/archiver/internal/gpg"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/xroad"
@@ -20,7 +21,7 @@ import (
 // volume generates a history as X-Road writes it, lets before alter it
 // (before the backup), takes the content manifest, and lets after alter
 // it (after the backup).
-func volume(t *testing.T, edit func(*xroadgen.Options), before, after func(dir string, files []snapshot.ContentFile)) (string, []snapshot.ContentFile) {
+func volume(t *testing.T, edit func(*xroadgen.Options), before, after func(dir string, files []content.File)) (string, []content.File) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "xroad")
 	o := xroadgen.Options{Dir: dir, Start: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), Seed: 3,
@@ -58,7 +59,7 @@ func flipContainer(t *testing.T, p string) {
 }
 
 // chained returns a plain archive in the middle of a chain.
-func chained(t *testing.T, dir string, files []snapshot.ContentFile) string {
+func chained(t *testing.T, dir string, files []content.File) string {
 	t.Helper()
 	prevs, names := map[string]bool{}, map[string]bool{}
 	for _, f := range files {
@@ -144,7 +145,7 @@ func TestHistories(t *testing.T) {
 			})
 			t.Run("altered before the backup", func(t *testing.T) {
 				var victim string
-				dir, files := volume(t, tc.edit, func(dir string, _ []snapshot.ContentFile) {
+				dir, files := volume(t, tc.edit, func(dir string, _ []content.File) {
 					fs, _ := snapshot.ScanContent(ctx, dir)
 					victim = chained(t, dir, fs)
 					flipContainer(t, filepath.Join(dir, victim))
@@ -156,7 +157,7 @@ func TestHistories(t *testing.T) {
 			})
 			t.Run("altered after the backup", func(t *testing.T) {
 				var victim string
-				dir, files := volume(t, tc.edit, nil, func(dir string, fs []snapshot.ContentFile) {
+				dir, files := volume(t, tc.edit, nil, func(dir string, fs []content.File) {
 					victim = chained(t, dir, fs)
 					flipContainer(t, filepath.Join(dir, victim))
 				})
@@ -167,7 +168,7 @@ func TestHistories(t *testing.T) {
 			})
 			t.Run("archive deleted", func(t *testing.T) {
 				var victim string
-				dir, files := volume(t, tc.edit, nil, func(dir string, fs []snapshot.ContentFile) {
+				dir, files := volume(t, tc.edit, nil, func(dir string, fs []content.File) {
 					victim = chained(t, dir, fs)
 					os.Remove(filepath.Join(dir, victim))
 				})
@@ -178,7 +179,7 @@ func TestHistories(t *testing.T) {
 			})
 			t.Run("gap before the backup", func(t *testing.T) {
 				var victim string
-				dir, files := volume(t, tc.edit, func(dir string, _ []snapshot.ContentFile) {
+				dir, files := volume(t, tc.edit, func(dir string, _ []content.File) {
 					fs, _ := snapshot.ScanContent(ctx, dir)
 					victim = chained(t, dir, fs)
 					os.Remove(filepath.Join(dir, victim))

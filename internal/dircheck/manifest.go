@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/xroad-archiver/archiver/internal/codec"
-	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/content"
 )
 
 // zstdMagic starts every zstd frame.
@@ -16,7 +16,7 @@ var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
 // EncodeManifest is the form a content manifest travels to the verifier
 // pod in (a ConfigMap's binaryData, at most 1 MiB): zstd-compressed JSON.
-func EncodeManifest(m *snapshot.ContentManifest) ([]byte, error) {
+func EncodeManifest(m *content.Manifest) ([]byte, error) {
 	js, err := json.Marshal(m)
 	if err != nil {
 		return nil, err
@@ -29,7 +29,7 @@ func EncodeManifest(m *snapshot.ContentManifest) ([]byte, error) {
 }
 
 // DecodeManifest reads a content manifest, plain or zstd-compressed JSON.
-func DecodeManifest(r io.Reader) (*snapshot.ContentManifest, error) {
+func DecodeManifest(r io.Reader) (*content.Manifest, error) {
 	b, err := io.ReadAll(io.LimitReader(r, 256<<20))
 	if err != nil {
 		return nil, err
@@ -41,7 +41,7 @@ func DecodeManifest(r io.Reader) (*snapshot.ContentManifest, error) {
 		}
 		defer rc.Close()
 	}
-	var m snapshot.ContentManifest
+	var m content.Manifest
 	dec := json.NewDecoder(rc)
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("manifest is not a content manifest: %w", err)
@@ -53,7 +53,7 @@ func DecodeManifest(r io.Reader) (*snapshot.ContentManifest, error) {
 }
 
 // LoadManifest reads a content manifest file.
-func LoadManifest(p string) (*snapshot.ContentManifest, error) {
+func LoadManifest(p string) (*content.Manifest, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err

@@ -61,10 +61,10 @@ var _ S3API = (*s3.Client)(nil)
 
 // Options say what to check; zero values skip a check.
 type Options struct {
-	Store    store.Store // the destination, opened to read
-	StoreErr error       // opening it failed (reported as the destination check)
-	S3       S3API       // its bucket's client (nil for a local directory)
-	S3Err    error       // building that client failed (the bucket checks cannot run)
+	Store    store.Reader // the destination, opened to read
+	StoreErr error        // opening it failed (reported as the destination check)
+	S3       S3API        // its bucket's client (nil for a local directory)
+	S3Err    error        // building that client failed (the bucket checks cannot run)
 	Bucket   string
 	Prefix   string // the destination's key prefix in Bucket
 	WantLock bool   // the configuration sets Object Lock on every object

@@ -13,6 +13,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
+// DefaultDuration: a holder that stops renewing loses a Lease (or an
+// archiver run lock) after this long.
+const DefaultDuration = 2 * time.Minute
+
 // Lease is a lock held as a coordination.k8s.io/v1 Lease, renewed in the
 // background while held.
 type Lease struct {
@@ -46,7 +50,7 @@ type LeaseOptions struct {
 // lease cannot both win.
 func AcquireLease(ctx context.Context, kube kubernetes.Interface, o LeaseOptions) (*Lease, error) {
 	if o.Duration <= 0 {
-		o.Duration = 2 * time.Minute
+		o.Duration = DefaultDuration
 	}
 	if o.Now == nil {
 		o.Now = time.Now

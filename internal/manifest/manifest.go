@@ -118,7 +118,7 @@ func Key(seq int64, runID string) string { return fmt.Sprintf("%s%012d-%s.json",
 
 // Find returns the key of runID's manifest, or an error matching
 // store.ErrNotFound.
-func Find(ctx context.Context, s store.Store, runID string) (string, error) {
+func Find(ctx context.Context, s store.Reader, runID string) (string, error) {
 	keys, err := List(ctx, s)
 	if err != nil {
 		return "", err
@@ -132,7 +132,7 @@ func Find(ctx context.Context, s store.Store, runID string) (string, error) {
 }
 
 // LoadRun loads the manifest of runID.
-func LoadRun(ctx context.Context, s store.Store, runID string) (*Manifest, *Ref, error) {
+func LoadRun(ctx context.Context, s store.Reader, runID string) (*Manifest, *Ref, error) {
 	k, err := Find(ctx, s, runID)
 	if err != nil {
 		return nil, nil, err
@@ -221,7 +221,7 @@ func (m *Manifest) Encode() ([]byte, error) {
 }
 
 // Latest returns the most recent manifest in s, or nil if there is none.
-func Latest(ctx context.Context, s store.Store) (*Manifest, *Ref, error) {
+func Latest(ctx context.Context, s store.Reader) (*Manifest, *Ref, error) {
 	keys, err := List(ctx, s)
 	if err != nil || len(keys) == 0 {
 		return nil, nil, err
@@ -230,7 +230,7 @@ func Latest(ctx context.Context, s store.Store) (*Manifest, *Ref, error) {
 }
 
 // List returns the manifest keys in s, oldest first.
-func List(ctx context.Context, s store.Store) ([]string, error) {
+func List(ctx context.Context, s store.Reader) ([]string, error) {
 	var keys []string
 	err := s.List(ctx, Prefix, func(o store.Object) error {
 		if path.Dir(o.Key)+"/" == Prefix && strings.HasSuffix(o.Key, ".json") {
@@ -245,7 +245,7 @@ func List(ctx context.Context, s store.Store) ([]string, error) {
 }
 
 // Load reads the manifest at key and returns it with a Ref pinning it.
-func Load(ctx context.Context, s store.Store, key string) (*Manifest, *Ref, error) {
+func Load(ctx context.Context, s store.Reader, key string) (*Manifest, *Ref, error) {
 	rc, _, err := s.Get(ctx, key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read manifest: %w", err)
@@ -373,7 +373,7 @@ type Claim struct {
 
 // Claims returns the claims with sequence numbers from `from` on, oldest
 // first, each with the manifest committed under it, if any.
-func Claims(ctx context.Context, s store.Store, from int64) ([]Claim, error) {
+func Claims(ctx context.Context, s store.Reader, from int64) ([]Claim, error) {
 	keys, err := List(ctx, s)
 	if err != nil {
 		return nil, err
@@ -383,7 +383,7 @@ func Claims(ctx context.Context, s store.Store, from int64) ([]Claim, error) {
 
 // ClaimsFor is Claims for a caller that has listed the manifest keys
 // already.
-func ClaimsFor(ctx context.Context, s store.Store, keys []string, from int64) ([]Claim, error) {
+func ClaimsFor(ctx context.Context, s store.Reader, keys []string, from int64) ([]Claim, error) {
 	manifests := map[int64]string{}
 	for _, k := range keys {
 		if seq, ok := SeqOf(k); ok {

@@ -13,7 +13,6 @@ import (
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 
 	"github.com/xroad-archiver/archiver/internal/config"
-	"github.com/xroad-archiver/archiver/internal/units"
 )
 
 // AlarmAPI is the part of the CloudWatch client alarms use.
@@ -48,13 +47,8 @@ type AlarmConfig struct {
 func AlarmConfigFrom(c *config.Config) AlarmConfig {
 	ac := AlarmConfig{Namespace: c.Metrics.Namespace, Cluster: c.Cluster, SecurityServer: c.SecurityServer,
 		Actions: c.Alarms.Actions, NoSuccessHours: c.Alarms.NoSuccessHours, RestoreTestNoSuccessHours: c.Alarms.RestoreTestNoSuccessHours,
-		MaxRestore: time.Duration(c.Alarms.MaxRestoreMinutes) * time.Minute}
-	if c.Alarms.BacklogMaxAge != "" {
-		ac.BacklogMaxAge, _ = units.ParseDuration(c.Alarms.BacklogMaxAge)
-	}
-	if c.Alarms.MaxArchiveAge != "" {
-		ac.MaxArchiveAge, _ = units.ParseDuration(c.Alarms.MaxArchiveAge)
-	}
+		MaxRestore:    time.Duration(c.Alarms.MaxRestoreMinutes) * time.Minute,
+		BacklogMaxAge: c.Alarms.BacklogMaxAge.Value(), MaxArchiveAge: c.Alarms.MaxArchiveAge.Value()}
 	if c.Sync.Enabled {
 		ac.Jobs = append(ac.Jobs, "sync")
 	}
@@ -70,9 +64,16 @@ func AlarmConfigFrom(c *config.Config) AlarmConfig {
 	return ac
 }
 
-// Dims are the dimensions of a job's metrics.
+// Dims are the dimensions of a job's metrics, as JobDims builds them.
 func (c AlarmConfig) Dims(job string) map[string]string {
-	return map[string]string{"Cluster": c.Cluster, "SecurityServer": c.SecurityServer, "Job": job}
+	return JobDims(c.Cluster, c.SecurityServer, job)
+}
+
+// JobDims are the dimensions of every metric of a job: the one place
+// they are built, for the data points a run publishes and for the alarms
+// that watch them.
+func JobDims(cluster, securityServer, job string) map[string]string {
+	return map[string]string{"Cluster": cluster, "SecurityServer": securityServer, "Job": job}
 }
 
 func sanitize(s string) string {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/codec"
 	"github.com/xroad-archiver/archiver/internal/manifest"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/xroad"
@@ -26,7 +27,7 @@ import (
 
 // Options configure a restore.
 type Options struct {
-	Store   store.Store
+	Store   store.Reader
 	To      string   // target directory (created if missing)
 	AsOf    string   // run id whose manifest to restore ("" latest)
 	Include []string // globs matched against the path and the base name
@@ -66,24 +67,24 @@ type Item struct {
 
 // Result is the outcome.
 type Result struct {
-	From        string    `json:"from"`
-	To          string    `json:"to"`
-	RunID       string    `json:"run_id"`
-	DryRun      bool      `json:"dry_run"`
-	Status      string    `json:"status"` // ok, partial, failed
-	Error       string    `json:"error,omitempty"`
-	Selected    Count     `json:"selected"`
-	Restored    Count     `json:"restored"`
-	Present     []Item    `json:"already_present,omitempty"` // identical file already there
-	Existing    []Item    `json:"existing,omitempty"`        // different file there; --force replaces
-	Failed      []Item    `json:"failed,omitempty"`
-	Planned     []Item    `json:"planned,omitempty"`
-	Started     time.Time `json:"started"`
-	DurationSec float64   `json:"duration_seconds"`
+	From        string         `json:"from"`
+	To          string         `json:"to"`
+	RunID       string         `json:"run_id"`
+	DryRun      bool           `json:"dry_run"`
+	Status      outcome.Status `json:"status"` // ok, partial, failed
+	Error       string         `json:"error,omitempty"`
+	Selected    Count          `json:"selected"`
+	Restored    Count          `json:"restored"`
+	Present     []Item         `json:"already_present,omitempty"` // identical file already there
+	Existing    []Item         `json:"existing,omitempty"`        // different file there; --force replaces
+	Failed      []Item         `json:"failed,omitempty"`
+	Planned     []Item         `json:"planned,omitempty"`
+	Started     time.Time      `json:"started"`
+	DurationSec float64        `json:"duration_seconds"`
 }
 
 // ErrPartial means some selected files were not restored (listed).
-var ErrPartial = errors.New("some files were not restored")
+var ErrPartial = outcome.Partial("some files were not restored")
 
 // ErrNoManifest means there is nothing to restore from.
 var ErrNoManifest = errors.New("no manifest at the source: nothing has been archived there")
@@ -98,7 +99,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
-	res := &Result{From: o.Store.URL(), To: o.To, DryRun: o.DryRun, Started: start, Status: "failed"}
+	res := &Result{From: o.Store.URL(), To: o.To, DryRun: o.DryRun, Started: start, Status: outcome.StatusFailed}
 	defer func() { res.DurationSec = time.Since(start).Seconds() }()
 	fail := func(err error) (*Result, error) {
 		res.Error = err.Error()
@@ -176,10 +177,10 @@ func (res *Result) record(e manifest.Entry, outcome int, err error) (Item, bool)
 // files failed or exist differently.
 func (res *Result) finish(selected int, what string) error {
 	if n := len(res.Failed) + len(res.Existing); n > 0 {
-		res.Status = "partial"
+		res.Status = outcome.StatusPartial
 		return fmt.Errorf("%d of %d files %s: %w", n, selected, what, ErrPartial)
 	}
-	res.Status = "ok"
+	res.Status = outcome.StatusOK
 	return nil
 }
 

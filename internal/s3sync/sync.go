@@ -12,6 +12,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/codec"
 	"github.com/xroad-archiver/archiver/internal/manifest"
+	runoutcome "github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/xroad"
@@ -43,7 +44,7 @@ type Progress interface {
 
 // ErrPartial means the run finished but some files failed; they are listed
 // in Result.Failed and retried by the next run.
-var ErrPartial = errors.New("some files were not shipped")
+var ErrPartial = runoutcome.Partial("some files were not shipped")
 
 // Count is a number of files and their bytes.
 type Count struct {
@@ -71,22 +72,22 @@ type Conflict struct {
 
 // Result is the outcome of a run, for humans, JSON and metrics.
 type Result struct {
-	RunID       string     `json:"run_id"`
-	Source      string     `json:"source"`
-	Destination string     `json:"destination"`
-	DryRun      bool       `json:"dry_run"`
-	Status      string     `json:"status"` // ok, partial, failed
-	Error       string     `json:"error,omitempty"`
-	Uploaded    Count      `json:"uploaded"`
-	StoredBytes int64      `json:"stored_bytes"` // after compression
-	Resumed     Count      `json:"resumed"`      // uploads completed from an interrupted run
-	Adopted     Count      `json:"adopted"`      // objects found already stored by an interrupted run
-	Unchanged   Count      `json:"unchanged"`    // already archived
-	Waiting     []string   `json:"waiting,omitempty"`
-	Ignored     int        `json:"ignored"`
-	Skipped     []Skip     `json:"skipped,omitempty"`
-	Conflicts   []Conflict `json:"conflicts,omitempty"`
-	Failed      []Failure  `json:"failed,omitempty"`
+	RunID       string            `json:"run_id"`
+	Source      string            `json:"source"`
+	Destination string            `json:"destination"`
+	DryRun      bool              `json:"dry_run"`
+	Status      runoutcome.Status `json:"status"` // ok, partial, failed
+	Error       string            `json:"error,omitempty"`
+	Uploaded    Count             `json:"uploaded"`
+	StoredBytes int64             `json:"stored_bytes"` // after compression
+	Resumed     Count             `json:"resumed"`      // uploads completed from an interrupted run
+	Adopted     Count             `json:"adopted"`      // objects found already stored by an interrupted run
+	Unchanged   Count             `json:"unchanged"`    // already archived
+	Waiting     []string          `json:"waiting,omitempty"`
+	Ignored     int               `json:"ignored"`
+	Skipped     []Skip            `json:"skipped,omitempty"`
+	Conflicts   []Conflict        `json:"conflicts,omitempty"`
+	Failed      []Failure         `json:"failed,omitempty"`
 	// Planned lists, in a dry run, what would be shipped.
 	Planned      []string `json:"planned,omitempty"`
 	Pruned       Count    `json:"pruned"`
@@ -119,7 +120,7 @@ type Backlog struct {
 
 func (o *Options) defaults() {
 	if o.Concurrency <= 0 {
-		o.Concurrency = 4
+		o.Concurrency = DefaultConcurrency
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -139,7 +140,7 @@ func (o *Options) defaults() {
 func Run(ctx context.Context, o Options) (*Result, error) {
 	o.defaults()
 	start := o.Now()
-	res := &Result{RunID: o.RunID, Source: o.Source, Destination: o.Store.URL(), DryRun: o.DryRun, Started: start, Status: "failed"}
+	res := &Result{RunID: o.RunID, Source: o.Source, Destination: o.Store.URL(), DryRun: o.DryRun, Started: start, Status: runoutcome.StatusFailed}
 	defer func() { res.DurationSec = o.Now().Sub(start).Seconds() }()
 	fail := func(err error) (*Result, error) {
 		res.Error = err.Error()
@@ -190,7 +191,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				res.PrunePlanned = append(res.PrunePlanned, c.file.Rel)
 			}
 		}
-		res.Status = "ok"
+		res.Status = runoutcome.StatusOK
 		return res, nil
 	}
 
@@ -240,10 +241,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.Backlog = backlog(scan, ix, start)
 	res.freshness(o, scan, entries, newEntries)
 	if len(res.Failed) > 0 {
-		res.Status = "partial"
+		res.Status = runoutcome.StatusPartial
 		return res, fmt.Errorf("%d of %d files failed: %w", len(res.Failed), len(toShip), ErrPartial)
 	}
-	res.Status = "ok"
+	res.Status = runoutcome.StatusOK
 	return res, nil
 }
 

@@ -17,17 +17,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/xroad-archiver/archiver/internal/lock"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/testenv"
 )
 
-var errSome = errors.New("some files")
+var errSome = outcome.Partial("some files")
 
 func job(name string, err error, calls *[]string) Job {
-	return Job{Name: name, Schedule: "@every 1s", Partial: func(e error) bool { return errors.Is(e, errSome) },
-		Run: func(ctx context.Context, runID string) (any, error) {
-			*calls = append(*calls, name)
-			return map[string]string{"run": runID}, err
-		}}
+	return Job{Name: name, Schedule: "@every 1s", Run: func(ctx context.Context, runID string) (any, error) {
+		*calls = append(*calls, name)
+		return map[string]string{"run": runID}, err
+	}}
 }
 
 func TestRunnerOutcomes(t *testing.T) {
@@ -35,7 +35,7 @@ func TestRunnerOutcomes(t *testing.T) {
 		name   string
 		errs   []error
 		only   []string
-		status string
+		status outcome.Status
 		want   error
 		calls  string
 	}{

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/robfig/cron/v3"
+
+	"github.com/xroad-archiver/archiver/internal/outcome"
 )
 
 // Server runs jobs on their schedules.
@@ -134,15 +136,15 @@ func (s *Server) fire(ctx context.Context, job string) {
 	}
 	runID := s.NewRunID()
 	rep, err := s.Runner.Run(ctx, runID, []string{job})
-	status := "failed"
+	status := outcome.StatusFailed
 	if rep != nil && len(rep.Jobs) == 1 {
 		status = rep.Jobs[0].Status
 		s.dur.WithLabelValues(job).Set(rep.Jobs[0].DurationSec)
 	}
-	if status == "ok" {
+	if status == outcome.StatusOK {
 		s.last.WithLabelValues(job).SetToCurrentTime()
 	}
-	s.runs.WithLabelValues(job, status).Inc()
+	s.runs.WithLabelValues(job, string(status)).Inc()
 	if err != nil {
 		s.Runner.Log.Warn("scheduled run ended with an error", "job", job, "run_id", runID, "error", err)
 	}

@@ -13,53 +13,20 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
+	"github.com/xroad-archiver/archiver/internal/content"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/xroad"
 )
 
-// ContentManifest records what a volume held when it was backed up, so a
-// restore can be checked against it: every file with its size and mtime,
-// and the SHA-256 of X-Road archives and backups.
-type ContentManifest struct {
-	Version   int           `json:"version"`
-	RunID     string        `json:"run_id"`
-	Namespace string        `json:"namespace"`
-	PVC       string        `json:"pvc"`
-	PV        string        `json:"pv"`
-	Kind      string        `json:"kind"`
-	Created   time.Time     `json:"created"`
-	Files     []ContentFile `json:"files"`
-	// Tar describes the streamed tar of a hostPath volume.
-	Tar *TarInfo `json:"tar,omitempty"`
-	// Skipped lists what archiver's user may not read (a root-only
-	// lost+found): not in Files, so a restore is not checked for it.
-	Skipped []Skipped `json:"skipped,omitempty"`
-}
-
-// Skipped is an entry the scan could not read.
-type Skipped struct {
-	Path   string `json:"path"`
-	Reason string `json:"reason"`
-}
-
-// ContentFile is one file of a volume.
-type ContentFile struct {
-	Path   string    `json:"path"` // slash path relative to the volume root
-	Size   int64     `json:"size"`
-	MTime  time.Time `json:"mtime"`
-	Kind   string    `json:"kind,omitempty"`   // archive, encrypted-archive, backup (when the volume is an archive-path)
-	SHA256 string    `json:"sha256,omitempty"` // of every file (manifests before 0.2: archives and backups only)
-}
-
-// TarInfo is the stored tar of a hostPath volume.
-type TarInfo struct {
-	Key        string `json:"key"`
-	SHA256     string `json:"sha256"` // of the uncompressed tar
-	Size       int64  `json:"size"`   // uncompressed
-	StoredSize int64  `json:"stored_size"`
-}
+// The content-manifest format is package content's; snapshot, which
+// writes the manifests, keeps these names for its callers.
+type (
+	ContentManifest = content.Manifest
+	ContentFile     = content.File
+	Skipped         = content.Skipped
+	TarInfo         = content.TarInfo
+)
 
 // ContentKey is where a volume's content manifest lives in the store.
 func ContentKey(v Volume, runID string) string {
@@ -161,7 +128,7 @@ func PutContent(ctx context.Context, s store.Store, key string, m *ContentManife
 }
 
 // LoadContent reads a content manifest.
-func LoadContent(ctx context.Context, s store.Store, key string) (*ContentManifest, error) {
+func LoadContent(ctx context.Context, s store.Reader, key string) (*ContentManifest, error) {
 	rc, _, err := s.Get(ctx, key)
 	if err != nil {
 		return nil, err

@@ -1,18 +1,14 @@
 package snapshot
 
 import (
-	"archive/tar"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	"github.com/xroad-archiver/archiver/internal/codec"
+	"github.com/xroad-archiver/archiver/internal/dirtar"
 	"github.com/xroad-archiver/archiver/internal/store"
 )
 
@@ -56,71 +52,9 @@ type countingWriter struct{ n int64 }
 
 func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
 
+// writeTar writes the volume as a tar; what archiver's user may not read
+// (a root-only lost+found) was skipped by the content scan too and is
+// left out.
 func writeTar(ctx context.Context, w io.Writer, root string) error {
-	tw := tar.NewWriter(w)
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			// What archiver's user may not read (a root-only lost+found)
-			// was skipped by the content scan too: leave it out.
-			if errors.Is(err, fs.ErrPermission) && p != root {
-				if d != nil && d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			return nil
-		}
-		var f *os.File
-		if d.Type().IsRegular() {
-			if f, err = os.Open(p); errors.Is(err, fs.ErrPermission) {
-				return nil
-			} else if err != nil {
-				return err
-			}
-			defer f.Close()
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if d.Type()&fs.ModeSymlink != 0 {
-			if link, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(info, link)
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if d.IsDir() {
-			hdr.Name += "/"
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if f == nil {
-			return nil
-		}
-		n, err := io.Copy(tw, io.LimitReader(f, hdr.Size))
-		if err != nil {
-			return err
-		}
-		if n != hdr.Size {
-			return fmt.Errorf("%s shrank from %d to %d bytes while it was read", rel, hdr.Size, n)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
+	return dirtar.Write(ctx, w, root, dirtar.Options{SkipUnreadable: true})
 }

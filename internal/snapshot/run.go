@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/store"
 )
 
@@ -37,29 +38,29 @@ type Options struct {
 
 // VolumeResult is the outcome for one PVC.
 type VolumeResult struct {
-	PVC             string     `json:"pvc"`
-	Volume          *Volume    `json:"volume,omitempty"`
-	Status          string     `json:"status"` // ok, failed, planned
-	Error           string     `json:"error,omitempty"`
-	ContentManifest string     `json:"content_manifest,omitempty"`
-	Files           int        `json:"files,omitempty"`
-	Skipped         []Skipped  `json:"skipped,omitempty"` // entries archiver may not read (warnings)
-	Artifacts       []Artifact `json:"artifacts,omitempty"`
-	Pruned          []Artifact `json:"pruned,omitempty"` // deleted (or, in a dry run, to delete)
-	DurationSec     float64    `json:"duration_seconds"`
+	PVC             string         `json:"pvc"`
+	Volume          *Volume        `json:"volume,omitempty"`
+	Status          outcome.Status `json:"status"` // ok, failed, planned
+	Error           string         `json:"error,omitempty"`
+	ContentManifest string         `json:"content_manifest,omitempty"`
+	Files           int            `json:"files,omitempty"`
+	Skipped         []Skipped      `json:"skipped,omitempty"` // entries archiver may not read (warnings)
+	Artifacts       []Artifact     `json:"artifacts,omitempty"`
+	Pruned          []Artifact     `json:"pruned,omitempty"` // deleted (or, in a dry run, to delete)
+	DurationSec     float64        `json:"duration_seconds"`
 }
 
 // Result is the outcome of a run.
 type Result struct {
 	RunID       string         `json:"run_id"`
 	DryRun      bool           `json:"dry_run"`
-	Status      string         `json:"status"` // ok, partial, failed
+	Status      outcome.Status `json:"status"` // ok, partial, failed
 	Volumes     []VolumeResult `json:"volumes"`
 	DurationSec float64        `json:"duration_seconds"`
 }
 
 // ErrPartial means some PVCs were backed up and some failed (each named).
-var ErrPartial = errors.New("some volumes were not backed up")
+var ErrPartial = outcome.Partial("some volumes were not backed up")
 
 // ErrAllFailed means no PVC was backed up.
 var ErrAllFailed = errors.New("no volume was backed up")
@@ -110,24 +111,24 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.DurationSec = o.Now().Sub(start).Seconds()
 	failed := 0
 	for _, vr := range res.Volumes {
-		if vr.Status == "failed" {
+		if vr.Status == outcome.StatusFailed {
 			failed++
 		}
 	}
 	switch {
 	case failed == 0:
-		res.Status = "ok"
+		res.Status = outcome.StatusOK
 		return res, nil
 	case failed == len(o.PVCs):
-		res.Status = "failed"
+		res.Status = outcome.StatusFailed
 		return res, fmt.Errorf("%d of %d volumes failed: %w", failed, len(o.PVCs), ErrAllFailed)
 	}
-	res.Status = "partial"
+	res.Status = outcome.StatusPartial
 	return res, fmt.Errorf("%d of %d volumes failed: %w", failed, len(o.PVCs), ErrPartial)
 }
 
 func (o *Options) logVolume(vr VolumeResult) {
-	if vr.Status == "failed" {
+	if vr.Status == outcome.StatusFailed {
 		o.Log.Warn("volume not backed up", "pvc", vr.PVC, "error", vr.Error)
 	} else {
 		o.Log.Info("volume backed up", "pvc", vr.PVC, "artifacts", len(vr.Artifacts), "pruned", len(vr.Pruned), "dry_run", o.DryRun)
@@ -157,13 +158,13 @@ func (o *Options) complete(ctx context.Context, st *started, vr *VolumeResult) {
 			return
 		}
 	}
-	vr.Status = "ok"
+	vr.Status = outcome.StatusOK
 }
 
 // one backs up a PVC. With Captured set, an EBS snapshot is only started:
 // it is returned to be waited for once every volume is captured.
 func (o *Options) one(ctx context.Context, ref string) (VolumeResult, *started) {
-	vr := VolumeResult{PVC: ref, Status: "failed"}
+	vr := VolumeResult{PVC: ref, Status: outcome.StatusFailed}
 	fail := func(err error) (VolumeResult, *started) { vr.Error = err.Error(); return vr, nil }
 	ns, name, err := ParseRef(ref)
 	if err != nil {
@@ -179,7 +180,7 @@ func (o *Options) one(ctx context.Context, ref string) (VolumeResult, *started) 
 		return fail(err)
 	}
 	if o.DryRun {
-		vr.Status = "planned"
+		vr.Status = outcome.StatusPlanned
 		if backend != nil && !o.Retention.IsZero() {
 			if vr.Pruned, err = backend.Prune(ctx, v, o.Retention, true, o.Location); err != nil {
 				return fail(err)
@@ -227,7 +228,7 @@ func (o *Options) one(ctx context.Context, ref string) (VolumeResult, *started) 
 			return fail(fmt.Errorf("backed up, but retention failed: %w", err))
 		}
 	}
-	vr.Status = "ok"
+	vr.Status = outcome.StatusOK
 	return vr, nil
 }
 
@@ -276,7 +277,7 @@ func (o *Options) hostPath(ctx context.Context, v Volume, content *ContentManife
 		return vr
 	}
 	vr.Artifacts = append(vr.Artifacts, Artifact{Kind: "tar", ID: key, State: "completed", SizeBytes: tar.StoredSize, Started: content.Created, RunID: o.RunID})
-	vr.Status = "ok"
+	vr.Status = outcome.StatusOK
 	return vr
 }
 
@@ -285,7 +286,7 @@ func List(ctx context.Context, o Options) ([]VolumeResult, error) {
 	o.defaults()
 	var out []VolumeResult
 	for _, ref := range o.PVCs {
-		vr := VolumeResult{PVC: ref, Status: "failed"}
+		vr := VolumeResult{PVC: ref, Status: outcome.StatusFailed}
 		ns, name, err := ParseRef(ref)
 		if err == nil {
 			var v Volume
@@ -302,7 +303,7 @@ func List(ctx context.Context, o Options) ([]VolumeResult, error) {
 		if err != nil {
 			vr.Error = err.Error()
 		} else {
-			vr.Status = "ok"
+			vr.Status = outcome.StatusOK
 		}
 		out = append(out, vr)
 	}

@@ -16,7 +16,7 @@ type Waiting struct {
 
 func (w Waiting) withDefaults() Waiting {
 	if w.Timeout <= 0 {
-		w.Timeout = 2 * time.Hour
+		w.Timeout = DefaultTimeout
 	}
 	if w.MinPoll <= 0 {
 		w.MinPoll = 5 * time.Second
@@ -26,6 +26,9 @@ func (w Waiting) withDefaults() Waiting {
 	}
 	return w
 }
+
+// DefaultTimeout is how long a snapshot or backup job is waited for.
+const DefaultTimeout = 2 * time.Hour
 
 // ErrTimeout means a backup did not finish within the waiting time.
 var ErrTimeout = errors.New("timed out waiting")

@@ -228,6 +228,9 @@ func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) 
 		if err != nil {
 			return err
 		}
+		if err := ctx.Err(); err != nil {
+			return err // also when there is nothing to list
+		}
 		rel, _ := filepath.Rel(l.root, p)
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {

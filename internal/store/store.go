@@ -12,15 +12,10 @@ import (
 	"time"
 )
 
-// Store is a destination for archived objects.
-type Store interface {
-	// Put writes a new object at key from p, with m as its metadata. It never
-	// overwrites: if key already exists it returns an error matching
-	// ErrExists and the stored object is unchanged. The object becomes
-	// visible only after every byte was sent, checked (CRC32C) and
-	// p.BeforeCommit returned nil; on any error nothing is visible at key.
-	// Put is safe for concurrent use.
-	Put(ctx context.Context, key string, p Payload, m Meta) (Object, error)
+// Reader is the read side of a destination: what verify, restore and the
+// manifest loaders need. A Reader has no method that writes, so code that
+// is given one cannot change the destination.
+type Reader interface {
 	// Head returns the object's description, or an error matching
 	// ErrNotFound.
 	Head(ctx context.Context, key string) (Object, error)
@@ -34,14 +29,26 @@ type Store interface {
 	// Check verifies that the destination exists and is reachable with the
 	// configured credentials, without writing anything.
 	Check(ctx context.Context) error
+	// URL names the destination for humans (s3://bucket/prefix, file:///dir).
+	URL() string
+}
+
+// Store is a destination for archived objects: a Reader that also writes.
+type Store interface {
+	Reader
+	// Put writes a new object at key from p, with m as its metadata. It never
+	// overwrites: if key already exists it returns an error matching
+	// ErrExists and the stored object is unchanged. The object becomes
+	// visible only after every byte was sent, checked (CRC32C) and
+	// p.BeforeCommit returned nil; on any error nothing is visible at key.
+	// Put is safe for concurrent use.
+	Put(ctx context.Context, key string, p Payload, m Meta) (Object, error)
 	// AbortIncomplete removes interrupted uploads below prefix that keep
 	// does not claim, and returns how many it removed. Idempotent.
 	AbortIncomplete(ctx context.Context, prefix string, keep func(key string) bool) (int, error)
 	// Delete removes an object; a missing object is not an error. Only used
 	// for archiver's own scratch objects, never for archived data.
 	Delete(ctx context.Context, key string) error
-	// URL names the destination for humans (s3://bucket/prefix, file:///dir).
-	URL() string
 	// CheckEncryption returns nil when o (from Head) is encrypted the way
 	// Put encrypts (S3: SSE-KMS with the configured key; a local directory
 	// has no server-side encryption), else an error matching

@@ -19,6 +19,7 @@ import (
 	"github.com/xroad-archiver/archiver/internal/codec"
 	"github.com/xroad-archiver/archiver/internal/gpg"
 	"github.com/xroad-archiver/archiver/internal/manifest"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/xroad"
@@ -26,7 +27,7 @@ import (
 
 // Options configure a verification.
 type Options struct {
-	Store store.Store
+	Store store.Reader
 	// AsOf verifies the state recorded by that run's manifest ("" latest).
 	AsOf string
 	// SamplePercent of the objects are re-read (default 100). The sample
@@ -104,13 +105,13 @@ type Report struct {
 	// Chains lists where each group's evidence chain begins: the first
 	// archive, a restart after a message-log database reset, or a
 	// mid-history start (the predecessor was never archived here).
-	Chains      []ChainStart `json:"chains,omitempty"`
-	Findings    []Finding    `json:"findings"`
-	Status      string       `json:"status"` // verified, failed, error
-	Error       string       `json:"error,omitempty"`
-	Started     time.Time    `json:"started"`
-	DurationSec float64      `json:"duration_seconds"`
-	MBPerSec    float64      `json:"reread_mb_per_second"`
+	Chains      []ChainStart   `json:"chains,omitempty"`
+	Findings    []Finding      `json:"findings"`
+	Status      outcome.Status `json:"status"` // verified, failed, error
+	Error       string         `json:"error,omitempty"`
+	Started     time.Time      `json:"started"`
+	DurationSec float64        `json:"duration_seconds"`
+	MBPerSec    float64        `json:"reread_mb_per_second"`
 }
 
 // ChainStart is one chain start, and the sync run that recorded it when
@@ -121,7 +122,7 @@ type ChainStart struct {
 }
 
 // ErrFailed means verification found errors (listed in the report).
-var ErrFailed = errors.New("verification failed")
+var ErrFailed = outcome.VerificationFailed("verification failed")
 
 // ErrNoManifest means the destination holds no manifest to verify against.
 var ErrNoManifest = errors.New("no manifest at the destination: nothing has been archived there")
@@ -146,7 +147,7 @@ func (o *Options) defaults() {
 func Run(ctx context.Context, o Options) (*Report, error) {
 	o.defaults()
 	start := o.Now()
-	rep := &Report{Destination: o.Store.URL(), Started: start, Status: "error", Findings: []Finding{}}
+	rep := &Report{Destination: o.Store.URL(), Started: start, Status: outcome.StatusError, Findings: []Finding{}}
 	defer func() {
 		rep.DurationSec = o.Now().Sub(start).Seconds()
 		if rep.DurationSec > 0 {
@@ -166,7 +167,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		// The record itself is damaged or tampered with: that is a finding
 		// about the destination, not a failure to reach it.
 		rep.Findings = append(rep.Findings, Finding{Severity: "error", Kind: KindManifest, Detail: err.Error()})
-		rep.Status, rep.Error = "failed", err.Error()
+		rep.Status, rep.Error = outcome.StatusFailed, err.Error()
 		return rep, fmt.Errorf("the manifest to verify against is unreadable: %w", ErrFailed)
 	}
 	if err != nil {
@@ -225,10 +226,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return fail(err)
 	}
 	o.continuity(m, listed, links, rep)
-	rep.Status = "verified"
+	rep.Status = outcome.StatusVerified
 	for _, f := range rep.Findings {
 		if f.Severity == "error" {
-			rep.Status = "failed"
+			rep.Status = outcome.StatusFailed
 			return rep, fmt.Errorf("%d problems found: %w", rep.errors(), ErrFailed)
 		}
 	}
@@ -269,7 +270,7 @@ func (o *Options) selected(e manifest.Entry) bool {
 
 // manifestChain loads the manifest to verify and walks its predecessors,
 // checking each one's SHA-256 against the pin its successor holds.
-func manifestChain(ctx context.Context, s store.Store, asOf string, now time.Time) (*manifest.Manifest, *manifest.Ref, int, []Finding, error) {
+func manifestChain(ctx context.Context, s store.Reader, asOf string, now time.Time) (*manifest.Manifest, *manifest.Ref, int, []Finding, error) {
 	var m *manifest.Manifest
 	var ref *manifest.Ref
 	var err error
@@ -341,7 +342,7 @@ func dropped(prev, cur *manifest.Manifest) []string {
 // commits while verify runs is not a finding: manifests after the one
 // verified, and claims younger than manifest.ClaimTimeout after it, are
 // left alone.
-func offChain(ctx context.Context, s store.Store, latest *manifest.Manifest, onChain map[string]bool, now time.Time) ([]Finding, error) {
+func offChain(ctx context.Context, s store.Reader, latest *manifest.Manifest, onChain map[string]bool, now time.Time) ([]Finding, error) {
 	var findings []Finding
 	keys, err := manifest.List(ctx, s)
 	if err != nil {

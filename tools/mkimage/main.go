@@ -3,21 +3,22 @@
 // with one multi-architecture index (amd64 and arm64), the same layout as
 // an oci-archive tarball, and a docker-archive tarball per architecture.
 // Push them with standard tools (skopeo, crane, docker load + push); see
-// README "Image". It is a build step, not part of the product.
+// README "Image". It is a build step, not part of the product: it must not
+// be imported by, or copied into, the archiver binary.
 package main
 
 import (
-	"archive/tar"
+	"context"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/xroad-archiver/archiver/internal/dirtar"
 	"github.com/xroad-archiver/archiver/internal/ociimage"
 )
 
@@ -111,44 +112,7 @@ func tarDir(dir, dst string) error {
 	if err != nil {
 		return err
 	}
-	tw := tar.NewWriter(f)
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		hdr, err := tar.FileInfoHeader(info, "")
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if d.IsDir() {
-			hdr.Name += "/"
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		src, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer src.Close()
-		_, err = io.Copy(tw, src)
-		return err
-	})
-	if cerr := tw.Close(); err == nil {
-		err = cerr
-	}
+	err = dirtar.Write(context.Background(), f, dir, dirtar.Options{})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -1,5 +1,9 @@
 // Package storetest is the conformance suite every store.Store must pass:
-// the local directory and S3 (MinIO) run the same tests.
+// the local directory and S3 (MinIO) run the same tests (round trips,
+// never overwriting, errors, List's order and callback errors,
+// cancellation, concurrent Puts). It is test support: it must not be
+// imported by code that ships in the binary, nor test one implementation
+// only.
 package storetest
 
 import (
@@ -8,9 +12,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,9 +208,101 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store, large int) {
 			t.Errorf("List(b/) = %v, want [b/1 b/2]", got)
 		}
 		got = nil
-		s.List(ctx, "", func(o store.Object) error { got = append(got, o.Key); return nil })
+		if err := s.List(ctx, "", func(o store.Object) error { got = append(got, o.Key); return nil }); err != nil {
+			t.Fatal(err)
+		}
 		if len(got) != 5 || got[0] != ".archiver/manifests/r1.json" || got[4] != "c/3" {
 			t.Errorf("List() = %v", got)
+		}
+	})
+
+	t.Run("ListStopsAtTheCallbacksError", func(t *testing.T) {
+		s := newStore(t)
+		for _, k := range []string{"a", "b", "c"} {
+			if _, err := s.Put(ctx, k, Payload([]byte(k)), meta([]byte(k), k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stop := errors.New("enough")
+		var got []string
+		err := s.List(ctx, "", func(o store.Object) error {
+			got = append(got, o.Key)
+			if o.Key == "b" {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) || len(got) != 2 {
+			t.Errorf("List = %v after %v, want the callback's error after [a b]", err, got)
+		}
+	})
+
+	t.Run("CanceledContextWritesNothing", func(t *testing.T) {
+		s := newStore(t)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		data := Random(5000, 30)
+		if _, err := s.Put(cctx, "canceled.zip", Payload(data), meta(data, "canceled.zip")); err == nil {
+			t.Fatal("Put with a canceled context succeeded")
+		}
+		if _, err := s.Head(ctx, "canceled.zip"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("after a canceled Put, Head = %v, want ErrNotFound", err)
+		}
+		if err := s.List(cctx, "", func(store.Object) error { return nil }); err == nil {
+			t.Error("List with a canceled context succeeded")
+		}
+	})
+
+	t.Run("ConcurrentPuts", func(t *testing.T) {
+		s := newStore(t)
+		const n = 8
+		data := make([][]byte, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			data[i] = Random(20_000+i, uint64(40+i))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				key := fmt.Sprintf("concurrent/%d.zip", i)
+				_, errs[i] = s.Put(ctx, key, Payload(data[i]), meta(data[i], key))
+			}()
+		}
+		// Two writers racing for one key: exactly one wins, the other
+		// gets ErrExists, and the object is the winner's whole content.
+		race := [2][]byte{Random(30_000, 50), Random(30_000, 51)}
+		var raceErrs [2]error
+		for i := range race {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, raceErrs[i] = s.Put(ctx, "concurrent/same.zip", Payload(race[i]), meta(race[i], "concurrent/same.zip"))
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("Put %d: %v", i, err)
+			} else if got := read(t, s, fmt.Sprintf("concurrent/%d.zip", i)); !bytes.Equal(got, data[i]) {
+				t.Errorf("object %d does not hold what was put", i)
+			}
+		}
+		won := -1
+		for i, err := range raceErrs {
+			switch {
+			case err == nil && won < 0:
+				won = i
+			case err == nil:
+				t.Error("both writers of one key succeeded")
+			case !errors.Is(err, store.ErrExists):
+				t.Errorf("losing writer: %v, want ErrExists", err)
+			}
+		}
+		if won < 0 {
+			t.Fatal("no writer of the contested key succeeded")
+		}
+		if got := read(t, s, "concurrent/same.zip"); !bytes.Equal(got, race[won]) {
+			t.Error("the contested key does not hold the winner's content")
 		}
 	})
 

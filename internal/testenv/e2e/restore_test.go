@@ -18,7 +18,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/awsfake"
 	"github.com/xroad-archiver/archiver/internal/dircheck"
-	"github.com/xroad-archiver/archiver/internal/drill"
+	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/testenv"
 )
@@ -108,12 +108,12 @@ func newSnapshotEnv(t *testing.T, n testenv.NodeEnv) *snapshotEnv {
 	return e
 }
 
-func (e *snapshotEnv) restoreTest(t *testing.T, extra ...string) (cliResult, drill.Result) {
+func (e *snapshotEnv) restoreTest(t *testing.T, extra ...string) (cliResult, restoretest.Result) {
 	t.Helper()
 	args := append([]string{"restore-test", "--kubeconfig", e.n.Kubeconfig, "--pvc", ns + "/pvc-data-sidecar", "--dest", e.dest,
 		"--snapshot", e.snapID, "--storage-class", e.n.StorageClass, "--image", e.n.ArchiverImage, "--timeout", "4m", "-o", "json"}, extra...)
 	r := cli(t, e.env, args...)
-	var res drill.Result
+	var res restoretest.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
 		t.Fatalf("exit %d, output is not a result: %v\n%s\n%s", r.code, err, r.stdout, r.stderr)
 	}
@@ -126,7 +126,7 @@ func (e *snapshotEnv) restoreTest(t *testing.T, extra ...string) (cliResult, dri
 func (e *snapshotEnv) leftovers(t *testing.T, keepVolumes int) string {
 	t.Helper()
 	ctx := context.Background()
-	sel := metav1.ListOptions{LabelSelector: drill.LabelComponent + "=" + drill.ComponentDrill}
+	sel := metav1.ListOptions{LabelSelector: restoretest.LabelComponent + "=" + restoretest.ComponentDrill}
 	var left []string
 	pods, _ := e.n.Client.CoreV1().Pods(ns).List(ctx, sel)
 	for _, p := range pods.Items {
@@ -242,7 +242,7 @@ func TestRestoreToPVCOnARealNode(t *testing.T) {
 	ctx := context.Background()
 	r := cli(t, e.env, "restore", "--kubeconfig", n.Kubeconfig, "--from", e.dest, "--snapshot", e.snapID, "--to-pvc", ns+"/restored",
 		"--pvc", ns+"/pvc-data-sidecar", "--storage-class", n.StorageClass, "--image", n.ArchiverImage, "--timeout", "4m", "-o", "json")
-	var res drill.Result
+	var res restoretest.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || res.Status != "ok" || res.PVC != ns+"/restored" {
 		t.Fatalf("restore: exit %d (%v)\n%s\n%s", r.code, err, r.stdout, r.stderr)
 	}

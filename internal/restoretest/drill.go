@@ -1,4 +1,4 @@
-package drill
+package restoretest
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/xroad-archiver/archiver/internal/dircheck"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/store"
 )
@@ -45,7 +46,7 @@ type Options struct {
 	Kube  kubernetes.Interface
 	Snap  snapclient.Interface // VolumeSnapshots (EBS)
 	EFS   *EFSRestore          // nil: EFS volumes cannot be drilled
-	Store store.Store          // where the content manifests are
+	Store store.Reader         // where the content manifests are
 
 	Source snapshot.Volume // the PVC whose backup is restored
 	Backup Backup
@@ -78,7 +79,7 @@ type Result struct {
 	Kind      string           `json:"volume_kind"`
 	Backup    Backup           `json:"backup"`
 	Namespace string           `json:"namespace"`
-	Status    string           `json:"status"` // ok, failed (verification), error
+	Status    outcome.Status   `json:"status"` // ok, failed (verification), error
 	Error     string           `json:"error,omitempty"`
 	PVC       string           `json:"restored_pvc,omitempty"` // kept (real recovery)
 	Check     *dircheck.Result `json:"check,omitempty"`
@@ -128,10 +129,10 @@ func (o *Options) defaults() {
 		o.Poll = 2 * time.Second
 	}
 	if o.Timeout <= 0 {
-		o.Timeout = 30 * time.Minute
+		o.Timeout = DefaultTimeout
 	}
 	if o.RunAsUser == 0 {
-		o.RunAsUser = 999
+		o.RunAsUser = DefaultRunAsUser
 	}
 	if o.Resources.Limits == nil && o.Resources.Requests == nil {
 		o.Resources = DefaultResources()
@@ -155,7 +156,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	start := o.Now()
 	d := &drill{o: o, src: o.Source, backup: o.Backup, ns: o.Namespace, n: newNames(o.RunID, o.Source.Ref()),
 		deadline: start.Add(o.Timeout + min(cleanupGrace, o.Timeout))}
-	d.res = &Result{RunID: o.RunID, Source: o.Source.Ref(), Kind: o.Source.Kind, Backup: o.Backup, Namespace: d.ns, Status: "error"}
+	d.res = &Result{RunID: o.RunID, Source: o.Source.Ref(), Kind: o.Source.Kind, Backup: o.Backup, Namespace: d.ns, Status: outcome.StatusError}
 	if o.Archives != nil {
 		d.res.Source = o.Archives.Dest
 		if o.Namespace == "" {
@@ -225,7 +226,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		return d.fail(err)
 	}
-	d.res.Status = "ok"
+	d.res.Status = outcome.StatusOK
 	return d.res, nil
 }
 
@@ -237,7 +238,7 @@ const cleanupGrace = time.Minute
 func (d *drill) fail(err error) (*Result, error) {
 	d.res.Error = err.Error()
 	if errors.Is(err, dircheck.ErrFailed) {
-		d.res.Status = "failed"
+		d.res.Status = outcome.StatusFailed
 	}
 	return d.res, err
 }
@@ -466,12 +467,12 @@ func FromArtifact(a snapshot.Artifact) Backup {
 }
 
 // ErrPartial: some PVCs of a batch passed their restore test, others not.
-var ErrPartial = errors.New("some restore tests failed")
+var ErrPartial = outcome.Partial("some restore tests failed")
 
 // Batch is one scheduled run of restore tests over several PVCs.
 type Batch struct {
-	Status string    `json:"status"` // ok, partial, failed
-	Drills []*Result `json:"drills"`
+	Status outcome.Status `json:"status"` // ok, partial, failed
+	Drills []*Result      `json:"drills"`
 }
 
 // Add records one drill's outcome.
@@ -484,20 +485,20 @@ func (b *Batch) Err() error {
 	var failed []string
 	verifyOnly := true
 	for _, r := range b.Drills {
-		if r.Status != "ok" {
+		if r.Status != outcome.StatusOK {
 			failed = append(failed, r.Source+": "+r.Error)
-			verifyOnly = verifyOnly && r.Status == "failed"
+			verifyOnly = verifyOnly && r.Status == outcome.StatusFailed
 		}
 	}
 	switch {
 	case len(failed) == 0:
-		b.Status = "ok"
+		b.Status = outcome.StatusOK
 		return nil
 	case len(failed) < len(b.Drills):
-		b.Status = "partial"
+		b.Status = outcome.StatusPartial
 		return fmt.Errorf("%d of %d restore tests failed: %w: %s", len(failed), len(b.Drills), ErrPartial, strings.Join(failed, "; "))
 	}
-	b.Status = "failed"
+	b.Status = outcome.StatusFailed
 	if verifyOnly {
 		return fmt.Errorf("%w: %s", dircheck.ErrFailed, strings.Join(failed, "; "))
 	}

@@ -1,4 +1,4 @@
-package drill
+package restoretest
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/xroad-archiver/archiver/internal/dircheck"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 )
 
 // waitPod waits for the verifier pod to finish and reads its result. It
@@ -72,13 +73,13 @@ func podResult(pod *corev1.Pod) (*dircheck.Result, error) {
 		return nil, fmt.Errorf("verifier pod %s exited %d (%s) without a result: %q", pod.Name, term.ExitCode, term.Reason, truncate(term.Message, 300))
 	}
 	switch {
-	case res.Status == "error":
+	case res.Status == outcome.StatusError:
 		detail := ""
 		if len(res.Problems) > 0 {
 			detail = res.Problems[0].Detail
 		}
 		return nil, fmt.Errorf("verifier pod %s could not check the restored volume: %s", pod.Name, detail)
-	case res.Status == "ok" && term.ExitCode == 0, res.Status == "failed" && term.ExitCode == 4:
+	case res.Status == outcome.StatusOK && term.ExitCode == 0, res.Status == outcome.StatusFailed && term.ExitCode == 4:
 		return &res, nil
 	}
 	return nil, fmt.Errorf("verifier pod %s exited %d with result %q", pod.Name, term.ExitCode, res.Status)

@@ -1,4 +1,4 @@
-package drill
+package restoretest
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/xroad-archiver/archiver/internal/dircheck"
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 )
 
@@ -68,7 +69,7 @@ func TestPodResult(t *testing.T) {
 			res, err := podResult(tc.pod)
 			switch tc.verdict {
 			case "ok", "failed":
-				if err != nil || res.Status != tc.verdict {
+				if err != nil || string(res.Status) != tc.verdict {
 					t.Fatalf("%+v %v", res, err)
 				}
 			default:
@@ -144,7 +145,7 @@ func TestBatchErr(t *testing.T) {
 	broken := &Result{Source: "c", Status: "error", Error: "timed out"}
 	for _, tc := range []struct {
 		drills []*Result
-		status string
+		status outcome.Status
 		is     error
 	}{
 		{[]*Result{ok}, "ok", nil},

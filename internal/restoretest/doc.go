@@ -1,4 +1,4 @@
-// Package drill proves that a backup can be restored. It restores an EBS
+// Package restoretest proves that a backup can be restored. It restores an EBS
 // snapshot (through a pre-provisioned VolumeSnapshotContent and a
 // VolumeSnapshot) or an AWS Backup EFS recovery point (through a restore
 // job and a static PersistentVolume) into a scratch PVC, runs a short-lived
@@ -12,4 +12,11 @@
 // whose deadline has passed, so a crashed run leaves nothing behind for
 // long. The same machinery, with Keep set, is a real recovery: the
 // restored, verified PVC is left in place under the name asked for.
-package drill
+//
+// It owns the orchestration of restore tests too: which backup of which
+// PVC to restore (Select), a scheduled run over several PVCs (RunAll), and
+// the S3 copy's restore-and-check that the verifier pod runs
+// (RestoreAndCheck). Its errors name values, not the flags or YAML keys
+// that set them, and it must not verify files itself outside the
+// verifier's code path (dircheck does) nor write to the backup store.
+package restoretest

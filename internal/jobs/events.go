@@ -1,9 +1,8 @@
-package main
+package jobs
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 )
 
@@ -18,7 +18,7 @@ import (
 // this pod (POD_NAME and POD_NAMESPACE from the downward API) for every
 // failed or partial job, so `kubectl describe pod` and event-based
 // alerting see it. Without those variables it returns nil.
-func eventRecorder(kubeconfig string, log *slog.Logger) func(context.Context, *schedule.Report) {
+func eventRecorder(env Env) func(context.Context, *schedule.Report) {
 	pod, ns := os.Getenv("POD_NAME"), os.Getenv("POD_NAMESPACE")
 	if pod == "" || ns == "" {
 		return nil
@@ -26,19 +26,19 @@ func eventRecorder(kubeconfig string, log *slog.Logger) func(context.Context, *s
 	var kube kubernetes.Interface
 	return func(ctx context.Context, rep *schedule.Report) {
 		for _, j := range rep.Jobs {
-			if j.Status != "failed" && j.Status != "partial" {
+			if j.Status != outcome.StatusFailed && j.Status != outcome.StatusPartial {
 				continue
 			}
 			if kube == nil {
-				k, err := kubeClient(kubeconfig)
+				k, err := env.Clients.KubeClient()
 				if err != nil {
-					log.Warn("no event recorded", "error", err)
+					env.Log.Warn("no event recorded", "error", err)
 					return
 				}
 				kube = k
 			}
 			reason := "ArchiverJobFailed"
-			if j.Status == "partial" {
+			if j.Status == outcome.StatusPartial {
 				reason = "ArchiverJobPartial"
 			}
 			msg := fmt.Sprintf("archiver %s job %s (run %s): %s", j.Name, j.Status, rep.RunID, strings.ReplaceAll(j.Error, "\n", " "))
@@ -50,7 +50,7 @@ func eventRecorder(kubeconfig string, log *slog.Logger) func(context.Context, *s
 				Reason:         reason, Message: msg, Type: corev1.EventTypeWarning, Source: corev1.EventSource{Component: "archiver"},
 				FirstTimestamp: metav1.Now(), LastTimestamp: metav1.Now(), Count: 1}
 			if _, err := kube.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
-				log.Warn("no event recorded", "error", err)
+				env.Log.Warn("no event recorded", "error", err)
 			}
 		}
 	}

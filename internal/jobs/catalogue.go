@@ -1,0 +1,340 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/backup"
+	backuptypes "github.com/aws/aws-sdk-go-v2/service/backup/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/xroad-archiver/archiver/internal/config"
+	"github.com/xroad-archiver/archiver/internal/gpg"
+	"github.com/xroad-archiver/archiver/internal/restoretest"
+	"github.com/xroad-archiver/archiver/internal/s3sync"
+	"github.com/xroad-archiver/archiver/internal/schedule"
+	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/store"
+	"github.com/xroad-archiver/archiver/internal/verify"
+)
+
+// syncJob ships the archives as the sync section says.
+func syncJob(c *config.Config, env Env) schedule.Job {
+	return schedule.Job{Name: "sync", Schedule: c.Sync.Schedule, Run: func(ctx context.Context, runID string) (any, error) {
+		o, oo, err := SyncOptions(ctx, c.Sync, env.Clients)
+		if err != nil {
+			return nil, err
+		}
+		if env.BeforeSync != nil {
+			env.BeforeSync(oo.Concurrency, oo.PartSize)
+		}
+		o.RunID, o.Log = runID, env.Log
+		return s3sync.Run(ctx, o)
+	}}
+}
+
+// SyncOptions turns the sync section into s3sync's options, with the
+// destination opened for writing, and the store options it was opened
+// with.
+func SyncOptions(ctx context.Context, s config.Sync, cl Clients) (s3sync.Options, store.OpenOptions, error) {
+	cl = cl.withDefaults()
+	var so s3sync.Options
+	loc, err := store.ParseLocation(s.Dest)
+	if err != nil {
+		return so, store.OpenOptions{}, fmt.Errorf("sync.dest %w", err)
+	}
+	compress := s.Compress
+	if compress == "" {
+		compress = "none"
+	}
+	mode, err := s3sync.ParseCompress(compress)
+	if err != nil {
+		return so, store.OpenOptions{}, fmt.Errorf("sync.compress: %w", err)
+	}
+	conc := s.Concurrency
+	if conc == 0 {
+		conc = s3sync.DefaultConcurrency
+	}
+	oo := store.OpenOptions{EndpointURL: s.EndpointURL, Region: s.Region, KMSKeyID: s.KMSKeyID, BucketKey: s.BucketKey,
+		PartSize: store.DefaultPartSize, MultipartThreshold: store.DefaultMultipartThreshold, Concurrency: conc,
+		BandwidthLimit: s.BandwidthLimit.Bytes()}
+	prune := s3sync.PruneOptions{MinAge: s.Prune.OlderThan.Value(), FreePercent: s.Prune.FreeSpacePercent, Encrypted: loc.Scheme == "s3"}
+	if ol := s.ObjectLock; ol != nil {
+		oo.LockMode, oo.LockRetention, prune.LockMode = ol.Mode, ol.Retention.Value(), ol.Mode
+	}
+	st, err := cl.OpenStore(ctx, loc, oo)
+	if err != nil {
+		return so, oo, err
+	}
+	source := s.Source
+	if source == "" {
+		source = s3sync.DefaultSource
+	}
+	host, _ := os.Hostname()
+	return s3sync.Options{Source: source, Store: st, Compress: mode, Concurrency: conc,
+		BackupQuiet: s.BackupQuietPeriod.Or(s3sync.DefaultBackupQuiet), Prune: prune, Host: host}, oo, nil
+}
+
+// snapshotJob snapshots the volumes as the snapshot section says.
+func snapshotJob(c *config.Config, env Env) schedule.Job {
+	return schedule.Job{Name: "snapshot", Schedule: c.Snapshot.Schedule, Run: func(ctx context.Context, runID string) (any, error) {
+		s := c.Snapshot
+		spec := SnapshotSpec{PVCs: s.PVCs, Mounts: s.Mounts, Cluster: c.Cluster, Region: s.Region, DRRegion: s.DRRegion, DRKMSKey: s.DRKMSKey,
+			EFSVault: s.EFS.Vault, EFSRole: s.EFS.RoleARN, Account: s.EFS.AccountID, Timeout: s.Timeout.Value(),
+			Retention: snapshot.Policy{KeepLast: s.Retention.KeepLast, Daily: s.Retention.Daily, Weekly: s.Retention.Weekly, Monthly: s.Retention.Monthly}}
+		var err error
+		if spec.Location, err = time.LoadLocation(c.TimeZone); err != nil { // "" is UTC
+			return nil, err
+		}
+		if c.Sync.Dest != "" {
+			loc, err := store.ParseLocation(c.Sync.Dest)
+			if err != nil {
+				return nil, fmt.Errorf("sync.dest %w", err)
+			}
+			if spec.Store, err = env.Clients.OpenStore(ctx, loc, store.OpenOptions{EndpointURL: c.Sync.EndpointURL, KMSKeyID: c.Sync.KMSKeyID, Concurrency: 4}); err != nil {
+				return nil, err
+			}
+		}
+		so, err := SnapshotOptions(ctx, spec, env.Clients)
+		if err != nil {
+			return nil, err
+		}
+		so.RunID, so.Log = runID, env.Log
+		// Once every volume's point in time is taken, waiting on EBS (up
+		// to snapshot.timeout) needs no lock: hourly syncs go on meanwhile
+		// instead of failing with "locked".
+		so.Captured = func() { schedule.ReleaseLock(ctx) }
+		return snapshot.Run(ctx, so)
+	}}
+}
+
+// SnapshotSpec is what a snapshot run needs besides its clients, from the
+// configuration (the job) or from flags (archiver snapshot).
+type SnapshotSpec struct {
+	PVCs                     []string
+	Mounts                   map[string]string // NAMESPACE/NAME -> where this pod mounts it
+	Cluster, Region          string
+	DRRegion, DRKMSKey       string
+	EFSVault, EFSRole        string
+	Account                  string // of the EFS file systems; "": from AWS_ROLE_ARN
+	ColdAfterDays, DeleteDay int32  // EFS recovery point lifecycle (0: none)
+	Retention                snapshot.Policy
+	Location                 *time.Location // of retention's days
+	Timeout, Poll            time.Duration
+	DryRun                   bool
+	Store                    store.Store // content manifests and hostPath tars; nil: none
+}
+
+// SnapshotOptions builds snapshot's options and its EBS, EFS and API
+// server clients. A DR region that is the source region is an ErrConfig.
+func SnapshotOptions(ctx context.Context, s SnapshotSpec, cl Clients) (snapshot.Options, error) {
+	cl = cl.withDefaults()
+	so := snapshot.Options{PVCs: s.PVCs, Mount: map[string]string{}, Retention: s.Retention, Location: s.Location, DryRun: s.DryRun, Store: s.Store}
+	for k, v := range s.Mounts {
+		so.Mount[k] = v
+	}
+	if so.Location == nil {
+		so.Location = time.UTC
+	}
+	var err error
+	if so.Kube, err = cl.KubeClient(); err != nil {
+		return so, err
+	}
+	cfg, err := cl.AWS(ctx, s.Region)
+	if err != nil {
+		return so, err
+	}
+	wait := snapshot.Waiting{Timeout: s.Timeout, MinPoll: s.Poll}
+	so.EBS = &snapshot.EBS{API: ec2.NewFromConfig(cfg), Region: cfg.Region, Cluster: s.Cluster, Wait: wait}
+	if s.DRRegion != "" {
+		if s.DRRegion == cfg.Region {
+			return so, &configError{fmt.Sprintf("DR region %s is the source region", s.DRRegion)}
+		}
+		dcfg := cfg.Copy()
+		dcfg.Region = s.DRRegion
+		so.EBS.DR = &snapshot.DRCopy{API: ec2.NewFromConfig(dcfg), Region: s.DRRegion, KMSKeyID: s.DRKMSKey}
+	}
+	account := s.Account
+	if account == "" {
+		account = snapshot.AccountFromARN(os.Getenv("AWS_ROLE_ARN"))
+	}
+	so.EFS = &snapshot.EFS{API: backup.NewFromConfig(cfg), Region: cfg.Region, Account: account, Vault: s.EFSVault, IAMRole: s.EFSRole, Cluster: s.Cluster, Wait: wait}
+	if s.ColdAfterDays > 0 || s.DeleteDay > 0 {
+		lc := &backuptypes.Lifecycle{}
+		if s.ColdAfterDays > 0 {
+			lc.MoveToColdStorageAfterDays = aws.Int64(int64(s.ColdAfterDays))
+		}
+		if s.DeleteDay > 0 {
+			lc.DeleteAfterDays = aws.Int64(int64(s.DeleteDay))
+		}
+		so.EFS.Lifecycle = lc
+	}
+	return so, nil
+}
+
+// restoreTestJob runs the restore test of every configured PVC (and of
+// the S3 copy first with restoreTest.archives) and reports them as one
+// batch.
+func restoreTestJob(c *config.Config, env Env) schedule.Job {
+	rt := c.RestoreTest
+	pvcs := rt.PVCs
+	if len(pvcs) == 0 {
+		pvcs = c.Snapshot.PVCs
+	}
+	targets := pvcs
+	if rt.Archives {
+		targets = append([]string{""}, pvcs...) // "": the S3 copy
+	}
+	return schedule.Job{Name: "restore-test", Schedule: rt.Schedule, AnyNode: true, Run: func(ctx context.Context, runID string) (any, error) {
+		one := env.RestoreTest
+		if one == nil {
+			one = func(ctx context.Context, c *config.Config, pvc, runID string, log *slog.Logger) (*restoretest.Result, error) {
+				o, err := RestoreTestOptions(ctx, RestoreTestFromConfig(c, pvc, runID), env.Clients)
+				if err != nil {
+					return nil, err
+				}
+				o.Log = log
+				return restoretest.Run(ctx, o)
+			}
+		}
+		b := restoretest.RunAll(ctx, targets, runID, c.Sync.Dest, func(ctx context.Context, pvc string) (*restoretest.Result, error) {
+			return one(ctx, c, pvc, runID, env.Log)
+		})
+		return b, b.Err()
+	}}
+}
+
+// RestoreTestFromConfig is the restore test of one PVC ("": the S3 copy)
+// as the restoreTest section configures it.
+func RestoreTestFromConfig(c *config.Config, pvc, runID string) RestoreTestSpec {
+	rt := c.RestoreTest
+	s := RestoreTestSpec{Selection: restoretest.Selection{PVC: pvc, StorageClass: rt.StorageClass}, Archives: pvc == "",
+		Dest: c.Sync.Dest, EndpointURL: c.Sync.EndpointURL, Region: c.Snapshot.Region,
+		ServiceAccount: rt.ServiceAccount, Namespace: rt.Namespace, SnapshotClass: rt.SnapshotClass, EFSPath: rt.EFSPaths[pvc],
+		EFSVault: c.Snapshot.EFS.Vault, EFSRole: c.Snapshot.EFS.RoleARN, Account: c.Snapshot.EFS.AccountID,
+		Image: rt.Image, RunAsUser: rt.RunAsUser, Timeout: rt.Timeout.Value(), RunID: runID}
+	if s.RunAsUser == 0 {
+		s.RunAsUser = restoretest.DefaultRunAsUser
+	}
+	return s
+}
+
+// RestoreTestSpec is what one restore test needs besides its clients,
+// from the configuration (the job) or from flags (archiver restore-test,
+// restore --to-pvc).
+type RestoreTestSpec struct {
+	Selection restoretest.Selection
+	// Archives restores the S3 copy at Dest in the verifier pod instead
+	// of a volume backup.
+	Archives                   bool
+	Dest, EndpointURL, Region  string
+	ServiceAccount, Namespace  string
+	SnapshotClass, EFSPath     string
+	EFSVault, EFSRole, Account string
+	Image                      string
+	RunAsUser                  int64
+	Timeout, Poll              time.Duration
+	Keep                       string // the PVC a real recovery leaves in place; "" for a test
+	RunID                      string
+}
+
+// RestoreTestOptions builds restoretest's options: the destination opened
+// to read the content manifests, the API server and snapshot clients, the
+// EBS and EFS clients, and the backup selected (restoretest.Select).
+func RestoreTestOptions(ctx context.Context, s RestoreTestSpec, cl Clients) (restoretest.Options, error) {
+	cl = cl.withDefaults()
+	o := restoretest.Options{Namespace: s.Namespace, StorageClass: s.Selection.StorageClass, SnapshotClass: s.SnapshotClass, EFSPath: s.EFSPath,
+		Image: s.Image, RunAsUser: s.RunAsUser, Timeout: s.Timeout, Poll: s.Poll, Keep: s.Keep, RunID: s.RunID}
+	loc, err := store.ParseLocation(s.Dest)
+	if err != nil {
+		return o, err
+	}
+	if o.Store, err = cl.OpenReader(ctx, loc, store.OpenOptions{EndpointURL: s.EndpointURL, Region: s.Region, Concurrency: 1}); err != nil {
+		return o, err
+	}
+	cfg, err := cl.Kube()
+	if err != nil {
+		return o, err
+	}
+	cfg.QPS, cfg.Burst = 20, 40 // a few objects polled every poll interval
+	if o.Kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		return o, err
+	}
+	if o.Snap, err = snapclient.NewForConfig(cfg); err != nil {
+		return o, err
+	}
+	if s.Archives {
+		o.Archives = &restoretest.Archives{Dest: s.Dest, EndpointURL: s.EndpointURL, Region: s.Region, ServiceAccount: s.ServiceAccount}
+		return o, nil
+	}
+	acfg, err := cl.AWS(ctx, s.Region)
+	if err != nil {
+		return o, err
+	}
+	ebs := &snapshot.EBS{API: ec2.NewFromConfig(acfg), Region: acfg.Region}
+	bk := backup.NewFromConfig(acfg)
+	account := s.Account
+	if account == "" {
+		account = snapshot.AccountFromARN(os.Getenv("AWS_ROLE_ARN"))
+	}
+	efs := &snapshot.EFS{API: bk, Region: acfg.Region, Account: account, Vault: s.EFSVault}
+	if s.EFSRole != "" {
+		o.EFS = &restoretest.EFSRestore{API: bk, Vault: s.EFSVault, IAMRole: s.EFSRole}
+	}
+	if err := restoretest.Select(ctx, &o, s.Selection, ebs, efs); err != nil {
+		return o, err
+	}
+	if o.Namespace == "" {
+		o.Namespace = o.Source.Namespace
+	}
+	return o, nil
+}
+
+// DefaultVerifySample is the percentage of the archive a scheduled verify
+// re-reads each run.
+const DefaultVerifySample = 10
+
+// verifyJob re-reads a rotating sample of sync.dest as the verify section
+// says. It reads only: it needs neither the primary node nor the lock.
+func verifyJob(c *config.Config, env Env) schedule.Job {
+	return schedule.Job{Name: "verify", Schedule: c.Verify.Schedule, AnyNode: true, Run: func(ctx context.Context, _ string) (any, error) {
+		v := c.Verify
+		sample := v.SamplePercent
+		if sample == 0 {
+			sample = DefaultVerifySample
+		}
+		loc, err := store.ParseLocation(c.Sync.Dest)
+		if err != nil {
+			return nil, fmt.Errorf("sync.dest %w", err)
+		}
+		st, err := env.Clients.OpenReader(ctx, loc, store.OpenOptions{EndpointURL: c.Sync.EndpointURL, Region: c.Sync.Region, Concurrency: 4})
+		if err != nil {
+			return nil, err
+		}
+		var keys *gpg.Keys
+		if paths := gpgPaths(v.GPGHome, v.GPGKeys); len(paths) > 0 {
+			if keys, err = gpg.Load(paths, v.GPGSigners); err != nil {
+				return nil, err
+			}
+		}
+		return verify.Run(ctx, verify.Options{Store: st, SamplePercent: sample, MaxBytes: v.MaxBytes.Bytes(),
+			RequireEncryption: loc.Scheme == "s3", Concurrency: 4, Log: env.Log, Keys: keys})
+	}}
+}
+
+// gpgPaths is the key material to load: the GnuPG home first, then the
+// exported key files. None: encrypted archives are checked for integrity
+// only.
+func gpgPaths(home string, keys []string) []string {
+	paths := append([]string(nil), keys...)
+	if home != "" {
+		paths = append([]string{home}, paths...)
+	}
+	return paths
+}
