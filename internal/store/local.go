@@ -224,7 +224,16 @@ func (l *Local) Get(ctx context.Context, key string) (io.ReadCloser, Object, err
 // List implements Store.
 func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) error {
 	var objs []Object
-	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+	// Walk only the directory the prefix names (".archiver/manifests/" is
+	// one small directory beside a million archives), not the whole tree.
+	start := l.root
+	if dir := path.Dir(prefix + "x"); dir != "." && CheckKey(dir) == nil {
+		start = filepath.Join(l.root, filepath.FromSlash(dir))
+	}
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == start && start != l.root {
+			return filepath.SkipAll
+		}
 		if err != nil {
 			return err
 		}
