@@ -36,12 +36,15 @@ const (
 // exceed maxPending entries or maxPendingRuns manifests, or when the state
 // still rests on a format 1 manifest (the migration). Leaves hold at most
 // maxLeaf entries (a path's versions are never split across leaves).
-const (
+var (
 	maxPending     = 2048
 	maxPendingRuns = 16
 	maxLeaf        = 1024
-	maxLeafBytes   = 64 << 20 // what a leaf decoder reads at most
-	maxRootBytes   = 64 << 20 // what a checkpoint root decoder reads at most
+)
+
+const (
+	maxLeafBytes = 64 << 20 // what a leaf decoder reads at most
+	maxRootBytes = 64 << 20 // what a checkpoint root decoder reads at most
 )
 
 // Checkpoint is the root of one checkpoint: the whole state as of the
@@ -948,6 +951,10 @@ func CheckCheckpoint(ctx context.Context, s store.Store, m *Manifest) error {
 			return fmt.Errorf("%w: checkpoint %s of run %s leaves out %s (%s), which the state before it and the run's entries hold", ErrInvalid, m.Checkpoint.Key, m.RunID, w.Path, w.Key)
 		case !wok:
 			return fmt.Errorf("%w: checkpoint %s of run %s holds %s (%s), which neither the state before it nor the run's entries hold", ErrInvalid, m.Checkpoint.Key, m.RunID, g.Path, g.Key)
+		case g.Path > w.Path:
+			return fmt.Errorf("%w: checkpoint %s of run %s leaves out %s (%s), which the state before it and the run's entries hold", ErrInvalid, m.Checkpoint.Key, m.RunID, w.Path, w.Key)
+		case g.Path < w.Path:
+			return fmt.Errorf("%w: checkpoint %s of run %s holds %s (%s), which neither the state before it nor the run's entries hold", ErrInvalid, m.Checkpoint.Key, m.RunID, g.Path, g.Key)
 		case !sameEntry(g, w):
 			return fmt.Errorf("%w: checkpoint %s of run %s differs from the state before it plus the run's entries at %s (entry %d of its changed leaves)", ErrInvalid, m.Checkpoint.Key, m.RunID, w.Path, n+1)
 		}
@@ -994,4 +1001,9 @@ func (c *leafCursor) unread(e Entry, ok bool) {
 	if ok {
 		c.back = &e
 	}
+}
+
+func sha256hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }

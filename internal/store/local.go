@@ -169,11 +169,22 @@ func (l *Local) writeMeta(key string, lm localMeta) error {
 	if err != nil {
 		return err
 	}
-	t := mp + ".tmp"
-	if err := os.WriteFile(t, b, 0o640); err != nil {
+	// A temporary name of its own: two writers of one key at once (two
+	// runs claiming one sequence number) must not trip over each other's
+	// temporary file; the object's link decides which of them wins.
+	f, err := os.CreateTemp(filepath.Dir(mp), ".meta-*.tmp")
+	if err != nil {
 		return err
 	}
-	return os.Rename(t, mp)
+	defer os.Remove(f.Name())
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), mp)
 }
 
 func syncDir(dir string) {

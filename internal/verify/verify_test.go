@@ -444,3 +444,41 @@ func TestTamperedLatestManifestIsAFinding(t *testing.T) {
 		t.Fatalf("err %v, report %+v", err, rep)
 	}
 }
+
+// A destination written by the previous release (format 1 manifests) is
+// read as is, continued by the next sync, which migrates its state into a
+// checkpoint, and verifies, on a local directory and on MinIO.
+func TestFormatOneDestinationIsContinuedAndVerifies(t *testing.T) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		dir := filepath.Join(t.TempDir(), "xroad")
+		xroadgen.Generate(xroadgen.Demo(dir))
+		s := newStore(t)
+		if _, err := s3sync.Run(ctx, s3sync.Options{Source: dir, Store: s, RunID: "r1"}); err != nil {
+			t.Fatal(err)
+		}
+		asFormat1(t, s)
+		// Nothing new: the format 1 state is read and nothing is written.
+		res, err := s3sync.Run(ctx, s3sync.Options{Source: dir, Store: s, RunID: "r2"})
+		if err != nil || res.Uploaded.Files != 0 || res.Manifest != "" || res.Unchanged.Files == 0 {
+			t.Fatalf("no-op on format 1: %v %+v", err, res)
+		}
+		os.WriteFile(filepath.Join(dir, "mlog-20261121000000-20261121000001-0123456789abcdef.zip.gpg"), []byte("new"), 0o640)
+		res, err = s3sync.Run(ctx, s3sync.Options{Source: dir, Store: s, RunID: "r3"})
+		if err != nil || res.Uploaded.Files != 1 {
+			t.Fatalf("sync after format 1: %v %+v", err, res)
+		}
+		head, _, err := manifest.Load(ctx, s, res.Manifest)
+		if err != nil || head.Version != manifest.Version || head.Checkpoint == nil || len(head.Entries) != 1 {
+			t.Fatalf("the first format 2 manifest: %+v %v; want a checkpoint and one new entry", head, err)
+		}
+		// (The new "archive" is three bytes, not OpenPGP: the one finding.)
+		rep, err := Run(ctx, Options{Store: s})
+		if rep.Manifests != 2 || rep.Entries != res.Unchanged.Files+1 || len(rep.Findings) != 1 || rep.Findings[0].Kind != KindEvidence {
+			t.Fatalf("verify: %v, %+v", err, rep)
+		}
+		if old, _, _ := manifest.LoadRun(ctx, s, "r1"); old == nil || old.Version != manifest.VersionFull {
+			t.Fatalf("r1 is not the format 1 manifest: %+v", old)
+		}
+	})
+}
