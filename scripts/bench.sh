@@ -77,7 +77,8 @@ measure() {
 }
 
 FILTER_AWS=(--exclude '*' --include 'mlog-*.zip' --include 'mlog-*.zip.gpg' --include 'backup/*.gpg' --include 'backup/*.tar')
-FILTER_S5CMD=(--exclude '*' --include 'mlog-*.zip' --include 'mlog-*.zip.gpg' --include 'backup/*.gpg' --include 'backup/*.tar')
+# s5cmd matches --include against the whole local path.
+FILTER_S5CMD=(--include '*/mlog-*.zip' --include '*/mlog-*.zip.gpg' --include '*/backup/*.gpg' --include '*/backup/*.tar')
 FILTER_RCLONE=(--include 'mlog-*.zip' --include 'mlog-*.zip.gpg' --include 'backup/*.gpg' --include 'backup/*.tar')
 size=$(du -sb "$TREE" | cut -f1)
 echo "bench: tree $((size / 1000000)) MB, $(find "$TREE" -type f | wc -l) files; a fresh loopback MinIO with SSE-KMS per tool; $(nproc) cores" >&2
