@@ -21,6 +21,26 @@ need() { # command, debian package
 need aws awscli; need rclone rclone; [ -x /usr/bin/time ] || need time time
 AWS=/usr/bin/aws RCLONE=/usr/bin/rclone
 
+# The peers a user would pick today, built once from the Go module proxy and
+# cached outside the repository (BENCH_PEERS=0 leaves them out): rclone's
+# current release beside Debian's, and s5cmd. s5cmd's go.mod makes a plain
+# `go install ...@version` refuse it; a wrapper module requiring it works.
+RCLONE_NEW_VERSION=v1.76.0 S5CMD_VERSION=v2.3.0
+PEERS=()
+if [ "${BENCH_PEERS:-1}" != 0 ]; then
+  RCLONE_NEW=$CACHE/peers/rclone-$RCLONE_NEW_VERSION/rclone
+  if [ ! -x "$RCLONE_NEW" ]; then
+    echo "bench: building rclone $RCLONE_NEW_VERSION from the module proxy (once, ~5 min)" >&2
+    (cd /tmp && GOFLAGS=-mod=mod GOBIN=$(dirname "$RCLONE_NEW") CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "github.com/rclone/rclone@$RCLONE_NEW_VERSION")
+  fi
+  S5CMD=$CACHE/peers/s5cmd-$S5CMD_VERSION/s5cmd
+  if [ ! -x "$S5CMD" ]; then
+    echo "bench: building s5cmd $S5CMD_VERSION from the module proxy (once)" >&2
+    "$ROOT/scripts/build-wrapped.sh" github.com/peak/s5cmd/v2 "$S5CMD_VERSION" "$S5CMD_VERSION" "$(dirname "$S5CMD")" "" github.com/peak/s5cmd/v2
+  fi
+  PEERS=(rclone-new s5cmd)
+fi
+
 if [ ! -f "$TREE/.complete" ]; then
   echo "bench: generating the benchmark tree in $TREE (once)" >&2
   rm -rf "$TREE"
@@ -57,6 +77,8 @@ measure() {
 }
 
 FILTER_AWS=(--exclude '*' --include 'mlog-*.zip' --include 'mlog-*.zip.gpg' --include 'backup/*.gpg' --include 'backup/*.tar')
+# s5cmd matches --include against the whole local path.
+FILTER_S5CMD=(--include '*/mlog-*.zip' --include '*/mlog-*.zip.gpg' --include '*/backup/*.gpg' --include '*/backup/*.tar')
 FILTER_RCLONE=(--include 'mlog-*.zip' --include 'mlog-*.zip.gpg' --include 'backup/*.gpg' --include 'backup/*.tar')
 size=$(du -sb "$TREE" | cut -f1)
 echo "bench: tree $((size / 1000000)) MB, $(find "$TREE" -type f | wc -l) files; a fresh loopback MinIO with SSE-KMS per tool; $(nproc) cores" >&2
@@ -80,6 +102,11 @@ run_restore() {
   rm -rf "$r"; measure restore-aws $AWS --endpoint-url "$EP" s3 cp --recursive --only-show-errors --exclude '.archiver/*' "s3://$b/xroad" "$r"
   rm -rf "$r"; measure restore-rclone env -u AWS_CA_BUNDLE $RCLONE copy ":s3:$b/xroad" "$r" --s3-provider Minio --s3-endpoint "$EP" \
     --s3-env-auth --s3-region us-east-1 --transfers 8 --ignore-checksum --exclude '.archiver/**'
+  if [ ${#PEERS[@]} -gt 0 ]; then
+    rm -rf "$r"; measure restore-rclone-new env -u AWS_CA_BUNDLE "$RCLONE_NEW" copy ":s3:$b/xroad" "$r" --s3-provider Minio --s3-endpoint "$EP" \
+      --s3-env-auth --s3-region us-east-1 --transfers 8 --ignore-checksum --exclude '.archiver/**'
+    rm -rf "$r"; mkdir -p "$r"; measure restore-s5cmd env -u AWS_CA_BUNDLE "$S5CMD" --endpoint-url "$EP" cp --exclude '.archiver/*' "s3://$b/xroad/*" "$r/"
+  fi
   rm -rf "$r"
   measure verify-archiver "$BIN" verify --dest "s3://$b/xroad" --endpoint-url "$EP" --log-level warn -o json
   grep -o '"reread_mb_per_second": *[0-9.]*' "$WORK/verify-archiver.log" | sed 's/.*: *//' >>"$WORK/verify-mbps"
@@ -101,6 +128,23 @@ run_rclone() {
   measure rclone-noop "${rc[@]}"
   rb "$b"
 }
+run_rclone_new() {
+  fresh_minio rclone-new
+  local b=bench-rclone-new-$RANDOM; mb "$b"
+  local rc=(env -u AWS_CA_BUNDLE "$RCLONE_NEW" copy "$TREE" ":s3:$b/xroad" --s3-provider Minio --s3-endpoint "$EP" --s3-env-auth
+    --s3-region us-east-1 --s3-server-side-encryption aws:kms --s3-sse-kms-key-id "$KEY" --transfers 8 "${FILTER_RCLONE[@]}")
+  measure rclone-new-first "${rc[@]}"
+  measure rclone-new-noop "${rc[@]}"
+  rb "$b"
+}
+run_s5cmd() {
+  fresh_minio s5cmd
+  local b=bench-s5cmd-$RANDOM; mb "$b"
+  local sc=(env -u AWS_CA_BUNDLE "$S5CMD" --endpoint-url "$EP" sync --sse aws:kms --sse-kms-key-id "$KEY" "${FILTER_S5CMD[@]}" "$TREE/" "s3://$b/xroad/")
+  measure s5cmd-first "${sc[@]}"
+  measure s5cmd-noop "${sc[@]}"
+  rb "$b"
+}
 run_big() {
   fresh_minio big
   local b=bench-big-$RANDOM d=$WORK/big; mb "$b"; mkdir -p "$d"
@@ -116,6 +160,7 @@ echo "bench: first sync and no-op resync, $REPS rounds; tools interleaved within
 for r in $(seq 1 "$REPS"); do
   echo "round $r" >&2
   run_archiver; run_aws; run_rclone
+  for p in "${PEERS[@]}"; do "run_${p//-/_}"; done
 done
 [ "${BENCH_SKIP_BIG:-0}" = 1 ] || run_big
 
@@ -127,14 +172,14 @@ echo "Medians of $REPS rounds; tree $((size / 1000000)) MB in $(find "$TREE" -ty
 echo
 echo "| tool | first sync | no-op resync | peak RSS (first) |"
 echo "|---|---|---|---|"
-for t in archiver aws rclone; do
+for t in archiver aws rclone "${PEERS[@]}"; do
   printf '| %s | %.2f s | %.2f s | %d MiB |\n' "$t" "$(get $t-first 2)" "$(get $t-noop 2)" "$(( $(get $t-first 3) / 1024 ))"
 done
 echo
 echo
 echo "| restore (same MinIO, empty directory) | time | peak RSS |"
 echo "|---|---|---|"
-for t in archiver aws rclone; do
+for t in archiver aws rclone "${PEERS[@]}"; do
   printf '| %s | %.2f s | %d MiB |\n' "$t" "$(get restore-$t 2)" "$(( $(get restore-$t 3) / 1024 ))"
 done
 echo
@@ -142,6 +187,9 @@ echo "archiver restore vs aws s3 cp --recursive: $(ratio "$(get restore-aws 2)" 
 echo "archiver verify (full re-read, SHA-256 and X-Road chain of every archive): $(get verify-archiver 2) s, $(sort -g "$WORK/verify-mbps" | awk '{v[NR]=$1} END {printf "%.0f", v[int((NR+1)/2)]}') MB/s re-hashed, peak RSS $(( $(get verify-archiver 3) / 1024 )) MiB"
 echo "archiver vs aws s3 sync: first sync $(ratio "$(get aws-first 2)" "$(get archiver-first 2)") faster, no-op $(ratio "$(get aws-noop 2)" "$(get archiver-noop 2)") faster"
 echo "archiver vs rclone copy: first sync $(ratio "$(get rclone-first 2)" "$(get archiver-first 2)") faster, no-op $(ratio "$(get rclone-noop 2)" "$(get archiver-noop 2)") faster"
+for t in "${PEERS[@]}"; do
+  echo "archiver vs $t: first sync $(ratio "$(get $t-first 2)" "$(get archiver-first 2)") faster, no-op $(ratio "$(get $t-noop 2)" "$(get archiver-noop 2)") faster, restore $(ratio "$(get restore-$t 2)" "$(get restore-archiver 2)") faster"
+done
 if [ -n "$(get archiver-5GiB-file 2)" ]; then
   echo "archiver, one 5 GiB file: $(get archiver-5GiB-file 2) s, peak RSS $(( $(get archiver-5GiB-file 3) / 1024 )) MiB"
 fi

@@ -1,8 +1,17 @@
 // Package manifest owns archiver's record of what was archived: one JSON
 // manifest per run that changed something, written under the reserved
-// .archiver/manifests/ prefix after all of the run's data, holding every
-// entry archived so far (so one manifest is the complete state as of its
-// run) and chained to its predecessor by SHA-256.
+// .archiver/manifests/ prefix after all of the run's data and chained to
+// its predecessor by SHA-256.
+//
+// Format 2 (written now) keeps the cost of a run proportional to its own
+// work: a manifest holds only the entries its run added (a delta) and,
+// every few runs, pins a checkpoint of the whole state, a sorted index
+// split into content-addressed leaves under .archiver/index/ that later
+// checkpoints share when unchanged. A run reads the newest manifest
+// (found through .archiver/tip/), the deltas since the last checkpoint
+// and only the leaves its local files fall into. Format 1 manifests
+// (every entry archived so far in each one) are still read, and the first
+// format 2 run after them migrates the state into a checkpoint.
 //
 // The manifest, not the bucket listing, is the source of truth: a run whose
 // manifest was not committed did not happen. The package reads and writes
@@ -31,8 +40,14 @@ import (
 // Prefix is the reserved key prefix for manifests.
 const Prefix = ".archiver/manifests/"
 
-// Version is the manifest format version this package writes.
-const Version = 1
+// Version is the manifest format version this package writes: a delta
+// of the run's entries, with a checkpoint of the whole state every few
+// runs (see State).
+const Version = 2
+
+// VersionFull is the first format, still read: every manifest lists every
+// entry archived so far.
+const VersionFull = 1
 
 // maxManifest bounds what Decode reads (about two million entries).
 const maxManifest = 1 << 30
@@ -50,16 +65,34 @@ type Manifest struct {
 	Source   string    `json:"source,omitempty"`
 	Host     string    `json:"host,omitempty"`
 	Previous *Ref      `json:"previous,omitempty"`
-	Entries  []Entry   `json:"entries"`
+	// Total is the number of entries in the state as of this manifest
+	// (format 2; format 1 lists them all in Entries).
+	Total int64 `json:"total_entries,omitempty"`
+	// NewestArchive is the newest mtime of a message-log archive in the
+	// state as of this manifest (format 2).
+	NewestArchive time.Time `json:"newest_archive,omitzero"`
 	// ChainStarts are the groups whose evidence chain, as archived here,
 	// begins mid-history: recorded by the sync that first saw the
 	// group's earliest archive naming a predecessor that was neither
-	// archived nor on the volume. Like Entries, every manifest carries
-	// all earlier records. Manifests before this field have none.
+	// archived nor on the volume. Every manifest carries all earlier
+	// records (in both formats). Manifests before this field have none.
 	ChainStarts []ChainStart `json:"chain_starts,omitempty"`
 	// StartsRecorded says the writer recorded ChainStarts (so a start
 	// missing from them is not one). False in manifests from before.
 	StartsRecorded bool `json:"chain_starts_recorded,omitempty"`
+	// Earliest holds, in format 2, the entry of each evidence group's
+	// earliest archive as of this manifest (chosen by the writer, which
+	// knows archive names), so a run finds where chains start without
+	// reading the history.
+	Earliest []Entry `json:"earliest,omitempty"`
+	// Checkpoint, in format 2, pins the whole state as of this manifest
+	// (its predecessor's state plus Entries); without it the state is the
+	// predecessor's plus Entries. It is encoded before Entries so a reader
+	// that needs only the state stops before them.
+	Checkpoint *Ref `json:"checkpoint,omitempty"`
+	// Entries are, in format 2, the entries this run added; in format 1,
+	// every entry archived so far.
+	Entries []Entry `json:"entries"`
 }
 
 // ChainStart is where a group's chain, as archived here, begins: Archive
@@ -131,15 +164,6 @@ func Find(ctx context.Context, s store.Reader, runID string) (string, error) {
 	return "", fmt.Errorf("run %s: no manifest: %w", runID, store.ErrNotFound)
 }
 
-// LoadRun loads the manifest of runID.
-func LoadRun(ctx context.Context, s store.Reader, runID string) (*Manifest, *Ref, error) {
-	k, err := Find(ctx, s, runID)
-	if err != nil {
-		return nil, nil, err
-	}
-	return Load(ctx, s, k)
-}
-
 // ErrInvalid marks a manifest that does not decode or validate.
 var ErrInvalid = errors.New("invalid manifest")
 
@@ -179,8 +203,8 @@ func (e *readErr) Read(p []byte) (int, error) {
 // Validate checks the manifest's own consistency. It never trusts keys or
 // paths: both must be clean relative paths.
 func (m *Manifest) Validate() error {
-	if m.Version != Version {
-		return fmt.Errorf("%w: version %d, this archiver reads %d", ErrInvalid, m.Version, Version)
+	if m.Version != Version && m.Version != VersionFull {
+		return fmt.Errorf("%w: version %d, this archiver reads %d and %d", ErrInvalid, m.Version, VersionFull, Version)
 	}
 	if m.RunID == "" || strings.ContainsAny(m.RunID, "/\\") {
 		return fmt.Errorf("%w: bad run id %q", ErrInvalid, m.RunID)
@@ -189,21 +213,20 @@ func (m *Manifest) Validate() error {
 		return fmt.Errorf("%w: sequence number %d", ErrInvalid, m.Seq)
 	}
 	for i, e := range m.Entries {
-		if err := store.CheckKey(e.Key); err != nil {
+		if err := e.validate(); err != nil {
 			return fmt.Errorf("%w: entry %d: %v", ErrInvalid, i, err)
 		}
-		if err := store.CheckKey(e.Path); err != nil {
-			return fmt.Errorf("%w: entry %d: path: %v", ErrInvalid, i, err)
+	}
+	for i, e := range m.Earliest {
+		if err := e.validate(); err != nil {
+			return fmt.Errorf("%w: earliest %d: %v", ErrInvalid, i, err)
 		}
-		if len(e.SHA256) != 64 || !isHex(e.SHA256) {
-			return fmt.Errorf("%w: entry %d (%s): bad sha256", ErrInvalid, i, e.Path)
-		}
-		if e.Size < 0 || e.StoredSize < 0 {
-			return fmt.Errorf("%w: entry %d (%s): negative size", ErrInvalid, i, e.Path)
-		}
-		if c := e.Chain; c != nil && (!isHex(c.LastDigest) || (c.PrevDigest != "" && !isHex(c.PrevDigest))) {
-			return fmt.Errorf("%w: entry %d (%s): bad chain digest", ErrInvalid, i, e.Path)
-		}
+	}
+	if m.Total < 0 {
+		return fmt.Errorf("%w: negative total", ErrInvalid)
+	}
+	if c := m.Checkpoint; c != nil && (m.Version != Version || !strings.HasPrefix(c.Key, checkpointPrefix) || store.CheckKey(c.Key) != nil || len(c.SHA256) != 64 || !isHex(c.SHA256)) {
+		return fmt.Errorf("%w: bad checkpoint reference %q", ErrInvalid, c.Key)
 	}
 	for i, c := range m.ChainStarts {
 		if c.Archive == "" || c.PrevArchive == "" || !isHex(c.PrevDigest) {
@@ -213,20 +236,35 @@ func (m *Manifest) Validate() error {
 	return nil
 }
 
-func isHex(s string) bool { return s != "" && strings.Trim(s, "0123456789abcdef") == "" }
-
-// Encode renders the manifest as indented JSON.
-func (m *Manifest) Encode() ([]byte, error) {
-	return json.MarshalIndent(m, "", " ")
+// validate checks one entry; keys and paths must be clean relative paths.
+func (e *Entry) validate() error {
+	if err := store.CheckKey(e.Key); err != nil {
+		return err
+	}
+	if err := store.CheckKey(e.Path); err != nil {
+		return fmt.Errorf("path: %v", err)
+	}
+	if len(e.SHA256) != 64 || !isHex(e.SHA256) {
+		return fmt.Errorf("%s: bad sha256", e.Path)
+	}
+	if e.Size < 0 || e.StoredSize < 0 {
+		return fmt.Errorf("%s: negative size", e.Path)
+	}
+	if c := e.Chain; c != nil && (!isHex(c.LastDigest) || (c.PrevDigest != "" && !isHex(c.PrevDigest))) {
+		return fmt.Errorf("%s: bad chain digest", e.Path)
+	}
+	return nil
 }
 
-// Latest returns the most recent manifest in s, or nil if there is none.
-func Latest(ctx context.Context, s store.Reader) (*Manifest, *Ref, error) {
-	keys, err := List(ctx, s)
-	if err != nil || len(keys) == 0 {
-		return nil, nil, err
+func isHex(s string) bool { return s != "" && strings.Trim(s, "0123456789abcdef") == "" }
+
+// Encode renders the manifest as JSON: indented in format 1 (as it always
+// was), compact in format 2.
+func (m *Manifest) Encode() ([]byte, error) {
+	if m.Version == VersionFull {
+		return json.MarshalIndent(m, "", " ")
 	}
-	return Load(ctx, s, keys[len(keys)-1])
+	return json.Marshal(m)
 }
 
 // List returns the manifest keys in s, oldest first.
@@ -244,7 +282,8 @@ func List(ctx context.Context, s store.Reader) ([]string, error) {
 	return keys, nil
 }
 
-// Load reads the manifest at key and returns it with a Ref pinning it.
+// Load reads the manifest at key as stored (in format 2, its header and
+// its run's entries only) and returns it with a Ref pinning its bytes.
 func Load(ctx context.Context, s store.Reader, key string) (*Manifest, *Ref, error) {
 	rc, _, err := s.Get(ctx, key)
 	if err != nil {
@@ -256,7 +295,9 @@ func Load(ctx context.Context, s store.Reader, key string) (*Manifest, *Ref, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("manifest %s: %w", key, err)
 	}
-	io.Copy(h, rc)
+	if _, err := io.Copy(h, rc); err != nil {
+		return nil, nil, fmt.Errorf("read manifest %s: %w", key, err)
+	}
 	return m, &Ref{Key: key, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
@@ -288,9 +329,15 @@ var ErrConcurrent = errors.New("another run committed a manifest concurrently")
 // number committed. The manifest is encoded before anything is claimed,
 // so a run that cannot encode it (memory) leaves no claim behind.
 func Commit(ctx context.Context, s store.Store, m *Manifest) (*Ref, error) {
+	ref, _, err := commit(ctx, s, m)
+	return ref, err
+}
+
+// commit is Commit, also returning the manifest's size.
+func commit(ctx context.Context, s store.Store, m *Manifest) (*Ref, int, error) {
 	b, err := m.Encode()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for attempt := 0; ; attempt++ {
 		err := claim(ctx, s, m)
@@ -298,18 +345,18 @@ func Commit(ctx context.Context, s store.Store, m *Manifest) (*Ref, error) {
 			break
 		}
 		if !errors.Is(err, store.ErrExists) {
-			return nil, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, err)
+			return nil, 0, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, err)
 		}
 		next, err := pastOrphans(ctx, s, m)
 		if err != nil {
-			return nil, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, err)
+			return nil, 0, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, err)
 		}
 		if attempt == 3 { // orphans keep appearing: someone else is writing
-			return nil, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, ErrConcurrent)
+			return nil, 0, fmt.Errorf("commit manifest %d of run %s: %w", m.Seq, m.RunID, ErrConcurrent)
 		}
 		m.Seq = next
 		if b, err = m.Encode(); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	sum := sha256.Sum256(b)
@@ -319,9 +366,9 @@ func Commit(ctx context.Context, s store.Store, m *Manifest) (*Ref, error) {
 		CRC32C: crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)), SHA256: hexSum},
 		store.Meta{SHA256: hexSum, Size: int64(len(b)), MTime: m.Created, Path: key, RunID: m.RunID})
 	if err != nil {
-		return nil, fmt.Errorf("commit manifest %s: %w", key, err)
+		return nil, 0, fmt.Errorf("commit manifest %s: %w", key, err)
 	}
-	return &Ref{Key: key, SHA256: hexSum}, nil
+	return &Ref{Key: key, SHA256: hexSum}, len(b), nil
 }
 
 // pastOrphans returns the first number after the claims from m.Seq on,

@@ -22,7 +22,7 @@ import (
 const sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 func sample(run string) *Manifest {
-	return &Manifest{Version: Version, Seq: 1, RunID: run, Created: time.Date(2026, 11, 22, 1, 2, 3, 0, time.UTC),
+	return &Manifest{Version: VersionFull, Seq: 1, RunID: run, Created: time.Date(2026, 11, 22, 1, 2, 3, 0, time.UTC),
 		Entries: []Entry{{Path: "mlog-a.zip", Key: "mlog-a.zip", Kind: "archive", Size: 10, SHA256: sha, StoredSize: 10, RunID: run}}}
 }
 

@@ -109,21 +109,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := o.Store.Check(ctx); err != nil {
 		return fail(err)
 	}
-	var m *manifest.Manifest
+	var st *manifest.State
 	var err error
 	if o.AsOf != "" {
-		m, _, err = manifest.LoadRun(ctx, o.Store, o.AsOf)
+		st, err = manifest.OpenRun(ctx, o.Store, o.AsOf)
 	} else {
-		m, _, err = manifest.Latest(ctx, o.Store)
+		st, err = manifest.OpenLatest(ctx, o.Store)
 	}
 	if err != nil {
 		return fail(err)
 	}
-	if m == nil {
+	if st == nil {
 		return fail(ErrNoManifest)
 	}
-	res.RunID = m.RunID
-	sel, err := SelectIn(m.Entries, o.Include, o.Since, o.Until, o.Zone)
+	res.RunID = st.Head.RunID
+	// Streamed one checkpoint leaf at a time: only the selection is kept.
+	sel, recorded, err := selectState(ctx, st, o.Include, o.Since, o.Until, o.Zone)
 	if err != nil {
 		return fail(err)
 	}
@@ -132,7 +133,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.Selected.Bytes += e.Size
 	}
 	if len(sel) == 0 {
-		return fail(fmt.Errorf("%w (run %s records %d files)", ErrNothingSelected, m.RunID, len(manifest.Current(m.Entries))))
+		return fail(fmt.Errorf("%w (run %s records %d files)", ErrNothingSelected, res.RunID, recorded))
 	}
 	if o.DryRun {
 		return o.plan(sel, res)
@@ -218,6 +219,37 @@ var ErrNothingSelected = errors.New("nothing matches the selection: no file rest
 
 // ErrBadWindow means --since is after --until.
 var ErrBadWindow = errors.New("the time window is empty: since is after until")
+
+// selectState is SelectIn over a state, read as a stream (path order, the
+// versions of a path together): it keeps only what it selects, and
+// returns how many paths the state records.
+func selectState(ctx context.Context, st *manifest.State, include []string, since, until time.Time, zone *time.Location) ([]manifest.Entry, int, error) {
+	var out []manifest.Entry
+	paths := 0
+	var last *manifest.Entry
+	take := func() error {
+		if last == nil {
+			return nil
+		}
+		paths++
+		sel, err := SelectIn([]manifest.Entry{*last}, include, since, until, zone)
+		out = append(out, sel...)
+		return err
+	}
+	err := st.Each(ctx, func(e manifest.Entry) error {
+		if last != nil && last.Path != e.Path {
+			if err := take(); err != nil {
+				return err
+			}
+		}
+		last = &e
+		return nil
+	})
+	if err == nil {
+		err = take()
+	}
+	return out, paths, err
+}
 
 // Select picks the newest version of every path that matches the filters.
 func Select(entries []manifest.Entry, include []string, since, until time.Time) ([]manifest.Entry, error) {

@@ -2,6 +2,7 @@ package s3sync
 
 import (
 	"path"
+	"sort"
 	"time"
 
 	"github.com/xroad-archiver/archiver/internal/manifest"
@@ -58,5 +59,34 @@ func chainStarts(known []manifest.ChainStart, entries []manifest.Entry, local []
 		}
 		out = append(out, manifest.ChainStart{Group: group, Archive: name, PrevArchive: l.PrevArchive, PrevDigest: l.PrevDigest, RunID: runID, Recorded: now.UTC()})
 	}
+	return out
+}
+
+// earliestOf returns the entry of each group's earliest archive (by the X
+// field of its name; the newest version of that name) among entries: what
+// a format 2 manifest carries so the next run finds chain starts without
+// reading the history.
+func earliestOf(entries []manifest.Entry) []manifest.Entry {
+	latest := map[string]manifest.Entry{}
+	var links []xroad.Link
+	for _, e := range entries {
+		if e.Kind != xroad.KindArchive.String() && e.Kind != xroad.KindEncryptedArchive.String() {
+			continue
+		}
+		name := path.Base(e.Path)
+		if _, seen := latest[name]; !seen {
+			an, err := xroad.ParseArchiveName(name)
+			if err != nil {
+				continue
+			}
+			links = append(links, xroad.Link{Name: name, Group: an.Group, First: an.First})
+		}
+		latest[name] = e
+	}
+	var out []manifest.Entry
+	for _, name := range xroad.Earliest(links) {
+		out = append(out, latest[name])
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }

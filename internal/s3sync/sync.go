@@ -93,6 +93,9 @@ type Result struct {
 	Pruned       Count    `json:"pruned"`
 	PrunePlanned []string `json:"prune_planned,omitempty"`
 	Manifest     string   `json:"manifest,omitempty"`
+	// Bookkeeping is what reading and writing the record of what is
+	// archived cost this run (manifests, checkpoints, listings).
+	Bookkeeping manifest.Stats `json:"bookkeeping"`
 	// LastCommit is when the newest manifest (this run\'s or an earlier
 	// one) was written: the age of the last complete archive state.
 	LastCommit     time.Time `json:"last_commit,omitzero"`
@@ -149,18 +152,28 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := o.Store.Check(ctx); err != nil {
 		return fail(err)
 	}
-	prev, prevRef, err := manifest.Latest(ctx, o.Store)
+	// The state as of the newest manifest: only the manifests since its
+	// last checkpoint are read here, and below only the checkpoint leaves
+	// the local files fall in.
+	st, err := manifest.OpenLatest(ctx, o.Store)
+	if st != nil {
+		defer func() { res.Bookkeeping = st.Stats }()
+	}
 	if err != nil {
 		return fail(err)
 	}
-	var entries []manifest.Entry
-	var starts []manifest.ChainStart
-	if prev != nil {
-		entries, starts = prev.Entries, prev.ChainStarts
-		res.LastCommit = prev.Created
+	if st != nil {
+		res.LastCommit = st.Head.Created
 	}
-	ix := manifest.NewIndex(entries)
 	scan, err := Scan(o.Source, start, o.BackupQuiet)
+	if err != nil {
+		return fail(err)
+	}
+	local := make([]string, 0, len(scan.Files)+len(scan.Waiting))
+	for _, f := range append(append([]File(nil), scan.Files...), scan.Waiting...) {
+		local = append(local, f.Rel)
+	}
+	ix, err := st.Index(ctx, local)
 	if err != nil {
 		return fail(err)
 	}
@@ -203,18 +216,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return fail(err)
 	}
 	if len(newEntries) > 0 {
-		var seq int64 = 1
-		if prev != nil {
-			seq = prev.Seq + 1
-		}
-		m := &manifest.Manifest{Version: manifest.Version, Seq: seq, RunID: o.RunID, Created: o.Now().UTC(), Source: o.Source, Host: o.Host,
-			Previous: prevRef, Entries: append(append([]manifest.Entry(nil), entries...), newEntries...)}
-		m.ChainStarts, m.StartsRecorded = chainStarts(starts, m.Entries, scan.Files, o.RunID, m.Created), true
-		for _, c := range m.ChainStarts[len(starts):] {
-			o.Log.Info("evidence chain starts mid-history: its predecessor was never archived here", "group", c.Group, "archive", c.Archive, "prev_archive", c.PrevArchive)
-		}
-		ref, err := manifest.Commit(ctx, o.Store, m)
+		m, err := newManifest(ctx, o, st, newEntries, scan.Files)
 		if err != nil {
+			return fail(err)
+		}
+		ref, err := manifest.CommitRun(ctx, o.Store, st, m, &res.Bookkeeping)
+		if errors.Is(err, manifest.ErrTip) {
+			o.Log.Warn("manifest committed; the next run finds it by listing", "error", err)
+		} else if err != nil {
 			// Nothing of this run is recorded: all of it is still backlog.
 			res.Backlog = backlog(scan, ix, start)
 			return fail(err)
@@ -239,7 +248,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	res.Backlog = backlog(scan, ix, start)
-	res.freshness(o, scan, entries, newEntries)
+	res.freshness(o, scan, st.NewestArchive(), newEntries)
 	if len(res.Failed) > 0 {
 		res.Status = runoutcome.StatusPartial
 		return res, fmt.Errorf("%d of %d files failed: %w", len(res.Failed), len(toShip), ErrPartial)
@@ -250,12 +259,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 // freshness records the newest shipped archive and warns about a source
 // that holds nothing, or a destination that never received an archive.
-func (r *Result) freshness(o Options, scan ScanResult, committed, added []manifest.Entry) {
-	for _, list := range [][]manifest.Entry{committed, added} {
-		for _, e := range list {
-			if (e.Kind == xroad.KindArchive.String() || e.Kind == xroad.KindEncryptedArchive.String()) && e.MTime.After(r.NewestArchive) {
-				r.NewestArchive = e.MTime
-			}
+func (r *Result) freshness(o Options, scan ScanResult, committed time.Time, added []manifest.Entry) {
+	r.NewestArchive = committed
+	for _, e := range added {
+		if (e.Kind == xroad.KindArchive.String() || e.Kind == xroad.KindEncryptedArchive.String()) && e.MTime.After(r.NewestArchive) {
+			r.NewestArchive = e.MTime
 		}
 	}
 	if len(scan.Files)+len(scan.Waiting)+len(scan.Skipped)+scan.Ignored == 0 {
@@ -268,6 +276,50 @@ func (r *Result) freshness(o Options, scan ScanResult, committed, added []manife
 	for _, w := range r.Warnings {
 		o.Log.Warn(w, "run_id", o.RunID)
 	}
+}
+
+// newManifest builds the manifest of this run's new entries on top of st:
+// the chain starts found among the groups' earliest archives (the
+// recorded ones, or, on a format 1 state, every archive) and this run's.
+func newManifest(ctx context.Context, o Options, st *manifest.State, newEntries []manifest.Entry, local []File) (*manifest.Manifest, error) {
+	m := &manifest.Manifest{Version: manifest.Version, Seq: 1, RunID: o.RunID, Created: o.Now().UTC(), Source: o.Source, Host: o.Host,
+		Entries: newEntries, StartsRecorded: true}
+	if st != nil {
+		m.Seq, m.Previous = st.Head.Seq+1, st.Ref
+	}
+	earliest, ok := st.Earliest()
+	if !ok {
+		// A format 1 state records no earliest archives: derive them once.
+		var archives []manifest.Entry
+		err := st.Each(ctx, func(e manifest.Entry) error {
+			if e.Kind == xroad.KindArchive.String() || e.Kind == xroad.KindEncryptedArchive.String() {
+				archives = append(archives, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		earliest = earliestOf(archives)
+	}
+	cands := append(append([]manifest.Entry(nil), earliest...), newEntries...)
+	m.Earliest = earliestOf(cands)
+	known := st.ChainStarts()
+	m.ChainStarts = append([]manifest.ChainStart(nil), known...)
+	for _, c := range chainStarts(known, cands, local, o.RunID, m.Created)[len(known):] {
+		// Only the earliest archives were looked at: the predecessor may
+		// still be recorded further back in the history.
+		ix, err := st.Index(ctx, []string{c.PrevArchive})
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := ix.Latest(c.PrevArchive); ok {
+			continue
+		}
+		m.ChainStarts = append(m.ChainStarts, c)
+		o.Log.Info("evidence chain starts mid-history: its predecessor was never archived here", "group", c.Group, "archive", c.Archive, "prev_archive", c.PrevArchive)
+	}
+	return m, nil
 }
 
 // backlog counts files (including waiting backups) not archived as they are.

@@ -169,11 +169,22 @@ func (l *Local) writeMeta(key string, lm localMeta) error {
 	if err != nil {
 		return err
 	}
-	t := mp + ".tmp"
-	if err := os.WriteFile(t, b, 0o640); err != nil {
+	// A temporary name of its own: two writers of one key at once (two
+	// runs claiming one sequence number) must not trip over each other's
+	// temporary file; the object's link decides which of them wins.
+	f, err := os.CreateTemp(filepath.Dir(mp), ".meta-*.tmp")
+	if err != nil {
 		return err
 	}
-	return os.Rename(t, mp)
+	defer os.Remove(f.Name())
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), mp)
 }
 
 func syncDir(dir string) {
@@ -224,7 +235,16 @@ func (l *Local) Get(ctx context.Context, key string) (io.ReadCloser, Object, err
 // List implements Store.
 func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) error {
 	var objs []Object
-	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+	// Walk only the directory the prefix names (".archiver/manifests/" is
+	// one small directory beside a million archives), not the whole tree.
+	start := l.root
+	if dir := path.Dir(prefix + "x"); dir != "." && CheckKey(dir) == nil {
+		start = filepath.Join(l.root, filepath.FromSlash(dir))
+	}
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == start && start != l.root {
+			return filepath.SkipAll
+		}
 		if err != nil {
 			return err
 		}

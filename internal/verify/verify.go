@@ -268,27 +268,57 @@ func (o *Options) selected(e manifest.Entry) bool {
 	return int(h.Sum32()%uint32(windows)) == day%windows
 }
 
-// manifestChain loads the manifest to verify and walks its predecessors,
-// checking each one's SHA-256 against the pin its successor holds.
+// manifestChain loads the state to verify and walks the manifests back to
+// the first, checking each one's SHA-256 against the pin its successor
+// holds, that a format 1 manifest records everything its predecessor
+// does, and that every checkpoint holds exactly its predecessor's state
+// plus its run's entries.
 func manifestChain(ctx context.Context, s store.Reader, asOf string, now time.Time) (*manifest.Manifest, *manifest.Ref, int, []Finding, error) {
-	var m *manifest.Manifest
-	var ref *manifest.Ref
-	var err error
+	var key string
 	if asOf != "" {
-		m, ref, err = manifest.LoadRun(ctx, s, asOf)
+		k, err := manifest.Find(ctx, s, asOf)
+		if err != nil {
+			return nil, nil, 0, nil, err
+		}
+		key = k
 	} else {
-		m, ref, err = manifest.Latest(ctx, s)
+		st, err := manifest.OpenLatest(ctx, s)
+		if err != nil {
+			return nil, nil, 0, nil, err
+		}
+		if st == nil {
+			return nil, nil, 0, nil, ErrNoManifest
+		}
+		key = st.Ref.Key
 	}
+	head, ref, err := manifest.Load(ctx, s, key)
 	if err != nil {
 		return nil, nil, 0, nil, err
 	}
-	if m == nil {
-		return nil, nil, 0, nil, ErrNoManifest
+	st, err := manifest.Open(ctx, s, key)
+	if err != nil {
+		return nil, nil, 0, nil, err
+	}
+	m, err := st.Manifest(ctx)
+	if err != nil {
+		return nil, nil, 0, nil, err
 	}
 	var findings []Finding
+	checkpoint := func(cur *manifest.Manifest, key string) error {
+		err := manifest.CheckCheckpoint(ctx, s, cur)
+		if errors.Is(err, manifest.ErrInvalid) || errors.Is(err, store.ErrNotFound) {
+			findings = append(findings, Finding{Severity: "error", Kind: KindManifest, Key: key,
+				Detail: fmt.Sprintf("the checkpoint of run %s's manifest is not its state: %v", cur.RunID, err)})
+			return nil
+		}
+		return err
+	}
+	if err := checkpoint(head, ref.Key); err != nil {
+		return nil, nil, 0, nil, err
+	}
 	onChain := map[string]bool{ref.Key: true}
 	n := 1
-	for cur := m; cur.Previous != nil; n++ {
+	for cur := head; cur.Previous != nil; n++ {
 		prev, pref, err := manifest.Load(ctx, s, cur.Previous.Key)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) || errors.Is(err, manifest.ErrInvalid) {
@@ -302,10 +332,15 @@ func manifestChain(ctx context.Context, s store.Reader, asOf string, now time.Ti
 			findings = append(findings, Finding{Severity: "error", Kind: KindManifest, Key: pref.Key,
 				Detail: fmt.Sprintf("SHA-256 %s, but the manifest of run %s pins %s", pref.SHA256, cur.RunID, cur.Previous.SHA256)})
 		}
-		if lost := dropped(prev, cur); len(lost) > 0 {
-			findings = append(findings, Finding{Severity: "error", Kind: KindManifest, Key: cur.Previous.Key, Path: lost[0],
-				Detail: fmt.Sprintf("the manifest of run %s leaves out %d entries this predecessor records (first: %s); every manifest holds all earlier ones",
-					cur.RunID, len(lost), lost[0])})
+		if cur.Version == manifest.VersionFull {
+			if lost := dropped(prev, cur); len(lost) > 0 {
+				findings = append(findings, Finding{Severity: "error", Kind: KindManifest, Key: cur.Previous.Key, Path: lost[0],
+					Detail: fmt.Sprintf("the manifest of run %s leaves out %d entries this predecessor records (first: %s); every manifest holds all earlier ones",
+						cur.RunID, len(lost), lost[0])})
+			}
+		}
+		if err := checkpoint(prev, pref.Key); err != nil {
+			return nil, nil, 0, nil, err
 		}
 		onChain[pref.Key] = true
 		cur = prev

@@ -245,7 +245,18 @@ func TestForgedManifestChainIsCaught(t *testing.T) {
 	s3sync.Run(ctx, s3sync.Options{Source: dir, Store: s, RunID: "r2"})
 	// Rewrite the first manifest: the second pins its SHA-256.
 	first, _, _ := manifest.LoadRun(ctx, s, "r1")
-	first.Entries = first.Entries[1:]
+	named := map[string]bool{} // archives a later one names as its predecessor
+	for _, e := range first.Entries {
+		if e.Chain != nil && e.Chain.PrevArchive != "" {
+			named[e.Chain.PrevArchive] = true
+		}
+	}
+	for i, e := range first.Entries {
+		if e.Kind == "archive" && named[e.Path] {
+			first.Entries = append(first.Entries[:i:i], first.Entries[i+1:]...)
+			break
+		}
+	}
 	k, _ := manifest.Find(ctx, s, "r1")
 	s.Delete(ctx, k)
 	b, _ := first.Encode()
@@ -331,9 +342,52 @@ func twoRuns(t *testing.T) (store.Store, *manifest.Manifest) {
 	return s, m
 }
 
-func TestNewestManifestThatDropsAnEntryIsCaught(t *testing.T) {
-	s, m := twoRuns(t)
+// asFormat1 rewrites the destination's manifests the way the previous
+// release wrote them (format 1: each lists every entry archived so far,
+// chained by SHA-256), through manifest.Commit, that release's writer.
+func asFormat1(t *testing.T, s store.Store) {
+	t.Helper()
 	ctx := context.Background()
+	keys, err := manifest.List(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []*manifest.Manifest
+	for _, k := range keys {
+		st, err := manifest.Open(ctx, s, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := st.Manifest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		states = append(states, m)
+	}
+	var bookkeeping []string
+	s.List(ctx, ".archiver/", func(o store.Object) error { bookkeeping = append(bookkeeping, o.Key); return nil })
+	for _, k := range bookkeeping {
+		if err := s.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var prev *manifest.Ref
+	for _, m := range states {
+		m.Version, m.Total, m.NewestArchive, m.Earliest, m.Checkpoint, m.Previous = manifest.VersionFull, 0, time.Time{}, nil, nil, prev
+		if prev, err = manifest.Commit(ctx, s, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestNewestManifestThatDropsAnEntryIsCaught(t *testing.T) {
+	s, _ := twoRuns(t)
+	ctx := context.Background()
+	asFormat1(t, s)
+	m, _, err := manifest.LoadRun(ctx, s, "r2")
+	if err != nil || m.Version != manifest.VersionFull {
+		t.Fatalf("format 1 destination: %v", err)
+	}
 	// Rewrite the newest manifest (nothing pins it) without a backup, and
 	// delete the backup: the manifest alone would call that verified.
 	var gone manifest.Entry
@@ -384,9 +438,47 @@ func TestTamperedLatestManifestIsAFinding(t *testing.T) {
 	s, _ := twoRuns(t)
 	ctx := context.Background()
 	k, _ := manifest.Find(ctx, s, "r2")
-	replace(t, s, k, func(b []byte) []byte { return bytes.Replace(b, []byte(`"sha256": "`), []byte(`"sha256": "zz`), 1) })
+	replace(t, s, k, func(b []byte) []byte { return bytes.Replace(b, []byte(`"sha256":"`), []byte(`"sha256":"zz`), 1) })
 	rep, err := Run(ctx, Options{Store: s})
 	if !errors.Is(err, ErrFailed) || rep.Status != "failed" || len(findings(rep, KindManifest)) != 1 {
 		t.Fatalf("err %v, report %+v", err, rep)
 	}
+}
+
+// A destination written by the previous release (format 1 manifests) is
+// read as is, continued by the next sync, which migrates its state into a
+// checkpoint, and verifies, on a local directory and on MinIO.
+func TestFormatOneDestinationIsContinuedAndVerifies(t *testing.T) {
+	storetest.Destinations(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		ctx := context.Background()
+		dir := filepath.Join(t.TempDir(), "xroad")
+		xroadgen.Generate(xroadgen.Demo(dir))
+		s := newStore(t)
+		if _, err := s3sync.Run(ctx, s3sync.Options{Source: dir, Store: s, RunID: "r1"}); err != nil {
+			t.Fatal(err)
+		}
+		asFormat1(t, s)
+		// Nothing new: the format 1 state is read and nothing is written.
+		res, err := s3sync.Run(ctx, s3sync.Options{Source: dir, Store: s, RunID: "r2"})
+		if err != nil || res.Uploaded.Files != 0 || res.Manifest != "" || res.Unchanged.Files == 0 {
+			t.Fatalf("no-op on format 1: %v %+v", err, res)
+		}
+		os.WriteFile(filepath.Join(dir, "mlog-20261121000000-20261121000001-0123456789abcdef.zip.gpg"), []byte("new"), 0o640)
+		res, err = s3sync.Run(ctx, s3sync.Options{Source: dir, Store: s, RunID: "r3"})
+		if err != nil || res.Uploaded.Files != 1 {
+			t.Fatalf("sync after format 1: %v %+v", err, res)
+		}
+		head, _, err := manifest.Load(ctx, s, res.Manifest)
+		if err != nil || head.Version != manifest.Version || head.Checkpoint == nil || len(head.Entries) != 1 {
+			t.Fatalf("the first format 2 manifest: %+v %v; want a checkpoint and one new entry", head, err)
+		}
+		// (The new "archive" is three bytes, not OpenPGP: the one finding.)
+		rep, err := Run(ctx, Options{Store: s})
+		if rep.Manifests != 2 || rep.Entries != res.Unchanged.Files+1 || len(rep.Findings) != 1 || rep.Findings[0].Kind != KindEvidence {
+			t.Fatalf("verify: %v, %+v", err, rep)
+		}
+		if old, _, _ := manifest.LoadRun(ctx, s, "r1"); old == nil || old.Version != manifest.VersionFull {
+			t.Fatalf("r1 is not the format 1 manifest: %+v", old)
+		}
+	})
 }

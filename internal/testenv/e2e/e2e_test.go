@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/xroad-archiver/archiver/internal/manifest"
+	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/testenv"
 	"github.com/xroad-archiver/archiver/internal/xroad"
 )
@@ -294,6 +295,15 @@ func checkShipped(t *testing.T, s3env testenv.S3Env, bucket, prefix, volume stri
 	m, err := manifest.Decode(obj.Body)
 	if err != nil {
 		t.Fatalf("manifest %s: %v", keys[len(keys)-1], err)
+	}
+	// A format 2 manifest holds its own run's entries; the whole state is
+	// read through the store.
+	ds, err := store.NewS3(cl, store.S3Options{Bucket: bucket, Prefix: prefix, KMSKeyID: s3env.KMSKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _, err = manifest.Latest(ctx, ds); err != nil {
+		t.Fatalf("state as of %s: %v", keys[len(keys)-1], err)
 	}
 	listed := map[string]manifest.Entry{}
 	for _, e := range manifest.Current(m.Entries) {
