@@ -9,9 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // NodeEnv is the real single-node cluster scripts/testnode.sh starts: its
@@ -44,17 +41,7 @@ func Node(t testing.TB) NodeEnv {
 		APIPort: os.Getenv("ARCHIVER_TEST_NODE_API_PORT"), Containerd: os.Getenv("ARCHIVER_TEST_NODE_CONTAINERD"),
 		CSIRoot: os.Getenv("ARCHIVER_TEST_NODE_CSI_ROOT"), StorageClass: os.Getenv("ARCHIVER_TEST_NODE_STORAGE_CLASS"),
 		ArchiverImage: os.Getenv("ARCHIVER_TEST_IMAGE_ARCHIVER"), PrimaryImage: os.Getenv("ARCHIVER_TEST_IMAGE_PRIMARY")}
-	path := os.Getenv("ARCHIVER_TEST_NODE_KUBECONFIG")
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
-	if err != nil {
-		t.Fatalf("load %s: %v", path, err)
-	}
-	cfg.QPS, cfg.Burst = -1, 0
-	c, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.KubeEnv = KubeEnv{Config: cfg, Client: c, Kubeconfig: path}
+	n.KubeEnv = kubeAdmin(t, os.Getenv("ARCHIVER_TEST_NODE_KUBECONFIG"))
 	return n
 }
 
