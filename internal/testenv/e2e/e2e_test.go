@@ -196,8 +196,9 @@ func replaceOnce(t *testing.T, conf, old, repl string) string {
 // applyDeploy applies the overlay in dir with a layer above it: conf as
 // the archiver ConfigMap's configuration, and in every object of kind the
 // run's endpoints as environment variables of the pod spec at spec (a
-// JSON pointer), plus extraOps on those objects.
-func applyDeploy(t *testing.T, n testenv.NodeEnv, overlay, kind, spec, conf string, extraOps []map[string]any) {
+// JSON pointer), plus extraOps on those objects, plus further kustomize
+// patches.
+func applyDeploy(t *testing.T, n testenv.NodeEnv, overlay, kind, spec, conf string, extraOps []map[string]any, patches ...map[string]any) {
 	t.Helper()
 	s3env := testenv.S3(t)
 	type envVar struct {
@@ -221,10 +222,10 @@ func applyDeploy(t *testing.T, n testenv.NodeEnv, overlay, kind, spec, conf stri
 	k, _ := yaml.Marshal(map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
 		"resources": []string{rel},
-		"patches": []map[string]any{
+		"patches": append([]map[string]any{
 			{"target": map[string]string{"kind": kind}, "patch": string(opsYAML)},
 			{"target": map[string]string{"kind": "ConfigMap", "name": "archiver"}, "patch": string(cmYAML)},
-		},
+		}, patches...),
 	})
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), k, 0o644); err != nil {
 		t.Fatal(err)

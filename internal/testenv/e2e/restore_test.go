@@ -84,14 +84,23 @@ type snapshotEnv struct {
 
 func newSnapshotEnv(t *testing.T, n testenv.NodeEnv) *snapshotEnv {
 	t.Helper()
+	return takeSnapshot(t, n, "eu-west-1", "file://"+t.TempDir(), nil)
+}
+
+// takeSnapshot starts the primary and snapshots its data volume the EBS
+// way in region into dest; env and flags are what dest needs beyond that
+// (an S3 destination's endpoint, credentials and KMS key).
+func takeSnapshot(t *testing.T, n testenv.NodeEnv, region, dest string, env []string, flags ...string) *snapshotEnv {
+	t.Helper()
 	freshNamespace(t, n)
 	startPrimary(t, n)
-	e := &snapshotEnv{n: n, fake: awsfake.New(t), dest: "file://" + t.TempDir(), volume: volumeDir(t, n, "pvc-data-sidecar")}
-	e.fake.AddVolume("eu-west-1", filepath.Base(e.volume), 1, "eu-west-1a")
-	e.env = []string{"AWS_ENDPOINT_URL=" + e.fake.URL(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=eu-west-1",
-		"AWS_EC2_METADATA_DISABLED=true", "ARCHIVER_IMAGE=" + n.ArchiverImage}
-	r := cli(t, e.env, "snapshot", "--kubeconfig", n.Kubeconfig, "--pvc", ns+"/pvc-data-sidecar",
-		"--mount", ns+"/pvc-data-sidecar="+e.volume, "--dest", e.dest, "-o", "json", "--poll-interval", "50ms")
+	e := &snapshotEnv{n: n, fake: awsfake.New(t), dest: dest, volume: volumeDir(t, n, "pvc-data-sidecar")}
+	e.fake.AddVolume(region, filepath.Base(e.volume), 1, region+"a")
+	e.env = append([]string{"AWS_ENDPOINT_URL=" + e.fake.URL(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+		"AWS_EC2_METADATA_DISABLED=true", "ARCHIVER_IMAGE=" + n.ArchiverImage}, env...)
+	e.env = append(e.env, "AWS_REGION="+region)
+	r := cli(t, e.env, append([]string{"snapshot", "--kubeconfig", n.Kubeconfig, "--pvc", ns + "/pvc-data-sidecar",
+		"--mount", ns + "/pvc-data-sidecar=" + e.volume, "--dest", e.dest, "-o", "json", "--poll-interval", "50ms"}, flags...)...)
 	if r.code != 0 {
 		t.Fatalf("snapshot: exit %d: %s", r.code, r.stderr)
 	}
@@ -125,6 +134,13 @@ func (e *snapshotEnv) restoreTest(t *testing.T, extra ...string) (cliResult, dri
 // the primary's two.
 func (e *snapshotEnv) leftovers(t *testing.T, keepVolumes int) string {
 	t.Helper()
+	return e.leftoversIn(t, ns, keepVolumes)
+}
+
+// leftoversIn is leftovers with the drills' objects in namespace scratch.
+func (e *snapshotEnv) leftoversIn(t *testing.T, scratch string, keepVolumes int) string {
+	t.Helper()
+	ns := scratch
 	ctx := context.Background()
 	sel := metav1.ListOptions{LabelSelector: drill.LabelComponent + "=" + drill.ComponentDrill}
 	var left []string
