@@ -265,3 +265,61 @@ func jobLogs(t *testing.T, n testenv.NodeEnv, job string) string {
 	b, _ := n.Client.CoreV1().Pods(ns).GetLogs(pods.Items[0].Name, &corev1.PodLogOptions{}).DoRaw(ctx)
 	return string(b)
 }
+
+// TestKubeletRestartedMidUpload: kubelet crashes (SIGKILL) while the sync
+// CronJob's pod uploads and comes back 5 s later with the same
+// configuration; the pod's container runs on under containerd meanwhile.
+// Either that run or a later scheduled one completes: every archive and
+// backup is in the bucket with SSE-KMS and in the manifest, nothing was
+// deleted locally, no multipart upload is left open, and the primary pod
+// is still running.
+func TestKubeletRestartedMidUpload(t *testing.T) {
+	n := testenv.Node(t)
+	s3env := testenv.S3(t)
+	testenv.Measure(t)
+	freshNamespace(t, n)
+	bucket := s3env.Bucket(t, false)
+	primary := startPrimary(t, n)
+	volume := volumeDir(t, n, "pvc-data-sidecar")
+	before := sums(t, volume)
+	deployArchiver(t, n, s3env, "s3://"+bucket+"/ss1", "bandwidthLimit: 128KiB")
+	pod := runningArchiverPod(t, n, nil)
+	start := time.Now()
+	n.RestartKubelet(t, 5*time.Second)
+	t.Logf("kubelet restarted under %s (down 5 s) in %s", pod.Name, time.Since(start).Round(100*time.Millisecond))
+
+	ctx := context.Background()
+	var done string
+	eventually(t, 6*time.Minute, func() string {
+		jobs, err := n.Client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		var states []string
+		for _, j := range jobs.Items {
+			if condition(&j, batchv1.JobComplete) {
+				done = j.Name
+				return ""
+			}
+			states = append(states, fmt.Sprintf("%s active=%d failed=%d", j.Name, j.Status.Active, j.Status.Failed))
+		}
+		return fmt.Sprintf("no run completed after the restart: %v", states)
+	})
+	t.Logf("Job %s completed %s after the restart began (the interrupted pod was %s's)", done, time.Since(start).Round(time.Second),
+		pod.Labels["batch.kubernetes.io/job-name"])
+	n.Run(t, false, "patch", "cronjob", "-n", ns, "xroad-archiver", "--type", "merge", "-p", `{"spec":{"suspend":true}}`)
+	if p, err := n.Client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{}); err == nil {
+		t.Logf("the pod that was uploading: %s %s", p.Status.Phase, podWhy(p))
+	}
+	checkShipped(t, s3env, bucket, "ss1", volume)
+	if after := sums(t, volume); after != before {
+		t.Errorf("the primary's volume changed:\nbefore\n%s\nafter\n%s", before, after)
+	}
+	if ups := s3env.Uploads(t, bucket, "ss1/"); len(ups) != 0 {
+		t.Errorf("%d multipart uploads left open", len(ups))
+	}
+	p, err := n.Client.CoreV1().Pods(ns).Get(ctx, primary.Name, metav1.GetOptions{})
+	if err != nil || p.Status.Phase != corev1.PodRunning || p.UID != primary.UID {
+		t.Errorf("the primary after the restart: %v %s", err, podWhy(p))
+	}
+}
