@@ -44,6 +44,7 @@ type drillOptions struct {
 	runID         string
 	output        string
 	dryRun        bool
+	gpg           drill.GPGSecret
 }
 
 // AddFlags registers the flags restore-test and restore (with --to-pvc)
@@ -62,6 +63,9 @@ func (o *drillOptions) AddFlags(fs *pflag.FlagSet, restore bool) {
 	fs.StringVar(&o.timeout, "timeout", "30m", "give up (and clean up) after this long")
 	fs.DurationVar(&o.poll, "poll-interval", 2*time.Second, "how often to check progress")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
+	fs.StringVar(&o.gpg.Name, "gpg-secret", "", "Secret in the verifier pod's namespace with the gpg key material for .zip.gpg archives (mounted read-only; default: integrity only)")
+	fs.StringSliceVar(&o.gpg.Keys, "gpg-secret-key", nil, "key of --gpg-secret holding an exported secret key (gpg --export-secret-keys); repeatable")
+	fs.StringSliceVar(&o.gpg.Signers, "gpg-secret-signer", nil, "key of --gpg-secret holding an accepted signer's public key (default: the secret keys' own); repeatable")
 	_ = fs.MarkHidden("poll-interval")
 	if restore {
 		fs.StringVar(&o.pvc, "pvc", "", "with --to-pvc: the PVC that was backed up, NAMESPACE/NAME (default: from the snapshot's tags)")
@@ -182,10 +186,18 @@ func (o *drillOptions) build(ctx context.Context, keep string) (drill.Options, e
 	if o.runAsUser <= 0 {
 		return do, usageErrorf("--run-as-user %d: the verifier runs as a non-root user", o.runAsUser)
 	}
+	if o.gpg.Name != "" || len(o.gpg.Keys)+len(o.gpg.Signers) > 0 {
+		if err := o.gpg.Check(); err != nil {
+			return do, usageErrorf("--gpg-secret: %v", err)
+		}
+	}
 	do = drill.Options{Namespace: o.namespace, StorageClass: o.storageClass, SnapshotClass: o.snapshotClass, EFSPath: o.efsPath,
 		Image: o.image, RunAsUser: o.runAsUser, Timeout: timeout, Poll: o.poll, Keep: keep, RunID: o.runID}
 	if do.RunID == "" {
 		do.RunID = newRunID(time.Now())
+	}
+	if o.gpg.Name != "" {
+		do.GPG = &o.gpg
 	}
 	if do.Store, err = openStore(ctx, o.destOptions, s3Tuning{concurrency: 1}, false); err != nil {
 		return do, err

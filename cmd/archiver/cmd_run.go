@@ -327,6 +327,9 @@ func runConfiguredDrill(ctx context.Context, c *config.Config, kubeconfig, pvc, 
 		efsPath: rt.EFSPaths[pvc], efsVault: c.Snapshot.EFS.Vault, efsRole: c.Snapshot.EFS.RoleARN, account: c.Snapshot.EFS.AccountID,
 		image: rt.Image, runAsUser: rt.RunAsUser, timeout: rt.Timeout, kubeconfig: kubeconfig, runID: runID, output: "json"}
 	o.dest, o.endpointURL, o.region = c.Sync.Dest, c.Sync.EndpointURL, c.Snapshot.Region
+	if g := rt.GPGSecret; g != nil {
+		o.gpg = drill.GPGSecret{Name: g.Name, Keys: g.Keys, Signers: g.Signers}
+	}
 	if o.image == "" {
 		o.image = os.Getenv("ARCHIVER_IMAGE")
 	}

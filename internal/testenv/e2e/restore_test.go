@@ -87,14 +87,31 @@ func newSnapshotEnv(t *testing.T, n testenv.NodeEnv) *snapshotEnv {
 	return takeSnapshot(t, n, "eu-west-1", "file://"+t.TempDir(), nil)
 }
 
-// takeSnapshot starts the primary and snapshots its data volume the EBS
+// takeSnapshotOf is newSnapshotEnv with the primary's volume rewritten by
+// prepare (on the host, before the snapshot).
+func takeSnapshotOf(t *testing.T, n testenv.NodeEnv, prepare func(volume string)) *snapshotEnv {
+	t.Helper()
+	return takeSnapshotPrepared(t, n, "eu-west-1", "file://"+t.TempDir(), nil, prepare)
+}
+
+// takeSnapshot is takeSnapshotPrepared of the volume as the primary wrote it.
+func takeSnapshot(t *testing.T, n testenv.NodeEnv, region, dest string, env []string, flags ...string) *snapshotEnv {
+	t.Helper()
+	return takeSnapshotPrepared(t, n, region, dest, env, nil, flags...)
+}
+
+// takeSnapshotPrepared starts the primary, lets prepare (when not nil)
+// rewrite its data volume on the host, and snapshots the volume the EBS
 // way in region into dest; env and flags are what dest needs beyond that
 // (an S3 destination's endpoint, credentials and KMS key).
-func takeSnapshot(t *testing.T, n testenv.NodeEnv, region, dest string, env []string, flags ...string) *snapshotEnv {
+func takeSnapshotPrepared(t *testing.T, n testenv.NodeEnv, region, dest string, env []string, prepare func(string), flags ...string) *snapshotEnv {
 	t.Helper()
 	freshNamespace(t, n)
 	startPrimary(t, n)
 	e := &snapshotEnv{n: n, fake: awsfake.New(t), dest: dest, volume: volumeDir(t, n, "pvc-data-sidecar")}
+	if prepare != nil {
+		prepare(e.volume)
+	}
 	e.fake.AddVolume(region, filepath.Base(e.volume), 1, region+"a")
 	e.env = append([]string{"AWS_ENDPOINT_URL=" + e.fake.URL(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
 		"AWS_EC2_METADATA_DISABLED=true", "ARCHIVER_IMAGE=" + n.ArchiverImage}, env...)
