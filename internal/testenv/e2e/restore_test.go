@@ -316,3 +316,26 @@ func TestRestoreToPVCOnARealNode(t *testing.T) {
 	}
 	t.Logf("a pod read all %d files of the restored claim back", strings.Count(want, "\n"))
 }
+
+// TestRestoreTestOfAVanishedSnapshotEndsWithTheControllersError: the EBS
+// snapshot the drill restores is gone from the storage (deleted behind
+// archiver's back after EC2 listed it). The real csi-snapshotter cannot
+// find it through the CSI driver and the VolumeSnapshot reports an error;
+// the drill ends with that error well before its timeout, exit 1, and
+// leaves nothing behind.
+func TestRestoreTestOfAVanishedSnapshotEndsWithTheControllersError(t *testing.T) {
+	n := testenv.Node(t)
+	testenv.Measure(t)
+	e := newSnapshotEnv(t, n)
+	if err := os.RemoveAll(filepath.Join(n.CSIRoot, "snapshots", e.snapID)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r, res := e.restoreTest(t, "--timeout", "3m")
+	took := time.Since(start)
+	if r.code != 1 || res.Status != "error" || strings.Contains(res.Error, "timed out") || took > 2*time.Minute {
+		t.Fatalf("exit %d after %s: %q\n%s", r.code, took.Round(time.Second), res.Error, r.stderr)
+	}
+	t.Logf("the drill ended after %s with: %s", took.Round(100*time.Millisecond), res.Error)
+	eventually(t, 2*time.Minute, func() string { return e.leftovers(t, 2) })
+}
