@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -338,4 +339,63 @@ func TestRestoreTestOfAVanishedSnapshotEndsWithTheControllersError(t *testing.T)
 	}
 	t.Logf("the drill ended after %s with: %s", took.Round(100*time.Millisecond), res.Error)
 	eventually(t, 2*time.Minute, func() string { return e.leftovers(t, 2) })
+}
+
+// TestRestoreTestUnschedulableVerifierTimesOutWithTheSchedulersReason:
+// the node takes no new pods (a NoSchedule taint, as a cordoned or full
+// node); the real scheduler leaves the verifier pod Pending and the drill
+// times out with the scheduler's own reason, exit 1, and leaves nothing
+// behind.
+func TestRestoreTestUnschedulableVerifierTimesOutWithTheSchedulersReason(t *testing.T) {
+	n := testenv.Node(t)
+	testenv.Measure(t)
+	e := newSnapshotEnv(t, n)
+	taint := "archiver.test/no-drills=now:NoSchedule"
+	n.Run(t, false, "taint", "node", n.Name, taint)
+	t.Cleanup(func() { n.Run(t, true, "taint", "node", n.Name, "archiver.test/no-drills-") })
+	r, res := e.restoreTest(t, "--timeout", "40s")
+	if r.code != 1 || res.Status != "error" || !strings.Contains(res.Error, "timed out") || !strings.Contains(res.Error, "untolerated taint") {
+		t.Fatalf("exit %d: %q\n%s", r.code, res.Error, r.stderr)
+	}
+	t.Logf("the drill ended with: %s", res.Error)
+	eventually(t, 2*time.Minute, func() string { return e.leftovers(t, 2) })
+}
+
+// TestRestoreTestStoppedMidDrillCleansUp: archiver gets SIGTERM (its pod
+// being stopped) while the verifier pod runs on the node; it deletes
+// everything it created through the real finalizers and exits 130
+// without waiting for a later sweep.
+func TestRestoreTestStoppedMidDrillCleansUp(t *testing.T) {
+	n := testenv.Node(t)
+	testenv.Measure(t)
+	e := newSnapshotEnv(t, n)
+	args := []string{"restore-test", "--kubeconfig", n.Kubeconfig, "--pvc", ns + "/pvc-data-sidecar", "--dest", e.dest,
+		"--snapshot", e.snapID, "--storage-class", n.StorageClass, "--image", n.ArchiverImage, "--timeout", "3m", "-o", "json"}
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), e.env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	eventually(t, 2*time.Minute, func() string {
+		pods, err := n.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: drill.LabelComponent + "=" + drill.ComponentDrill})
+		if err != nil || len(pods.Items) == 0 {
+			return fmt.Sprintf("no verifier pod yet (%v)", err)
+		}
+		return ""
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	stopped := time.Now()
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d, want 130\n%s\n%s", code, out.String(), errb.String())
+	}
+	var res drill.Result
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || len(res.Deleted) < 5 {
+		t.Fatalf("result %v: %s", err, out.String())
+	}
+	eventually(t, time.Minute, func() string { return e.leftovers(t, 2) })
+	t.Logf("stopped mid-drill: exited and deleted %d objects; nothing left %s after the SIGTERM", len(res.Deleted), time.Since(stopped).Round(100*time.Millisecond))
 }
