@@ -8,6 +8,7 @@
 #   scripts/testnode.sh build   # build (once, cached) what the node needs
 #   scripts/testnode.sh start   # start it, append its variables to .testenv/env
 #   scripts/testnode.sh stop    # remove every process, mount, bridge and cgroup it made
+#   scripts/testnode.sh restart-kubelet [SECONDS]  # crash kubelet and start it again (fault tests)
 # Without root, containerd or cgroups, start fails with the reason; testenv.sh
 # then writes ARCHIVER_TEST_NODE_ERROR so node tests fail (CI) or skip visibly.
 set -euo pipefail
@@ -347,6 +348,7 @@ export ARCHIVER_TEST_NODE_API_PORT=$APIPORT
 export ARCHIVER_TEST_NODE_CONTAINERD=$SOCK
 export ARCHIVER_TEST_NODE_CSI_ROOT=$N/csi
 export ARCHIVER_TEST_NODE_STORAGE_CLASS=gp3
+export ARCHIVER_TEST_NODE_STATE=$STATE
 export ARCHIVER_TEST_IMAGE_ARCHIVER=archiver.test/archiver:test
 export ARCHIVER_TEST_IMAGE_PRIMARY=archiver.test/primary:test
 ENV
@@ -409,9 +411,35 @@ stop() {
   log "node stopped"
 }
 
+# restart_kubelet [SECONDS]: the fault tests' kubelet restart. Kill kubelet
+# with SIGKILL (a crash: the containers keep running under containerd), leave
+# it down for SECONDS (default 5), start it again with the same arguments and
+# log, and wait until it serves again.
+restart_kubelet() {
+  [ -f "$STATE/node.dir" ] && [ -f "$STATE/node-kubelet.pid" ] || die "no test node in $STATE"
+  N=$(cat "$STATE/node.dir")
+  local pid down=${1:-5} args=()
+  pid=$(cat "$STATE/node-kubelet.pid")
+  kill -0 "$pid" 2>/dev/null || die "kubelet ($pid) is not running"
+  mapfile -d '' args <"/proc/$pid/cmdline"
+  [ "${args[0]}" = "$KUBE/kubelet" ] || die "pid $pid is not the test node's kubelet: ${args[0]}"
+  kill -9 "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  log "kubelet ($pid) killed; down for ${down}s"
+  sleep "$down"
+  nohup "${args[@]}" >>"$STATE/node-kubelet.log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$STATE/node-kubelet.pid"
+  local port
+  port=$(sed -n 's/^healthzPort: //p' "$N/kubelet/config.yaml")
+  wait_for "kubelet serving again" 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET /healthz HTTP/1.0\r\n\r\n' >&3 && grep -qx ok <&3" || exit 1
+  log "kubelet restarted ($pid)"
+}
+
 case "${1:-}" in
   build) build ;;
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 build|start|stop" >&2; exit 2 ;;
+  restart-kubelet) restart_kubelet "${2:-5}" ;;
+  *) echo "usage: $0 build|start|stop|restart-kubelet [SECONDS]" >&2; exit 2 ;;
 esac

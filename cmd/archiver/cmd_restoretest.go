@@ -43,6 +43,7 @@ type drillOptions struct {
 	runID         string
 	output        outputFormat
 	dryRun        bool
+	gpg           restoretest.GPGSecret
 }
 
 // AddFlags registers the flags restore-test and restore (with --to-pvc)
@@ -62,6 +63,9 @@ func (o *drillOptions) AddFlags(fs *pflag.FlagSet, restore bool) {
 	fs.Var(&o.timeout, "timeout", "give up (and clean up) after this long")
 	fs.DurationVar(&o.poll, "poll-interval", 2*time.Second, "how often to check progress")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
+	fs.StringVar(&o.gpg.Name, "gpg-secret", "", "Secret in the verifier pod's namespace with the gpg key material for .zip.gpg archives (mounted read-only; default: integrity only)")
+	fs.StringSliceVar(&o.gpg.Keys, "gpg-secret-key", nil, "key of --gpg-secret holding an exported secret key (gpg --export-secret-keys); repeatable")
+	fs.StringSliceVar(&o.gpg.Signers, "gpg-secret-signer", nil, "key of --gpg-secret holding an accepted signer's public key (default: the secret keys' own); repeatable")
 	_ = fs.MarkHidden("poll-interval")
 	if restore {
 		fs.StringVar(&o.pvc, "pvc", "", "with --to-pvc: the PVC that was backed up, NAMESPACE/NAME (default: from the snapshot's tags)")
@@ -172,6 +176,11 @@ func (o *drillOptions) build(ctx context.Context, keep string) (restoretest.Opti
 	if o.runAsUser <= 0 {
 		return do, usageErrorf("--run-as-user %d: the verifier runs as a non-root user", o.runAsUser)
 	}
+	if o.gpg.Name != "" || len(o.gpg.Keys)+len(o.gpg.Signers) > 0 {
+		if err := o.gpg.Check(); err != nil {
+			return do, usageErrorf("--gpg-secret: %v", err)
+		}
+	}
 	if _, err := o.location(); err != nil {
 		return do, err
 	}
@@ -179,6 +188,9 @@ func (o *drillOptions) build(ctx context.Context, keep string) (restoretest.Opti
 		Archives: o.archives, Dest: o.dest, EndpointURL: o.endpointURL, Region: o.region, ServiceAccount: o.serviceAcct, Namespace: o.namespace,
 		SnapshotClass: o.snapshotClass, EFSPath: o.efsPath, EFSVault: o.efsVault, EFSRole: o.efsRole, Account: o.account,
 		Image: o.image, RunAsUser: o.runAsUser, Timeout: o.timeout.Value(), Poll: o.poll, Keep: keep, RunID: o.runID}
+	if o.gpg.Name != "" {
+		spec.GPG = &o.gpg
+	}
 	if spec.RunID == "" {
 		spec.RunID = newRunID(time.Now())
 	}

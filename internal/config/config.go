@@ -165,6 +165,18 @@ type RestoreTest struct {
 	// ServiceAccount (in Namespace), restores the latest sync run.
 	Archives       bool   `yaml:"archives"`
 	ServiceAccount string `yaml:"serviceAccount"`
+	// GPGSecret gives the verifier pod the operator's gpg key material, so
+	// .zip.gpg archives are decrypted and signature-checked (without it:
+	// integrity only).
+	GPGSecret *GPGSecret `yaml:"gpgSecret"`
+}
+
+// GPGSecret is a Secret in the verifier pod's namespace holding exported
+// key files, mounted read-only into the pod (restore-test --gpg-secret).
+type GPGSecret struct {
+	Name    string   `yaml:"name"`
+	Keys    []string `yaml:"keys"`    // keys holding gpg --export-secret-keys output
+	Signers []string `yaml:"signers"` // keys holding accepted signers' public keys (optional)
 }
 
 // Verify is the scheduled re-read of sync.dest (archiver verify): a
@@ -501,6 +513,9 @@ func (c *Config) validateRestoreTest(v *validator) {
 		}
 	}
 	v.dur("restoreTest.timeout", r.Timeout)
+	if g := r.GPGSecret; g != nil && (g.Name == "" || len(g.Keys) == 0) {
+		v.add("restoreTest.gpgSecret", "needs name (a Secret in the verifier pod's namespace) and keys (its keys holding the exported secret key)")
+	}
 }
 
 // validateReporting checks serve, metrics and alarms.

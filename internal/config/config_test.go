@@ -66,6 +66,7 @@ func TestErrorsNameLineAndField(t *testing.T) {
 		{"relative efs path", strings.Replace(good, "archive-efs: /xroad", "archive-efs: xroad", 1), "restoreTest.efsPaths.xroad/archive-efs"},
 		{"restore test without pvcs", strings.Replace(good, "  pvcs: [xroad/xroad-data]\n", "", 1), "restoreTest.pvcs"},
 		{"restore test without a store", strings.Replace(strings.Replace(good, "  dest: s3://bucket/xroad/ss1\n", "", 1), "sync:\n  enabled: true", "sync:\n  enabled: false", 1), "needs sync.dest"},
+		{"gpg secret without keys", strings.Replace(good, "  namespace: xroad-restore-test\n", "  namespace: xroad-restore-test\n  gpgSecret: {name: archiver-gpg}\n", 1), "restoreTest.gpgSecret"},
 		{"too many hours", good + "alarms: {restoreTestNoSuccessHours: 200}\n", "alarms.restoreTestNoSuccessHours"},
 		{"verify sample above 100", good + "verify: {enabled: true, samplePercent: 200}\n", "verify.samplePercent"},
 		{"verify max bytes", good + "verify: {enabled: true, maxBytes: lots}\n", "verify.maxBytes"},

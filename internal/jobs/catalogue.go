@@ -222,6 +222,9 @@ func RestoreTestFromConfig(c *config.Config, pvc, runID string) RestoreTestSpec 
 	if s.RunAsUser == 0 {
 		s.RunAsUser = restoretest.DefaultRunAsUser
 	}
+	if g := rt.GPGSecret; g != nil {
+		s.GPG = &restoretest.GPGSecret{Name: g.Name, Keys: g.Keys, Signers: g.Signers}
+	}
 	return s
 }
 
@@ -242,6 +245,9 @@ type RestoreTestSpec struct {
 	Timeout, Poll              time.Duration
 	Keep                       string // the PVC a real recovery leaves in place; "" for a test
 	RunID                      string
+	// GPG mounts the operator's gpg key Secret into the verifier pod
+	// (nil: encrypted archives are checked for integrity only).
+	GPG *restoretest.GPGSecret
 }
 
 // RestoreTestOptions builds restoretest's options: the destination opened
@@ -250,7 +256,7 @@ type RestoreTestSpec struct {
 func RestoreTestOptions(ctx context.Context, s RestoreTestSpec, cl Clients) (restoretest.Options, error) {
 	cl = cl.withDefaults()
 	o := restoretest.Options{Namespace: s.Namespace, StorageClass: s.Selection.StorageClass, SnapshotClass: s.SnapshotClass, EFSPath: s.EFSPath,
-		Image: s.Image, RunAsUser: s.RunAsUser, Timeout: s.Timeout, Poll: s.Poll, Keep: s.Keep, RunID: s.RunID}
+		Image: s.Image, RunAsUser: s.RunAsUser, Timeout: s.Timeout, Poll: s.Poll, Keep: s.Keep, RunID: s.RunID, GPG: s.GPG}
 	loc, err := store.ParseLocation(s.Dest)
 	if err != nil {
 		return o, err

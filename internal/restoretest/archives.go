@@ -94,5 +94,6 @@ func (d *drill) archivesPod(runID string, deadline time.Duration) *corev1.Pod {
 		p.Spec.ServiceAccountName = a.ServiceAccount
 		p.Spec.AutomountServiceAccountToken = ptr(true)
 	}
+	d.withGPG(p)
 	return p
 }

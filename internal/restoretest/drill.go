@@ -65,6 +65,10 @@ type Options struct {
 	// Keep names the PVC of a real recovery (in Namespace): it is created
 	// under this name, verified and left in place.
 	Keep string
+	// GPG, when set, gives the verifier pod the operator's key material
+	// for .zip.gpg archives (without it they are checked for integrity
+	// only).
+	GPG *GPGSecret
 
 	RunID string
 	Poll  time.Duration // default 2s
@@ -165,6 +169,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.Image == "" {
 		return d.res, errors.New("no verifier image: set --image (or $ARCHIVER_IMAGE) to the archiver image")
+	}
+	if o.GPG != nil {
+		if err := o.GPG.Check(); err != nil {
+			return d.res, err
+		}
 	}
 	if o.Keep != "" {
 		d.res.PVC = d.ns + "/" + o.Keep

@@ -187,3 +187,74 @@ func TestUnknownKindIsAnErrorNotACrash(t *testing.T) {
 		t.Fatalf("delete of an unknown kind = %v", err)
 	}
 }
+
+func TestVerifierPodGetsTheGPGSecretReadOnly(t *testing.T) {
+	g := &GPGSecret{Name: "archiver-gpg", Keys: []string{"ss1.sec.asc"}, Signers: []string{"ss1.pub.asc"}}
+	d := &drill{o: Options{Image: "img", RunAsUser: 999, RunID: "r", GPG: g}, ns: "scratch", n: newNames("r", "xroad/data"),
+		src: snapshot.Volume{Namespace: "xroad", PVC: "data", Kind: snapshot.KindEBS}, deadline: time.Now()}
+	for name, p := range map[string]*corev1.Pod{"snapshot": d.verifierPod("claim", time.Minute), "archives": func() *corev1.Pod {
+		d.o.Archives = &Archives{Dest: "s3://b/p"}
+		defer func() { d.o.Archives = nil }()
+		return d.archivesPod("run", time.Minute)
+	}()} {
+		c := p.Spec.Containers[0]
+		args := strings.Join(c.Args, " ")
+		if !strings.Contains(args, "--gpg-key "+MountGPG+"/ss1.sec.asc --gpg-signer "+MountGPG+"/ss1.pub.asc") {
+			t.Errorf("%s: args %v", name, c.Args)
+		}
+		var mount *corev1.VolumeMount
+		for i := range c.VolumeMounts {
+			if c.VolumeMounts[i].Name == "gpg" {
+				mount = &c.VolumeMounts[i]
+			}
+		}
+		if mount == nil || !mount.ReadOnly || mount.MountPath != MountGPG {
+			t.Errorf("%s: gpg mount %+v", name, mount)
+		}
+		spool := false
+		for _, v := range p.Spec.Volumes {
+			spool = spool || v.Name == "spool" && v.EmptyDir != nil && v.EmptyDir.SizeLimit != nil
+		}
+		if !spool {
+			t.Errorf("%s: no bounded spool for decrypted archives", name)
+		}
+		var vol *corev1.SecretVolumeSource
+		for _, v := range p.Spec.Volumes {
+			if v.Name == "gpg" {
+				vol = v.Secret
+			}
+		}
+		if vol == nil || vol.SecretName != "archiver-gpg" || len(vol.Items) != 2 || vol.Items[0].Key != "ss1.sec.asc" || vol.Items[1].Path != "ss1.pub.asc" {
+			t.Errorf("%s: gpg volume %+v", name, vol)
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				t.Errorf("%s: key material in the environment: %+v", name, e)
+			}
+		}
+	}
+	if p := (&drill{o: Options{Image: "img", RunAsUser: 999}, n: newNames("r", "xroad/data")}).verifierPod("claim", time.Minute); strings.Contains(strings.Join(p.Spec.Containers[0].Args, " "), "gpg") || len(p.Spec.Volumes) != 2 {
+		t.Errorf("no GPG secret: args %v, volumes %d", p.Spec.Containers[0].Args, len(p.Spec.Volumes))
+	}
+}
+
+func TestGPGSecretCheck(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		g    GPGSecret
+		err  string
+	}{
+		{"ok", GPGSecret{Name: "s", Keys: []string{"ss1.sec.asc"}, Signers: []string{"a.pub"}}, ""},
+		{"no name", GPGSecret{Keys: []string{"k"}}, "no name"},
+		{"no keys", GPGSecret{Name: "s"}, "name the key"},
+		{"path out of the mount", GPGSecret{Name: "s", Keys: []string{"../../etc/passwd"}}, "not a Secret key name"},
+		{"dot dot", GPGSecret{Name: "s", Keys: []string{"k"}, Signers: []string{".."}}, "not a Secret key name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.g.Check()
+			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Fatalf("got %v, want %q", err, tc.err)
+			}
+		})
+	}
+}

@@ -164,7 +164,7 @@ func (d *drill) verifierPod(claim string, deadline time.Duration) *corev1.Pod {
 		}
 	}
 	secs := max(int64(deadline.Seconds()), 1)
-	return &corev1.Pod{
+	p := &corev1.Pod{
 		ObjectMeta: d.meta(d.n.base, d.ns),
 		Spec: corev1.PodSpec{
 			RestartPolicy:                 corev1.RestartPolicyNever,
@@ -201,6 +201,8 @@ func (d *drill) verifierPod(claim string, deadline time.Duration) *corev1.Pod {
 			},
 		},
 	}
+	d.withGPG(p)
+	return p
 }
 
 // DefaultResources bound the verifier pod: it streams files through

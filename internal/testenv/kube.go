@@ -30,6 +30,12 @@ func Kube(t testing.TB) KubeEnv {
 	if path == "" {
 		Skip(t, "no test kube-apiserver: run `make testenv` and source .testenv/env (make test does both)")
 	}
+	return kubeAdmin(t, path)
+}
+
+// kubeAdmin is the client of the admin kubeconfig at path.
+func kubeAdmin(t testing.TB, path string) KubeEnv {
+	t.Helper()
 	cfg, err := clientcmd.BuildConfigFromFlags("", path)
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // NodeEnv is the real single-node cluster scripts/testnode.sh starts: its
@@ -26,6 +24,7 @@ type NodeEnv struct {
 	Containerd   string // containerd's socket (ctr -a)
 	CSIRoot      string // the test CSI driver's directory: volumes/ and snapshots/
 	StorageClass string // the default class (the test CSI driver, WaitForFirstConsumer)
+	State        string // scripts/testnode.sh's state directory (ARCHIVER_TESTENV_STATE)
 	// Images imported into containerd (imagePullPolicy: Never).
 	ArchiverImage, PrimaryImage string
 }
@@ -44,17 +43,12 @@ func Node(t testing.TB) NodeEnv {
 		APIPort: os.Getenv("ARCHIVER_TEST_NODE_API_PORT"), Containerd: os.Getenv("ARCHIVER_TEST_NODE_CONTAINERD"),
 		CSIRoot: os.Getenv("ARCHIVER_TEST_NODE_CSI_ROOT"), StorageClass: os.Getenv("ARCHIVER_TEST_NODE_STORAGE_CLASS"),
 		ArchiverImage: os.Getenv("ARCHIVER_TEST_IMAGE_ARCHIVER"), PrimaryImage: os.Getenv("ARCHIVER_TEST_IMAGE_PRIMARY")}
-	path := os.Getenv("ARCHIVER_TEST_NODE_KUBECONFIG")
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
-	if err != nil {
-		t.Fatalf("load %s: %v", path, err)
+	n.KubeEnv = kubeAdmin(t, os.Getenv("ARCHIVER_TEST_NODE_KUBECONFIG"))
+	if n.State = os.Getenv("ARCHIVER_TEST_NODE_STATE"); n.State == "" {
+		// A node started before the variable existed: testenv.sh keeps
+		// the API server's kubeconfig in the same directory.
+		n.State = filepath.Dir(os.Getenv("ARCHIVER_TEST_KUBECONFIG"))
 	}
-	cfg.QPS, cfg.Burst = -1, 0
-	c, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.KubeEnv = KubeEnv{Config: cfg, Client: c, Kubeconfig: path}
 	return n
 }
 
@@ -72,6 +66,23 @@ func (n NodeEnv) Run(t testing.TB, allowFail bool, args ...string) (string, erro
 		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out.String())
 	}
 	return out.String(), err
+}
+
+// RestartKubelet crashes the node's kubelet (SIGKILL; containers keep
+// running under containerd), leaves it down for down, starts it again
+// with the same arguments and returns once it serves, through
+// scripts/testnode.sh restart-kubelet.
+func (n NodeEnv) RestartKubelet(t testing.TB, down time.Duration) {
+	t.Helper()
+	script, err := filepath.Abs(filepath.Join(moduleRoot(t), "scripts", "testnode.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(script, "restart-kubelet", fmt.Sprint(int(down.Seconds())))
+	cmd.Env = append(os.Environ(), "ARCHIVER_TESTENV_STATE="+n.State)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("restart kubelet: %v\n%s", err, out)
+	}
 }
 
 // KillContainer kills a running container of the node with SIGKILL at
@@ -99,4 +110,22 @@ func Measure(t testing.TB) {
 // String describes the node for logs.
 func (n NodeEnv) String() string {
 	return fmt.Sprintf("node %s (API port %s, containerd %s)", n.Name, n.APIPort, n.Containerd)
+}
+
+// moduleRoot is the directory of the go.mod above the test's working
+// directory (tests run in their package's directory).
+func moduleRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			t.Fatalf("no go.mod above %s", dir)
+		}
+	}
 }

@@ -143,16 +143,23 @@ func volumeDir(t *testing.T, n testenv.NodeEnv, claim string) string {
 	return filepath.Join(n.CSIRoot, "volumes", pv.Spec.CSI.VolumeHandle)
 }
 
-// deployArchiver applies deploy/ through the test overlay plus a layer
-// with this run's endpoints: MinIO and its KMS key in the shipped
-// configuration, static S3 credentials instead of IRSA, and the loopback
-// API server instead of the kubernetes Service.
+// deployArchiver applies deploy/ as shipped (its CronJobs) through the
+// test overlay plus a layer with this run's endpoints: MinIO and its KMS
+// key in the shipped configuration, static S3 credentials instead of IRSA,
+// and the loopback API server instead of the kubernetes Service.
 func deployArchiver(t *testing.T, n testenv.NodeEnv, s3env testenv.S3Env, dest string, extraConfig ...string) {
 	t.Helper()
 	overlay, err := filepath.Abs("testdata/overlay")
 	if err != nil {
 		t.Fatal(err)
 	}
+	applyDeploy(t, n, overlay, "CronJob", "/spec/jobTemplate/spec/template/spec", endpointConfig(t, s3env, dest, extraConfig), nil)
+}
+
+// endpointConfig is deploy/configmap.yaml's configuration with this run's
+// destination, KMS key and no metrics sink, plus extra keys under sync:.
+func endpointConfig(t *testing.T, s3env testenv.S3Env, dest string, extraConfig []string) string {
+	t.Helper()
 	shipped, err := os.ReadFile("../../../deploy/configmap.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -169,23 +176,41 @@ func deployArchiver(t *testing.T, n testenv.NodeEnv, s3env testenv.S3Env, dest s
 		"kmsKeyId: arn:aws:kms:eu-west-1:111122223333:key/00000000-0000-0000-0000-000000000000": "kmsKeyId: " + s3env.KMSKey,
 		"sink: cloudwatch": "sink: none",
 	} {
-		if !strings.Contains(conf, old) {
-			t.Fatalf("deploy/configmap.yaml no longer has %q: update the test's endpoint layer", old)
-		}
-		conf = strings.Replace(conf, old, repl, 1)
+		conf = replaceOnce(t, conf, old, repl)
 	}
 	for _, x := range extraConfig { // a key under sync:
 		conf = strings.Replace(conf, "\nsync:\n", "\nsync:\n  "+x+"\n", 1)
 	}
+	return conf
+}
+
+// replaceOnce replaces old in deploy/configmap.yaml's configuration,
+// failing when the shipped file no longer has it.
+func replaceOnce(t *testing.T, conf, old, repl string) string {
+	t.Helper()
+	if !strings.Contains(conf, old) {
+		t.Fatalf("deploy/configmap.yaml no longer has %q: update the test's endpoint layer", old)
+	}
+	return strings.Replace(conf, old, repl, 1)
+}
+
+// applyDeploy applies the overlay in dir with a layer above it: conf as
+// the archiver ConfigMap's configuration, and in every object of kind the
+// run's endpoints as environment variables of the pod spec at spec (a
+// JSON pointer), plus extraOps on those objects, plus further kustomize
+// patches.
+func applyDeploy(t *testing.T, n testenv.NodeEnv, overlay, kind, spec, conf string, extraOps []map[string]any, patches ...map[string]any) {
+	t.Helper()
+	s3env := testenv.S3(t)
 	type envVar struct {
 		Name  string `yaml:"name"`
 		Value string `yaml:"value"`
 	}
-	var ops []map[string]any
+	ops := extraOps
 	for _, e := range []envVar{{"AWS_ENDPOINT_URL_S3", s3env.Endpoint}, {"AWS_ACCESS_KEY_ID", s3env.AccessKey},
 		{"AWS_SECRET_ACCESS_KEY", s3env.SecretKey}, {"AWS_REGION", "us-east-1"}, {"AWS_EC2_METADATA_DISABLED", "true"},
 		{"KUBERNETES_SERVICE_HOST", "127.0.0.1"}, {"KUBERNETES_SERVICE_PORT", n.APIPort}} {
-		ops = append(ops, map[string]any{"op": "add", "path": "/spec/jobTemplate/spec/template/spec/containers/0/env/-", "value": e})
+		ops = append(ops, map[string]any{"op": "add", "path": spec + "/containers/0/env/-", "value": e})
 	}
 	opsYAML, _ := yaml.Marshal(ops)
 	cmYAML, _ := yaml.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
@@ -198,15 +223,62 @@ func deployArchiver(t *testing.T, n testenv.NodeEnv, s3env testenv.S3Env, dest s
 	k, _ := yaml.Marshal(map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
 		"resources": []string{rel},
-		"patches": []map[string]any{
-			{"target": map[string]string{"kind": "CronJob"}, "patch": string(opsYAML)},
+		"patches": append([]map[string]any{
+			{"target": map[string]string{"kind": kind}, "patch": string(opsYAML)},
 			{"target": map[string]string{"kind": "ConfigMap", "name": "archiver"}, "patch": string(cmYAML)},
-		},
+		}, patches...),
 	})
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), k, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	checkImages(t, n, dir)
 	n.Run(t, false, "apply", "-k", dir)
+}
+
+// checkImages renders the kustomization in dir and checks that every
+// container and the pods' ARCHIVER_IMAGE (the verifier pods' image) name
+// the node's imported archiver image: the overlay follows settings.env.
+func checkImages(t *testing.T, n testenv.NodeEnv, dir string) {
+	t.Helper()
+	out, _ := n.Run(t, false, "kustomize", dir)
+	dec := yaml.NewDecoder(strings.NewReader(out))
+	seen := 0
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			break
+		}
+		if obj["kind"] == "ConfigMap" {
+			if d, ok := obj["data"].(map[string]any); ok {
+				if img, ok := d["ARCHIVER_IMAGE"]; ok && img != n.ArchiverImage {
+					t.Errorf("ARCHIVER_IMAGE %v in the rendered settings, want %s", img, n.ArchiverImage)
+				}
+			}
+		}
+		var walk func(v any)
+		walk = func(v any) {
+			switch x := v.(type) {
+			case map[string]any:
+				if img, ok := x["image"].(string); ok {
+					seen++
+					if img != n.ArchiverImage {
+						t.Errorf("%s %v runs image %s, want %s", obj["kind"], obj["metadata"], img, n.ArchiverImage)
+					}
+				}
+				for _, y := range x {
+					walk(y)
+				}
+			case []any:
+				for _, y := range x {
+					walk(y)
+				}
+			}
+		}
+		walk(obj)
+	}
+	if seen == 0 {
+		t.Fatalf("no container in the rendered overlay %s", dir)
+	}
 }
 
 // waitJob waits for the first Job the CronJob starts to finish and

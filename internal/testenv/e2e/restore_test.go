@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -84,14 +85,40 @@ type snapshotEnv struct {
 
 func newSnapshotEnv(t *testing.T, n testenv.NodeEnv) *snapshotEnv {
 	t.Helper()
+	return takeSnapshot(t, n, "eu-west-1", "file://"+t.TempDir(), nil)
+}
+
+// takeSnapshotOf is newSnapshotEnv with the primary's volume rewritten by
+// prepare (on the host, before the snapshot).
+func takeSnapshotOf(t *testing.T, n testenv.NodeEnv, prepare func(volume string)) *snapshotEnv {
+	t.Helper()
+	return takeSnapshotPrepared(t, n, "eu-west-1", "file://"+t.TempDir(), nil, prepare)
+}
+
+// takeSnapshot is takeSnapshotPrepared of the volume as the primary wrote it.
+func takeSnapshot(t *testing.T, n testenv.NodeEnv, region, dest string, env []string, flags ...string) *snapshotEnv {
+	t.Helper()
+	return takeSnapshotPrepared(t, n, region, dest, env, nil, flags...)
+}
+
+// takeSnapshotPrepared starts the primary, lets prepare (when not nil)
+// rewrite its data volume on the host, and snapshots the volume the EBS
+// way in region into dest; env and flags are what dest needs beyond that
+// (an S3 destination's endpoint, credentials and KMS key).
+func takeSnapshotPrepared(t *testing.T, n testenv.NodeEnv, region, dest string, env []string, prepare func(string), flags ...string) *snapshotEnv {
+	t.Helper()
 	freshNamespace(t, n)
 	startPrimary(t, n)
-	e := &snapshotEnv{n: n, fake: awsfake.New(t), dest: "file://" + t.TempDir(), volume: volumeDir(t, n, "pvc-data-sidecar")}
-	e.fake.AddVolume("eu-west-1", filepath.Base(e.volume), 1, "eu-west-1a")
-	e.env = []string{"AWS_ENDPOINT_URL=" + e.fake.URL(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "AWS_REGION=eu-west-1",
-		"AWS_EC2_METADATA_DISABLED=true", "ARCHIVER_IMAGE=" + n.ArchiverImage}
-	r := cli(t, e.env, "snapshot", "--kubeconfig", n.Kubeconfig, "--pvc", ns+"/pvc-data-sidecar",
-		"--mount", ns+"/pvc-data-sidecar="+e.volume, "--dest", e.dest, "-o", "json", "--poll-interval", "50ms")
+	e := &snapshotEnv{n: n, fake: awsfake.New(t), dest: dest, volume: volumeDir(t, n, "pvc-data-sidecar")}
+	if prepare != nil {
+		prepare(e.volume)
+	}
+	e.fake.AddVolume(region, filepath.Base(e.volume), 1, region+"a")
+	e.env = append([]string{"AWS_ENDPOINT_URL=" + e.fake.URL(), "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+		"AWS_EC2_METADATA_DISABLED=true", "ARCHIVER_IMAGE=" + n.ArchiverImage}, env...)
+	e.env = append(e.env, "AWS_REGION="+region)
+	r := cli(t, e.env, append([]string{"snapshot", "--kubeconfig", n.Kubeconfig, "--pvc", ns + "/pvc-data-sidecar",
+		"--mount", ns + "/pvc-data-sidecar=" + e.volume, "--dest", e.dest, "-o", "json", "--poll-interval", "50ms"}, flags...)...)
 	if r.code != 0 {
 		t.Fatalf("snapshot: exit %d: %s", r.code, r.stderr)
 	}
@@ -125,6 +152,13 @@ func (e *snapshotEnv) restoreTest(t *testing.T, extra ...string) (cliResult, res
 // the primary's two.
 func (e *snapshotEnv) leftovers(t *testing.T, keepVolumes int) string {
 	t.Helper()
+	return e.leftoversIn(t, ns, keepVolumes)
+}
+
+// leftoversIn is leftovers with the drills' objects in namespace scratch.
+func (e *snapshotEnv) leftoversIn(t *testing.T, scratch string, keepVolumes int) string {
+	t.Helper()
+	ns := scratch
 	ctx := context.Background()
 	sel := metav1.ListOptions{LabelSelector: restoretest.LabelComponent + "=" + restoretest.ComponentDrill}
 	var left []string
@@ -282,4 +316,86 @@ func TestRestoreToPVCOnARealNode(t *testing.T) {
 		t.Fatalf("the pod read\n%s\nthe primary wrote\n%s", logs, want)
 	}
 	t.Logf("a pod read all %d files of the restored claim back", strings.Count(want, "\n"))
+}
+
+// TestRestoreTestOfAVanishedSnapshotEndsWithTheControllersError: the EBS
+// snapshot the drill restores is gone from the storage (deleted behind
+// archiver's back after EC2 listed it). The real csi-snapshotter cannot
+// find it through the CSI driver and the VolumeSnapshot reports an error;
+// the drill ends with that error well before its timeout, exit 1, and
+// leaves nothing behind.
+func TestRestoreTestOfAVanishedSnapshotEndsWithTheControllersError(t *testing.T) {
+	n := testenv.Node(t)
+	testenv.Measure(t)
+	e := newSnapshotEnv(t, n)
+	if err := os.RemoveAll(filepath.Join(n.CSIRoot, "snapshots", e.snapID)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r, res := e.restoreTest(t, "--timeout", "3m")
+	took := time.Since(start)
+	if r.code != 1 || res.Status != "error" || strings.Contains(res.Error, "timed out") || took > 2*time.Minute {
+		t.Fatalf("exit %d after %s: %q\n%s", r.code, took.Round(time.Second), res.Error, r.stderr)
+	}
+	t.Logf("the drill ended after %s with: %s", took.Round(100*time.Millisecond), res.Error)
+	eventually(t, 2*time.Minute, func() string { return e.leftovers(t, 2) })
+}
+
+// TestRestoreTestUnschedulableVerifierTimesOutWithTheSchedulersReason:
+// the node takes no new pods (a NoSchedule taint, as a cordoned or full
+// node); the real scheduler leaves the verifier pod Pending and the drill
+// times out with the scheduler's own reason, exit 1, and leaves nothing
+// behind.
+func TestRestoreTestUnschedulableVerifierTimesOutWithTheSchedulersReason(t *testing.T) {
+	n := testenv.Node(t)
+	testenv.Measure(t)
+	e := newSnapshotEnv(t, n)
+	taint := "archiver.test/no-drills=now:NoSchedule"
+	n.Run(t, false, "taint", "node", n.Name, taint)
+	t.Cleanup(func() { n.Run(t, true, "taint", "node", n.Name, "archiver.test/no-drills-") })
+	r, res := e.restoreTest(t, "--timeout", "40s")
+	if r.code != 1 || res.Status != "error" || !strings.Contains(res.Error, "timed out") || !strings.Contains(res.Error, "untolerated taint") {
+		t.Fatalf("exit %d: %q\n%s", r.code, res.Error, r.stderr)
+	}
+	t.Logf("the drill ended with: %s", res.Error)
+	eventually(t, 2*time.Minute, func() string { return e.leftovers(t, 2) })
+}
+
+// TestRestoreTestStoppedMidDrillCleansUp: archiver gets SIGTERM (its pod
+// being stopped) while the verifier pod runs on the node; it deletes
+// everything it created through the real finalizers and exits 130
+// without waiting for a later sweep.
+func TestRestoreTestStoppedMidDrillCleansUp(t *testing.T) {
+	n := testenv.Node(t)
+	testenv.Measure(t)
+	e := newSnapshotEnv(t, n)
+	args := []string{"restore-test", "--kubeconfig", n.Kubeconfig, "--pvc", ns + "/pvc-data-sidecar", "--dest", e.dest,
+		"--snapshot", e.snapID, "--storage-class", n.StorageClass, "--image", n.ArchiverImage, "--timeout", "3m", "-o", "json"}
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), e.env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	eventually(t, 2*time.Minute, func() string {
+		pods, err := n.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: restoretest.LabelComponent + "=" + restoretest.ComponentDrill})
+		if err != nil || len(pods.Items) == 0 {
+			return fmt.Sprintf("no verifier pod yet (%v)", err)
+		}
+		return ""
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	stopped := time.Now()
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit %d, want 130\n%s\n%s", code, out.String(), errb.String())
+	}
+	var res restoretest.Result
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || len(res.Deleted) < 5 {
+		t.Fatalf("result %v: %s", err, out.String())
+	}
+	eventually(t, time.Minute, func() string { return e.leftovers(t, 2) })
+	t.Logf("stopped mid-drill: exited and deleted %d objects; nothing left %s after the SIGTERM", len(res.Deleted), time.Since(stopped).Round(100*time.Millisecond))
 }
