@@ -34,7 +34,7 @@ func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&o.sample, "sample", 100, "percentage of objects to re-read; the sample rotates daily so repeated runs cover everything")
 	fs.StringVar(&o.since, "since", "", "re-read only files modified since this time (RFC 3339 or YYYY-MM-DD) or age (e.g. 7d)")
 	fs.Var(&o.maxBytes, "max-bytes", "stop re-reading after this many bytes, e.g. 50GiB (0: no limit); the rest is checked for presence and size")
-	fs.IntVar(&o.concurrency, "concurrency", 4, "objects re-read at once")
+	fs.IntVar(&o.concurrency, "concurrency", verify.DefaultConcurrency, "objects re-read at once")
 	addOutputFlag(fs, &o.output)
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
 	o.gpg.AddFlags(fs)

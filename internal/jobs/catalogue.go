@@ -66,6 +66,9 @@ func SyncOptions(ctx context.Context, s config.Sync, cl Clients) (s3sync.Options
 		BandwidthLimit: s.BandwidthLimit.Bytes()}
 	prune := s3sync.PruneOptions{MinAge: s.Prune.OlderThan.Value(), FreePercent: s.Prune.FreeSpacePercent, Encrypted: loc.Scheme == "s3"}
 	if ol := s.ObjectLock; ol != nil {
+		if loc.Scheme != "s3" {
+			return so, oo, &configError{"sync.objectLock needs an s3:// destination"}
+		}
 		oo.LockMode, oo.LockRetention, prune.LockMode = ol.Mode, ol.Retention.Value(), ol.Mode
 	}
 	st, err := cl.OpenStore(ctx, loc, oo)
@@ -97,7 +100,7 @@ func snapshotJob(c *config.Config, env Env) schedule.Job {
 			if err != nil {
 				return nil, fmt.Errorf("sync.dest %w", err)
 			}
-			if spec.Store, err = env.Clients.OpenStore(ctx, loc, store.OpenOptions{EndpointURL: c.Sync.EndpointURL, KMSKeyID: c.Sync.KMSKeyID, Concurrency: 4}); err != nil {
+			if spec.Store, err = env.Clients.OpenStore(ctx, loc, store.OpenOptions{EndpointURL: c.Sync.EndpointURL, Region: s.Region, KMSKeyID: c.Sync.KMSKeyID, Concurrency: 4}); err != nil {
 				return nil, err
 			}
 		}
@@ -319,7 +322,7 @@ func verifyJob(c *config.Config, env Env) schedule.Job {
 		if err != nil {
 			return nil, fmt.Errorf("sync.dest %w", err)
 		}
-		st, err := env.Clients.OpenReader(ctx, loc, store.OpenOptions{EndpointURL: c.Sync.EndpointURL, Region: c.Sync.Region, Concurrency: 4})
+		st, err := env.Clients.OpenReader(ctx, loc, store.OpenOptions{EndpointURL: c.Sync.EndpointURL, Region: c.Sync.Region, Concurrency: verify.DefaultConcurrency})
 		if err != nil {
 			return nil, err
 		}
@@ -330,7 +333,7 @@ func verifyJob(c *config.Config, env Env) schedule.Job {
 			}
 		}
 		return verify.Run(ctx, verify.Options{Store: st, SamplePercent: sample, MaxBytes: v.MaxBytes.Bytes(),
-			RequireEncryption: loc.Scheme == "s3", Concurrency: 4, Log: env.Log, Keys: keys})
+			RequireEncryption: loc.Scheme == "s3", Concurrency: verify.DefaultConcurrency, Log: env.Log, Keys: keys})
 	}}
 }
 
