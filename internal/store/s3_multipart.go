@@ -116,13 +116,15 @@ func reusable(up *upload, n int32, size int64, crc uint32) (types.CompletedPart,
 	return types.CompletedPart{PartNumber: aws.Int32(n), ETag: p.ETag, ChecksumCRC32C: p.ChecksumCRC32C}, true
 }
 
-func (s *S3) startOrResume(ctx context.Context, key string, p Payload, m Meta) (*upload, bool, error) {
-	up, err := s.findUpload(ctx, s.full(key), p.ResumeAfter)
-	if err != nil {
-		return nil, false, fmt.Errorf("look for interrupted upload of %s: %w", key, err)
-	}
-	if up != nil {
-		return up, true, nil
+func (s *S3) startOrResume(ctx context.Context, key string, p Payload, m Meta, resume bool) (*upload, bool, error) {
+	if resume {
+		up, err := s.findUpload(ctx, s.full(key), p.ResumeAfter)
+		if err != nil {
+			return nil, false, fmt.Errorf("look for interrupted upload of %s: %w", key, err)
+		}
+		if up != nil {
+			return up, true, nil
+		}
 	}
 	id, err := s.create(ctx, key, m)
 	if err != nil {
@@ -131,10 +133,41 @@ func (s *S3) startOrResume(ctx context.Context, key string, p Payload, m Meta) (
 	return &upload{id: id}, false, nil
 }
 
+// putMultipart uploads p in parts, resuming an interrupted upload of the
+// same key when one qualifies. If the server refuses to complete a resumed
+// upload because its parts do not add up to the file's checksum (seen once
+// in the crash campaign, after a kill: XAmzContentChecksumMismatch on
+// completion), that upload is aborted and the file is sent once more in a
+// fresh upload; a file that really changed fails that one too.
 func (s *S3) putMultipart(ctx context.Context, key string, p Payload, m Meta) (Object, error) {
-	up, resumed, err := s.startOrResume(ctx, key, p, m)
+	obj, resumed, err := s.putParts(ctx, key, p, m, true)
+	if err != nil && resumed && errors.Is(err, ErrChanged) && ctx.Err() == nil {
+		s.abortAll(key, p.ResumeAfter)
+		obj, _, err = s.putParts(ctx, key, p, m, false)
+	}
+	return obj, err
+}
+
+// abortAll removes every interrupted upload of key that putParts could
+// resume, so the fresh attempt is the only one left.
+func (s *S3) abortAll(key string, after time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ups, err := s.listUploads(ctx, s.full(key))
 	if err != nil {
-		return Object{}, err
+		return
+	}
+	for _, u := range ups {
+		if aws.ToString(u.Key) == s.full(key) && u.Initiated != nil && u.Initiated.After(after) {
+			s.abort(key, aws.ToString(u.UploadId))
+		}
+	}
+}
+
+func (s *S3) putParts(ctx context.Context, key string, p Payload, m Meta, resume bool) (Object, bool, error) {
+	up, resumed, err := s.startOrResume(ctx, key, p, m, resume)
+	if err != nil {
+		return Object{}, false, err
 	}
 	ps := s.PartSizeFor(p.Size)
 	nparts := int32((p.Size + ps - 1) / ps)
@@ -169,20 +202,20 @@ func (s *S3) putMultipart(ctx context.Context, key string, p Payload, m Meta) (O
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return Object{}, s.failed(ctx, key, up.id, err)
+		return Object{}, resumed, s.failed(ctx, key, up.id, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return Object{}, s.failed(ctx, key, up.id, err)
+		return Object{}, resumed, s.failed(ctx, key, up.id, err)
 	}
 	if p.BeforeCommit != nil {
 		if err := p.BeforeCommit(); err != nil {
 			s.abort(key, up.id)
-			return Object{}, err
+			return Object{}, resumed, err
 		}
 	}
 	obj, err := s.complete(ctx, key, up.id, parts, p.CRC32C, p.Size, m)
 	obj.Resumed, obj.ResumedBytes = resumed && reusedBytes > 0, reusedBytes
-	return obj, err
+	return obj, resumed, err
 }
 
 // failed decides what happens to an upload after a part failed. A fatal

@@ -125,7 +125,7 @@ func (s *S3) putStreamSingle(ctx context.Context, key string, p Payload, m Meta,
 // putStreamMultipart uploads cur and the rest of r's parts concurrently
 // into a new (or resumed) multipart upload, then completes it.
 func (s *S3) putStreamMultipart(ctx context.Context, key string, p Payload, m Meta, r *partReader, cur streamPart) (Object, error) {
-	up, resumed, err := s.startOrResume(ctx, key, p, m)
+	up, resumed, err := s.startOrResume(ctx, key, p, m, true)
 	if err != nil {
 		cur.free()
 		return Object{}, err
