@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -310,17 +311,25 @@ func inWindow(e manifest.Entry, since, until time.Time, zone *time.Location) boo
 	return true
 }
 
+// transfer restores the selection in two stages. Fetchers GET, decode,
+// write and hash each file into a temporary file beside its target (one
+// pass over the data); files of up to smallFile bytes get as many fetchers
+// again as large ones, so small files keep requests in flight while large
+// ones stream. Committers take each checked file off the fetchers' path:
+// fsync, then link (or, with --force, rename) it to its real name, so a
+// fetcher never waits on the disk's flush and concurrent fsyncs share the
+// journal's commits. Last, every directory that gained a name is fsynced,
+// children before parents, so the names are as durable as the contents.
 func (o *Options) transfer(ctx context.Context, root *os.Root, sel []manifest.Entry, res *Result) error {
 	if o.Progress != nil {
 		o.Progress.Start(len(sel), res.Selected.Bytes)
 		defer o.Progress.Finish()
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	var mu sync.Mutex
-	return parallel.ForEach(ctx, sel, o.Concurrency, func(ctx context.Context, _ int, e manifest.Entry) error {
-		outcome, err := o.restoreOne(ctx, root, e)
-		if err != nil && fatal(err) {
-			return err // the target or the source is unusable: stop
-		}
+	dirs := map[string]bool{}
+	done := func(e manifest.Entry, outcome int, err error) {
 		if err != nil {
 			o.Log.Warn("not restored", "path", e.Path, "error", err)
 		}
@@ -328,13 +337,107 @@ func (o *Options) transfer(ctx context.Context, root *os.Root, sel []manifest.En
 		if _, written := res.record(e, outcome, err); written {
 			res.Restored.Files++
 			res.Restored.Bytes += e.Size
+			dirs[path.Dir(e.Path)] = true
 		}
 		mu.Unlock()
 		if o.Progress != nil {
 			o.Progress.Done(e.Size)
 		}
-		return nil
+	}
+	pending := make(chan *pendingFile, smallFactor*o.Concurrency)
+	var commits sync.WaitGroup
+	for range smallFactor * o.Concurrency {
+		commits.Add(1)
+		go func() {
+			defer commits.Done()
+			for p := range pending {
+				if ctx.Err() != nil { // the run stopped: drop what is not named yet
+					p.discard(root)
+					continue
+				}
+				outcome, err := o.commit(root, p)
+				if err != nil && fatal(err) {
+					cancel(err)
+					continue
+				}
+				done(p.e, outcome, err)
+			}
+		}()
+	}
+	large := make(chan struct{}, o.Concurrency)
+	err := parallel.ForEach(ctx, sel, smallFactor*o.Concurrency, func(ctx context.Context, _ int, e manifest.Entry) error {
+		if e.Size > smallFile {
+			select {
+			case large <- struct{}{}:
+				defer func() { <-large }()
+			case <-ctx.Done():
+				return context.Cause(ctx)
+			}
+		}
+		p, outcome, err := o.fetch(ctx, root, e)
+		if err != nil && fatal(err) {
+			return err // the target or the source is unusable: stop
+		}
+		if p == nil {
+			done(e, outcome, err)
+			return nil
+		}
+		select {
+		case pending <- p:
+			return nil
+		case <-ctx.Done():
+			p.discard(root)
+			return context.Cause(ctx)
+		}
 	})
+	close(pending)
+	commits.Wait()
+	if cerr := context.Cause(ctx); err == nil && cerr != nil && cerr != context.Canceled {
+		err = cerr // a committer's fatal error
+	}
+	if err != nil {
+		return err
+	}
+	return syncDirs(root, dirs)
+}
+
+// smallFile is the size up to which a file is fetched beside the large
+// ones rather than in their turn.
+const smallFile = 8 << 20
+
+// smallFactor is how many files are fetched at once, and committed at once,
+// per unit of Options.Concurrency; large files stay at Concurrency.
+const smallFactor = 4
+
+// syncDirs fsyncs every directory in dirs and its parents up to the
+// target itself, deepest first: a name is durable once its directory is.
+func syncDirs(root *os.Root, dirs map[string]bool) error {
+	all := map[string]bool{}
+	for d := range dirs {
+		for ; !all[d]; d = path.Dir(d) {
+			all[d] = true
+			if d == "." {
+				break
+			}
+		}
+	}
+	order := make([]string, 0, len(all))
+	for d := range all {
+		order = append(order, d)
+	}
+	slices.SortFunc(order, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
+	for _, d := range order {
+		f, err := root.Open(d)
+		if err != nil {
+			return fmt.Errorf("sync directory %s: %w", d, err)
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("sync directory %s: %w", d, err)
+		}
+	}
+	return nil
 }
 
 // fatal errors stop the whole restore: the target or the source is unusable.
@@ -371,67 +474,126 @@ func (o *Options) existing(root *os.Root, e manifest.Entry) (int, error) {
 // ErrUnsafePath marks an entry whose path would leave the target.
 var ErrUnsafePath = errors.New("unsafe path refused")
 
-func (o *Options) restoreOne(ctx context.Context, root *os.Root, e manifest.Entry) (int, error) {
+// pendingFile is a file fetched and checked under its temporary name,
+// still open, not yet durable or named.
+type pendingFile struct {
+	e   manifest.Entry
+	f   *os.File
+	tmp string
+}
+
+func (p *pendingFile) discard(root *os.Root) {
+	p.f.Close()
+	root.Remove(p.tmp)
+}
+
+// copyBuf holds the buffers files are copied through: large writes, few
+// system calls.
+var copyBuf = sync.Pool{New: func() any { b := make([]byte, 512<<10); return &b }}
+
+// fetch downloads e into a temporary file beside its target and checks its
+// size and SHA-256 while writing. It returns the file for commit, or no
+// file and the outcome (present, exists) or the error.
+func (o *Options) fetch(ctx context.Context, root *os.Root, e manifest.Entry) (*pendingFile, int, error) {
 	if err := store.CheckKey(e.Path); err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrUnsafePath, err)
+		return nil, 0, fmt.Errorf("%w: %v", ErrUnsafePath, err)
 	}
 	rel := e.Path
 	if outcome, err := o.existing(root, e); err != nil || outcome == outcomePresent || outcome == outcomeExists {
-		return outcome, err
+		return nil, outcome, err
 	}
 	if dir := path.Dir(rel); dir != "." {
 		if err := root.MkdirAll(dir, 0o750); err != nil {
-			return 0, pathErr(err)
+			return nil, 0, pathErr(err)
 		}
 	}
 	tmp := path.Join(path.Dir(rel), tempPrefix+randHex()+".tmp")
 	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
-		return 0, pathErr(err)
+		return nil, 0, pathErr(err)
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			f.Close()
-			root.Remove(tmp)
-		}
-	}()
+	p := &pendingFile{e: e, f: f, tmp: tmp}
+	fail := func(err error) (*pendingFile, int, error) {
+		p.discard(root)
+		return nil, 0, err
+	}
 	rc, _, err := o.Store.Get(ctx, e.Key)
 	if err != nil {
-		return 0, err
+		return fail(err)
 	}
 	body, err := codec.Decode(rc, e.Encoding)
 	if err != nil {
-		return 0, err
+		rc.Close()
+		return fail(err)
 	}
 	defer body.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), body)
+	bp := copyBuf.Get().(*[]byte)
+	n, err := copyFull(io.MultiWriter(f, h), body, *bp)
+	copyBuf.Put(bp)
 	if err != nil {
-		return 0, fmt.Errorf("restore %s: %w", rel, err)
+		return fail(fmt.Errorf("restore %s: %w", rel, err))
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != e.SHA256 || n != e.Size {
-		return 0, fmt.Errorf("%s: content has SHA-256 %s (%d bytes), the manifest records %s (%d bytes); not restored", e.Key, got, n, e.SHA256, e.Size)
+		return fail(fmt.Errorf("%s: content has SHA-256 %s (%d bytes), the manifest records %s (%d bytes); not restored", e.Key, got, n, e.SHA256, e.Size))
 	}
-	if err := f.Sync(); err != nil { // durable before it gets its name
+	return p, outcomeRestored, nil
+}
+
+// copyFull copies r to w through buf, filling buf before each write (a
+// network body hands out a few kilobytes per read).
+func copyFull(w io.Writer, r io.Reader, buf []byte) (int64, error) {
+	var n int64
+	for {
+		k := 0
+		var err error
+		for k < len(buf) && err == nil {
+			var m int
+			m, err = r.Read(buf[k:])
+			k += m
+		}
+		if k > 0 {
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				return n, werr
+			}
+			n += int64(k)
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// commit makes a fetched file durable (fsync) and only then gives it its
+// name: a link that fails if the name appeared meanwhile or, with --force,
+// a rename over it. On error the temporary file is removed.
+func (o *Options) commit(root *os.Root, p *pendingFile) (int, error) {
+	rel, tmp, e := p.e.Path, p.tmp, p.e
+	if err := p.f.Sync(); err != nil { // durable before it gets its name
+		p.discard(root)
 		return 0, fmt.Errorf("restore %s: %w", rel, err)
 	}
-	if err := f.Close(); err != nil {
+	if err := p.f.Close(); err != nil {
+		root.Remove(tmp)
 		return 0, fmt.Errorf("restore %s: %w", rel, err)
 	}
 	root.Chtimes(tmp, e.MTime, e.MTime)
+	var err error
 	if o.Force {
 		err = root.Rename(tmp, rel)
 	} else if err = root.Link(tmp, rel); err == nil { // fails if rel appeared meanwhile
 		root.Remove(tmp)
 	}
 	if err != nil {
+		root.Remove(tmp)
 		if errors.Is(err, fs.ErrExist) {
 			return outcomeExists, nil
 		}
 		return 0, pathErr(err)
 	}
-	committed = true
 	return outcomeRestored, nil
 }
 
