@@ -82,7 +82,7 @@ need_packages() {
 # bg NAME CMD...: start a process in the background, its log and pid in $STATE.
 bg() {
   local name=$1; shift
-  nohup "$@" >"$STATE/node-$name.log" 2>&1 &
+  setsid nohup "$@" >"$STATE/node-$name.log" 2>&1 </dev/null &
   echo $! >"$STATE/node-$name.pid"
 }
 
@@ -427,7 +427,7 @@ restart_kubelet() {
   while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
   log "kubelet ($pid) killed; down for ${down}s"
   sleep "$down"
-  nohup "${args[@]}" >>"$STATE/node-kubelet.log" 2>&1 &
+  setsid nohup "${args[@]}" >>"$STATE/node-kubelet.log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$STATE/node-kubelet.pid"
   local port
