@@ -75,7 +75,7 @@ func doctorOptions(ctx context.Context, c *config.Config, kubeconfig string, pro
 				o.S3 = client
 			}
 		}
-		o.WantLock = c.Sync.ObjectLock != nil && c.Sync.ObjectLock.Mode != ""
+		o.WantLock = c.Sync.ObjectLock != nil && c.Sync.ObjectLock.Mode.IsSet()
 	}
 	if c.Snapshot.Enabled {
 		o.PVCs = c.Snapshot.PVCs

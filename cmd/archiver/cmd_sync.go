@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/xroad-archiver/archiver/internal/objectlock"
 	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/store"
@@ -32,7 +33,7 @@ type syncOptions struct {
 	quiet       units.Duration
 	pruneAge    units.Duration
 	pruneFree   float64
-	lockMode    string
+	lockMode    objectlock.Mode
 	lockRetain  units.Duration
 	dryRun      bool
 	output      outputFormat
@@ -64,7 +65,7 @@ func (o *syncOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Var(&o.quiet, "backup-quiet-period", "ship a backup only once unmodified this long (backups are written in place)")
 	fs.Var(&o.pruneAge, "prune-local", "delete local files older than this (e.g. 30d) once their S3 copy is proven")
 	fs.Float64Var(&o.pruneFree, "prune-free-space", 0, "delete the oldest proven files while the volume has less free space than this percentage")
-	fs.StringVar(&o.lockMode, "object-lock-mode", "", "Object Lock retention for every object: GOVERNANCE or COMPLIANCE")
+	fs.Var(&o.lockMode, "object-lock-mode", "Object Lock retention for every object: GOVERNANCE or COMPLIANCE")
 	fs.Var(&o.lockRetain, "object-lock-retention", "Object Lock retention period, e.g. 7y or 400d")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "show what would be shipped and pruned; change nothing")
 	addOutputFlag(fs, &o.output)
@@ -139,7 +140,7 @@ func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, erro
 	if o.concurrency < 1 || o.concurrency > 64 {
 		return so, t, usageErrorf("--concurrency %d: want 1 to 64", o.concurrency)
 	}
-	t.concurrency, t.lockMode, t.lockRetention = o.concurrency, o.lockMode, o.lockRetain.Value()
+	t.concurrency, t.lockMode, t.lockRetention = o.concurrency, o.lockMode.Name(), o.lockRetain.Value()
 	t.partSize, t.threshold, t.bandwidth = o.partSize.Bytes(), o.threshold.Bytes(), o.bandwidth.Bytes()
 	quiet := o.quiet.Value()
 	var prune s3sync.PruneOptions
@@ -152,11 +153,8 @@ func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, erro
 		return so, t, usageErrorf("--prune-free-space %.1f: want a percentage between 0 and 100", o.pruneFree)
 	}
 	prune.FreePercent = o.pruneFree
-	if (o.lockMode == "") != !o.lockRetain.IsSet() {
+	if o.lockMode.IsSet() != o.lockRetain.IsSet() {
 		return so, t, usageErrorf("--object-lock-mode and --object-lock-retention go together")
-	}
-	if o.lockMode != "" && o.lockMode != "GOVERNANCE" && o.lockMode != "COMPLIANCE" {
-		return so, t, usageErrorf("--object-lock-mode %q: want GOVERNANCE or COMPLIANCE", o.lockMode)
 	}
 	loc, err := o.location()
 	if err != nil {
@@ -164,8 +162,8 @@ func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, erro
 	}
 	if loc.Scheme == "s3" {
 		prune.Encrypted = true
-		prune.LockMode = o.lockMode
-	} else if o.lockMode != "" {
+		prune.LockMode = o.lockMode.Name()
+	} else if o.lockMode.IsSet() {
 		return so, t, usageErrorf("--object-lock-mode needs an s3:// destination")
 	}
 	st, err := openStore(ctx, o.destOptions, t, !o.dryRun)

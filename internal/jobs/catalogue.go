@@ -69,7 +69,7 @@ func SyncOptions(ctx context.Context, s config.Sync, cl Clients) (s3sync.Options
 		if loc.Scheme != "s3" {
 			return so, oo, &configError{"sync.objectLock needs an s3:// destination"}
 		}
-		oo.LockMode, oo.LockRetention, prune.LockMode = ol.Mode, ol.Retention.Value(), ol.Mode
+		oo.LockMode, oo.LockRetention, prune.LockMode = ol.Mode.Name(), ol.Retention.Value(), ol.Mode.Name()
 	}
 	st, err := cl.OpenStore(ctx, loc, oo)
 	if err != nil {
