@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/pflag"
 )
@@ -34,4 +35,16 @@ func (f *outputFormat) Type() string { return "text|json" }
 func addOutputFlag(fs *pflag.FlagSet, f *outputFormat) {
 	*f = outputText
 	fs.VarP(f, "output", "o", "output format: text or json")
+}
+
+// textWriter is a result that writes itself for a person; its package
+// owns the wording, the command only picks the format.
+type textWriter interface{ WriteText(io.Writer) error }
+
+// printResult writes r as JSON or as its text.
+func printResult(w io.Writer, format outputFormat, r textWriter) error {
+	if format == outputJSON {
+		return writeJSON(w, r)
+	}
+	return r.WriteText(w)
 }
