@@ -10,6 +10,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/restoretest"
+	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/units"
@@ -192,7 +193,7 @@ func (o *drillOptions) build(ctx context.Context, keep string) (restoretest.Opti
 		spec.GPG = &o.gpg
 	}
 	if spec.RunID == "" {
-		spec.RunID = newRunID(time.Now())
+		spec.RunID = schedule.NewRunID(time.Now())
 	}
 	do, err := jobs.RestoreTestOptions(ctx, spec, clients(o.kubeconfig))
 	switch {

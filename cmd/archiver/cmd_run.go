@@ -126,7 +126,7 @@ whole run as one JSON object.
 			}
 			runID := o.runID
 			if runID == "" {
-				runID = newRunID(time.Now())
+				runID = schedule.NewRunID(time.Now())
 			}
 			rep, err := r.Run(cmd.Context(), runID, o.jobs)
 			if rep != nil && err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/jobs"
+	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
@@ -182,7 +183,7 @@ func runSnapshot(cmd *cobra.Command, g *globalOptions, o *snapshotOptions, list 
 	}
 	so.RunID = o.runID
 	if so.RunID == "" {
-		so.RunID = newRunID(time.Now())
+		so.RunID = schedule.NewRunID(time.Now())
 	}
 	log.Info("snapshot started", "run_id", so.RunID, "pvcs", so.PVCs, "dry_run", so.DryRun)
 	res, err := snapshot.Run(ctx, so)

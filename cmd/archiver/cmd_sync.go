@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"runtime/debug"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/xroad-archiver/archiver/internal/objectlock"
 	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
+	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
@@ -115,12 +114,6 @@ func limitMemory(t s3Tuning) {
 	debug.SetMemoryLimit(int64(t.concurrency)*max(t.partSize, 5<<20) + 48<<20)
 }
 
-func newRunID(now time.Time) string {
-	var b [3]byte
-	rand.Read(b[:])
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
-}
-
 // build validates the options and turns them into s3sync options (store
 // opened, no logger or progress yet).
 func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, error) {
@@ -187,7 +180,7 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
 	opts.Log = log
 	opts.RunID = o.runID
 	if opts.RunID == "" {
-		opts.RunID = newRunID(time.Now())
+		opts.RunID = schedule.NewRunID(time.Now())
 	}
 	if showBar {
 		opts.Progress = progress.New(g.streams.err, "sync")
