@@ -10,7 +10,6 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/restoretest"
-	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/units"
@@ -81,13 +80,6 @@ func (o *drillOptions) AddFlags(fs *pflag.FlagSet, restore bool) {
 	addOutputFlag(fs, &o.output)
 	fs.BoolVar(&o.dryRun, "dry-run", false, "resolve the PVC and the backup and list what would be created; create nothing")
 }
-
-const restoreTestExitHelp = `Exit codes:
-  0    restored and verified; everything created was deleted
-  1    error: no backup, the restore or the verifier pod did not finish in time (with the
-       scheduling or provisioning reason), Kubernetes or AWS refused
-  2    usage error
-  4    verification failed: the restored files that are missing or differ are named`
 
 func newRestoreTestCommand(g *globalOptions) *cobra.Command {
 	o := &drillOptions{}
@@ -191,9 +183,6 @@ func (o *drillOptions) build(ctx context.Context, keep string) (restoretest.Opti
 		Image: o.image, RunAsUser: o.runAsUser, Timeout: o.timeout.Value(), Poll: o.poll, Keep: keep, RunID: o.runID}
 	if o.gpg.Name != "" {
 		spec.GPG = &o.gpg
-	}
-	if spec.RunID == "" {
-		spec.RunID = schedule.NewRunID(time.Now())
 	}
 	do, err := jobs.RestoreTestOptions(ctx, spec, clients(o.kubeconfig))
 	switch {
