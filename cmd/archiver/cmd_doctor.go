@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -40,11 +38,11 @@ Exit codes:
 				return usageErrorf("%v", err)
 			}
 			rep := doctor.Run(cmd.Context(), doctorOptions(cmd.Context(), cfg, kubeconfig, probe))
-			if err := printDoctor(g.streams.out, output, rep); err != nil {
+			if err := printResult(g.streams.out, output, rep); err != nil {
 				return err
 			}
 			if rep.Status == doctor.Fail {
-				return fmt.Errorf("doctor: %d of %d checks failed", countStatus(rep, doctor.Fail), len(rep.Checks))
+				return fmt.Errorf("doctor: %d of %d checks failed", rep.Count(doctor.Fail), len(rep.Checks))
 			}
 			return nil
 		},
@@ -75,7 +73,7 @@ func doctorOptions(ctx context.Context, c *config.Config, kubeconfig string, pro
 				o.S3 = client
 			}
 		}
-		o.WantLock = c.Sync.ObjectLock != nil && c.Sync.ObjectLock.Mode != ""
+		o.WantLock = c.Sync.ObjectLock != nil && c.Sync.ObjectLock.Mode.IsSet()
 	}
 	if c.Snapshot.Enabled {
 		o.PVCs = c.Snapshot.PVCs
@@ -89,27 +87,4 @@ func doctorOptions(ctx context.Context, c *config.Config, kubeconfig string, pro
 		o.Kube, o.KubeErr = clients(kubeconfig).KubeClient()
 	}
 	return o
-}
-
-func countStatus(r *doctor.Report, status string) int {
-	n := 0
-	for _, c := range r.Checks {
-		if c.Status == status {
-			n++
-		}
-	}
-	return n
-}
-
-func printDoctor(w io.Writer, format outputFormat, r *doctor.Report) error {
-	if format == "json" {
-		return writeJSON(w, r)
-	}
-	fmt.Fprintf(w, "archiver doctor: %s\n", r.Status)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, c := range r.Checks {
-		mark := map[string]string{doctor.OK: "ok", doctor.Warn: "WARN", doctor.Fail: "FAIL"}[c.Status]
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", mark, c.Name, c.Detail)
-	}
-	return tw.Flush()
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -133,52 +131,10 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 	}
 	res, err := restore.Run(ctx, opts)
 	log.Info("restore finished", "status", res.Status, "restored_files", res.Restored.Files, "duration_seconds", res.DurationSec)
-	if perr := printRestoreResult(g.streams.out, o.output, res); perr != nil && err == nil {
+	if perr := printResult(g.streams.out, o.output, res); perr != nil && err == nil {
 		err = perr
 	}
 	return err
-}
-
-func printRestoreResult(w io.Writer, format outputFormat, r *restore.Result) error {
-	if format == "json" {
-		return writeJSON(w, r)
-	}
-	title := "archiver restore"
-	if r.DryRun {
-		title += " (dry run: nothing written)"
-	}
-	fmt.Fprintf(w, "%s: %s\n", title, r.Status)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "  %s\t%s\n", k, v) }
-	row("from", r.From)
-	if r.RunID != "" {
-		row("as of run", r.RunID)
-	}
-	row("to", r.To)
-	row("selected", fmt.Sprintf("%d files, %s", r.Selected.Files, progress.Bytes(r.Selected.Bytes)))
-	if !r.DryRun {
-		row("restored", fmt.Sprintf("%d files, %s", r.Restored.Files, progress.Bytes(r.Restored.Bytes)))
-	}
-	row("already present", fmt.Sprintf("%d files (identical)", len(r.Present)))
-	row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
-	tw.Flush()
-	for _, it := range r.Planned {
-		fmt.Fprintf(w, "  restore  %s (%s)", it.Path, progress.Bytes(it.Size))
-		if it.Reason != "" {
-			fmt.Fprintf(w, ": %s", it.Reason)
-		}
-		fmt.Fprintln(w)
-	}
-	for _, it := range r.Existing {
-		fmt.Fprintf(w, "  EXISTS   %s: %s\n", it.Path, it.Reason)
-	}
-	for _, it := range r.Failed {
-		fmt.Fprintf(w, "  FAILED   %s: %s\n", it.Path, it.Reason)
-	}
-	if r.Error != "" {
-		fmt.Fprintf(w, "  ERROR    %s\n", r.Error)
-	}
-	return nil
 }
 
 // runRestoreToPVC restores a snapshot or recovery point into a named PVC.

@@ -3,15 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/jobs"
-	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/store"
@@ -84,13 +81,6 @@ func (o *drillOptions) AddFlags(fs *pflag.FlagSet, restore bool) {
 	fs.BoolVar(&o.dryRun, "dry-run", false, "resolve the PVC and the backup and list what would be created; create nothing")
 }
 
-const restoreTestExitHelp = `Exit codes:
-  0    restored and verified; everything created was deleted
-  1    error: no backup, the restore or the verifier pod did not finish in time (with the
-       scheduling or provisioning reason), Kubernetes or AWS refused
-  2    usage error
-  4    verification failed: the restored files that are missing or differ are named`
-
 func newRestoreTestCommand(g *globalOptions) *cobra.Command {
 	o := &drillOptions{}
 	c := &cobra.Command{
@@ -135,11 +125,14 @@ func runDrill(cmd *cobra.Command, g *globalOptions, o *drillOptions, keep string
 	}
 	do.Log = log
 	if o.dryRun {
-		return printDrillPlan(g.streams.out, o.output, do)
+		return printResult(g.streams.out, o.output, restoretest.NewDryRunPlan(do))
 	}
 	log.Info("restore test started", "run_id", do.RunID, "pvc", do.Source.Ref(), "backup", do.Backup.ID, "namespace", do.Namespace, "keep", keep)
 	res, err := restoretest.Run(ctx, do)
-	if perr := printDrillResult(g.streams.out, o.output, res); perr != nil && err == nil {
+	if res == nil {
+		return err
+	}
+	if perr := printResult(g.streams.out, o.output, res); perr != nil && err == nil {
 		err = perr
 	}
 	return err
@@ -191,9 +184,6 @@ func (o *drillOptions) build(ctx context.Context, keep string) (restoretest.Opti
 	if o.gpg.Name != "" {
 		spec.GPG = &o.gpg
 	}
-	if spec.RunID == "" {
-		spec.RunID = newRunID(time.Now())
-	}
 	do, err := jobs.RestoreTestOptions(ctx, spec, clients(o.kubeconfig))
 	switch {
 	case errors.Is(err, restoretest.ErrSelection):
@@ -203,62 +193,4 @@ func (o *drillOptions) build(ctx context.Context, keep string) (restoretest.Opti
 		return do, openErr(err)
 	}
 	return do, err
-}
-
-func printDrillResult(w io.Writer, format outputFormat, r *restoretest.Result) error {
-	if r == nil {
-		return nil
-	}
-	if format == "json" {
-		return writeJSON(w, r)
-	}
-	fmt.Fprintf(w, "archiver restore-test: %s (run %s)\n", r.Status, r.RunID)
-	fmt.Fprintf(w, "  %s %s of %s (%s, run %s) into namespace %s\n", r.Backup.Kind, r.Backup.ID, r.Source, r.Kind, r.Backup.RunID, r.Namespace)
-	if r.Check != nil {
-		c := r.Check
-		fmt.Fprintf(w, "  %d of %d files verified, %d archives chain-checked, %d changed after the backup\n", c.Verified, c.Expected, c.Archives, c.Changed)
-		for _, p := range c.Problems {
-			fmt.Fprintf(w, "    %-11s %s %s\n", p.Kind, p.Path, p.Detail)
-		}
-		if c.Omitted > 0 {
-			fmt.Fprintf(w, "    ... and %d more\n", c.Omitted)
-		}
-	}
-	fmt.Fprintf(w, "  restore %.1fs, verify %.1fs, total %.1fs\n", r.RestoreSec, r.VerifySec, r.TotalSec)
-	if r.LeftOnEFS != "" && r.PVC == "" {
-		fmt.Fprintf(w, "  the restore job's copy stays on EFS at %s (remove it when no longer needed)\n", r.LeftOnEFS)
-	}
-	if r.PVC != "" && r.Status == outcome.StatusOK {
-		fmt.Fprintf(w, "  restored PVC %s is ready to mount\n", r.PVC)
-	}
-	if r.Error != "" {
-		fmt.Fprintf(w, "  error: %s\n", r.Error)
-	}
-	fmt.Fprintf(w, "  cleaned up %d objects", len(r.Deleted))
-	if len(r.Leftovers) > 0 {
-		fmt.Fprintf(w, " (and %d left by earlier runs)", len(r.Leftovers))
-	}
-	fmt.Fprintln(w)
-	return nil
-}
-
-func printDrillPlan(w io.Writer, format outputFormat, do restoretest.Options) error {
-	plan := struct {
-		DryRun    bool               `json:"dry_run"`
-		Source    string             `json:"source"`
-		Backup    restoretest.Backup `json:"backup"`
-		Namespace string             `json:"namespace"`
-		Create    []string           `json:"would_create"`
-	}{true, do.Source.Ref(), do.Backup, do.Namespace, restoretest.Plan(do)}
-	if do.Archives != nil {
-		plan.Source = do.Archives.Dest
-	}
-	if format == "json" {
-		return writeJSON(w, plan)
-	}
-	fmt.Fprintf(w, "archiver restore-test (dry run: nothing created)\n  %s %s of %s (run %s) into namespace %s\n", plan.Backup.Kind, plan.Backup.ID, plan.Source, plan.Backup.RunID, plan.Namespace)
-	for _, c := range plan.Create {
-		fmt.Fprintf(w, "  would create %s\n", c)
-	}
-	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -126,7 +125,7 @@ whole run as one JSON object.
 			}
 			runID := o.runID
 			if runID == "" {
-				runID = newRunID(time.Now())
+				runID = schedule.NewRunID(time.Now())
 			}
 			rep, err := r.Run(cmd.Context(), runID, o.jobs)
 			if rep != nil && err != nil {
@@ -134,7 +133,10 @@ whole run as one JSON object.
 				// secondary, a held lock), not only stderr.
 				rep.Error, rep.ExitCode = err.Error(), exitCode(err)
 			}
-			if perr := printRunReport(g.streams.out, o.output, rep); perr != nil && err == nil {
+			if rep == nil {
+				return err
+			}
+			if perr := printResult(g.streams.out, o.output, rep); perr != nil && err == nil {
 				err = perr
 			}
 			return err
@@ -145,22 +147,4 @@ whole run as one JSON object.
 	c.Flags().StringVar(&o.runID, "run-id", "", "run id (default: generated)")
 	addOutputFlag(c.Flags(), &o.output)
 	return c
-}
-
-func printRunReport(w io.Writer, format outputFormat, r *schedule.Report) error {
-	if r == nil {
-		return nil
-	}
-	if format == "json" {
-		return writeJSON(w, r)
-	}
-	fmt.Fprintf(w, "archiver run: %s (run %s, %.1fs)\n", r.Status, r.RunID, r.DurationSec)
-	for _, j := range r.Jobs {
-		fmt.Fprintf(w, "  %-9s %-8s %.1fs", j.Name, j.Status, j.DurationSec)
-		if j.Error != "" {
-			fmt.Fprintf(w, "  %s", strings.ReplaceAll(j.Error, "\n", " "))
-		}
-		fmt.Fprintln(w)
-	}
-	return nil
 }

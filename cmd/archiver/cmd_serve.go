@@ -46,7 +46,7 @@ previous run is still going is skipped (and logged and counted). /healthz, /read
 			if listen == "" {
 				listen = ":8080"
 			}
-			s := &schedule.Server{Runner: r, Location: loc, Jitter: jitter, Listen: listen, Registry: reg, NewRunID: func() string { return newRunID(time.Now()) }}
+			s := &schedule.Server{Runner: r, Location: loc, Jitter: jitter, Listen: listen, Registry: reg, NewRunID: func() string { return schedule.NewRunID(time.Now()) }}
 			r.Log.Info("serving", "listen", listen, "time_zone", loc.String(), "jobs", len(r.Jobs))
 			return s.Serve(cmd.Context())
 		},

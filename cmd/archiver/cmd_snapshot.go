@@ -1,17 +1,14 @@
 package main
 
 import (
-	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/jobs"
-	"github.com/xroad-archiver/archiver/internal/progress"
+	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
@@ -179,82 +176,19 @@ func runSnapshot(cmd *cobra.Command, g *globalOptions, o *snapshotOptions, list 
 		if err != nil {
 			return err
 		}
-		return printSnapshotList(g.streams.out, o.output, vols)
+		if o.output == outputJSON {
+			return writeJSON(g.streams.out, vols)
+		}
+		return snapshot.WriteList(g.streams.out, vols)
 	}
 	so.RunID = o.runID
 	if so.RunID == "" {
-		so.RunID = newRunID(time.Now())
+		so.RunID = schedule.NewRunID(time.Now())
 	}
 	log.Info("snapshot started", "run_id", so.RunID, "pvcs", so.PVCs, "dry_run", so.DryRun)
 	res, err := snapshot.Run(ctx, so)
-	if perr := printSnapshotResult(g.streams.out, o.output, res); perr != nil && err == nil {
+	if perr := printResult(g.streams.out, o.output, res); perr != nil && err == nil {
 		err = perr
 	}
 	return err
-}
-
-func printSnapshotResult(w io.Writer, format outputFormat, r *snapshot.Result) error {
-	if format == "json" {
-		return writeJSON(w, r)
-	}
-	title := "archiver snapshot"
-	if r.DryRun {
-		title += " (dry run: nothing created or deleted)"
-	}
-	fmt.Fprintf(w, "%s: %s (run %s)\n", title, r.Status, r.RunID)
-	for _, v := range r.Volumes {
-		what := ""
-		if v.Volume != nil {
-			what = fmt.Sprintf(" [%s %s%s%s]", v.Volume.Kind, v.Volume.VolumeID, v.Volume.FileSystemID, v.Volume.HostPath)
-		}
-		fmt.Fprintf(w, "  %s%s: %s", v.PVC, what, v.Status)
-		if v.Error != "" {
-			fmt.Fprintf(w, ": %s", v.Error)
-		}
-		fmt.Fprintln(w)
-		for _, a := range v.Artifacts {
-			printArtifact(w, "    ", a)
-		}
-		if v.ContentManifest != "" {
-			fmt.Fprintf(w, "    content manifest %s (%d files)\n", v.ContentManifest, v.Files)
-		}
-		for _, a := range v.Pruned {
-			verb := "deleted"
-			if r.DryRun {
-				verb = "would delete"
-			}
-			fmt.Fprintf(w, "    %s %s %s (run %s, %s)\n", verb, a.Kind, a.ID, a.RunID, a.Started.Format(time.RFC3339))
-		}
-	}
-	return nil
-}
-
-func printArtifact(w io.Writer, indent string, a snapshot.Artifact) {
-	reused := ""
-	if a.Reused {
-		reused = " (found from an earlier attempt of this run)"
-	}
-	fmt.Fprintf(w, "%s%s %s %s %s%s\n", indent, a.Kind, a.ID, a.Region, a.State, reused)
-	for _, c := range a.Copies {
-		printArtifact(w, indent+"  ", c)
-	}
-}
-
-func printSnapshotList(w io.Writer, format outputFormat, vols []snapshot.VolumeResult) error {
-	if format == "json" {
-		return writeJSON(w, vols)
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PVC\tKIND\tID\tREGION\tSTATE\tSIZE\tAGE\tRUN")
-	for _, v := range vols {
-		if v.Error != "" {
-			fmt.Fprintf(tw, "%s\terror\t%s\t\t\t\t\t\n", v.PVC, v.Error)
-			continue
-		}
-		for _, a := range v.Artifacts {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.PVC, a.Kind, a.ID, a.Region, a.State, progress.Bytes(a.SizeBytes),
-				time.Since(a.Started).Round(time.Minute), a.RunID)
-		}
-	}
-	return tw.Flush()
 }

@@ -2,21 +2,17 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"io"
 	"os"
 	"runtime/debug"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/xroad-archiver/archiver/internal/objectlock"
 	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
+	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
@@ -32,7 +28,7 @@ type syncOptions struct {
 	quiet       units.Duration
 	pruneAge    units.Duration
 	pruneFree   float64
-	lockMode    string
+	lockMode    objectlock.Mode
 	lockRetain  units.Duration
 	dryRun      bool
 	output      outputFormat
@@ -64,7 +60,7 @@ func (o *syncOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Var(&o.quiet, "backup-quiet-period", "ship a backup only once unmodified this long (backups are written in place)")
 	fs.Var(&o.pruneAge, "prune-local", "delete local files older than this (e.g. 30d) once their S3 copy is proven")
 	fs.Float64Var(&o.pruneFree, "prune-free-space", 0, "delete the oldest proven files while the volume has less free space than this percentage")
-	fs.StringVar(&o.lockMode, "object-lock-mode", "", "Object Lock retention for every object: GOVERNANCE or COMPLIANCE")
+	fs.Var(&o.lockMode, "object-lock-mode", "Object Lock retention for every object: GOVERNANCE or COMPLIANCE")
 	fs.Var(&o.lockRetain, "object-lock-retention", "Object Lock retention period, e.g. 7y or 400d")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "show what would be shipped and pruned; change nothing")
 	addOutputFlag(fs, &o.output)
@@ -118,12 +114,6 @@ func limitMemory(t s3Tuning) {
 	debug.SetMemoryLimit(int64(t.concurrency)*max(t.partSize, 5<<20) + 48<<20)
 }
 
-func newRunID(now time.Time) string {
-	var b [3]byte
-	rand.Read(b[:])
-	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
-}
-
 // build validates the options and turns them into s3sync options (store
 // opened, no logger or progress yet).
 func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, error) {
@@ -139,7 +129,7 @@ func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, erro
 	if o.concurrency < 1 || o.concurrency > 64 {
 		return so, t, usageErrorf("--concurrency %d: want 1 to 64", o.concurrency)
 	}
-	t.concurrency, t.lockMode, t.lockRetention = o.concurrency, o.lockMode, o.lockRetain.Value()
+	t.concurrency, t.lockMode, t.lockRetention = o.concurrency, o.lockMode.Name(), o.lockRetain.Value()
 	t.partSize, t.threshold, t.bandwidth = o.partSize.Bytes(), o.threshold.Bytes(), o.bandwidth.Bytes()
 	quiet := o.quiet.Value()
 	var prune s3sync.PruneOptions
@@ -152,11 +142,8 @@ func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, erro
 		return so, t, usageErrorf("--prune-free-space %.1f: want a percentage between 0 and 100", o.pruneFree)
 	}
 	prune.FreePercent = o.pruneFree
-	if (o.lockMode == "") != !o.lockRetain.IsSet() {
+	if o.lockMode.IsSet() != o.lockRetain.IsSet() {
 		return so, t, usageErrorf("--object-lock-mode and --object-lock-retention go together")
-	}
-	if o.lockMode != "" && o.lockMode != "GOVERNANCE" && o.lockMode != "COMPLIANCE" {
-		return so, t, usageErrorf("--object-lock-mode %q: want GOVERNANCE or COMPLIANCE", o.lockMode)
 	}
 	loc, err := o.location()
 	if err != nil {
@@ -164,8 +151,8 @@ func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, erro
 	}
 	if loc.Scheme == "s3" {
 		prune.Encrypted = true
-		prune.LockMode = o.lockMode
-	} else if o.lockMode != "" {
+		prune.LockMode = o.lockMode.Name()
+	} else if o.lockMode.IsSet() {
 		return so, t, usageErrorf("--object-lock-mode needs an s3:// destination")
 	}
 	st, err := openStore(ctx, o.destOptions, t, !o.dryRun)
@@ -193,7 +180,7 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
 	opts.Log = log
 	opts.RunID = o.runID
 	if opts.RunID == "" {
-		opts.RunID = newRunID(time.Now())
+		opts.RunID = schedule.NewRunID(time.Now())
 	}
 	if showBar {
 		opts.Progress = progress.New(g.streams.err, "sync")
@@ -202,72 +189,8 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
 	res, err := s3sync.Run(ctx, opts)
 	log.Info("sync finished", "run_id", opts.RunID, "status", res.Status, "uploaded_files", res.Uploaded.Files,
 		"uploaded_bytes", res.Uploaded.Bytes, "failed", len(res.Failed), "pruned_files", res.Pruned.Files, "duration_seconds", res.DurationSec)
-	if perr := printSyncResult(g.streams.out, o.output, res); perr != nil && err == nil {
+	if perr := printResult(g.streams.out, o.output, res); perr != nil && err == nil {
 		err = perr
 	}
 	return err
-}
-
-func printSyncResult(w io.Writer, format outputFormat, r *s3sync.Result) error {
-	if format == "json" {
-		return writeJSON(w, r)
-	}
-	title := "archiver sync"
-	if r.DryRun {
-		title += " (dry run: nothing changed)"
-	}
-	fmt.Fprintf(w, "%s: %s (run %s)\n", title, r.Status, r.RunID)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "  %s\t%s\n", k, v) }
-	count := func(c s3sync.Count) string {
-		return fmt.Sprintf("%d files, %s", c.Files, progress.Bytes(c.Bytes))
-	}
-	row("source", r.Source)
-	row("destination", r.Destination)
-	if r.DryRun {
-		row("would ship", fmt.Sprintf("%d files", len(r.Planned)))
-	} else {
-		row("uploaded", fmt.Sprintf("%s (stored %s)", count(r.Uploaded), progress.Bytes(r.StoredBytes)))
-		if r.Resumed.Files > 0 {
-			row("resumed", count(r.Resumed))
-		}
-		if r.Adopted.Files > 0 {
-			row("adopted", count(r.Adopted)+" already stored by an interrupted run")
-		}
-	}
-	row("unchanged", count(r.Unchanged))
-	if len(r.Waiting) > 0 {
-		row("waiting", fmt.Sprintf("%d backups still being written (quiet period): %s", len(r.Waiting), strings.Join(r.Waiting, ", ")))
-	}
-	row("ignored", fmt.Sprintf("%d working files", r.Ignored))
-	if r.DryRun && len(r.PrunePlanned) > 0 {
-		row("would prune", fmt.Sprintf("%d files", len(r.PrunePlanned)))
-	} else if r.Pruned.Files > 0 {
-		row("pruned", count(r.Pruned))
-	}
-	if r.Manifest != "" {
-		row("manifest", r.Manifest)
-	}
-	row("backlog", fmt.Sprintf("%d files, %s not yet archived", r.Backlog.Files, progress.Bytes(r.Backlog.Bytes)))
-	row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
-	tw.Flush()
-	for _, p := range r.Planned {
-		fmt.Fprintf(w, "  ship   %s\n", p)
-	}
-	for _, p := range r.PrunePlanned {
-		fmt.Fprintf(w, "  prune  %s\n", p)
-	}
-	for _, c := range r.Conflicts {
-		fmt.Fprintf(w, "  CONFLICT %s: archived content %.16s kept at %s; new content %.16s stored at %s\n", c.Path, c.ArchivedSHA, c.ArchivedKey, c.NewSHA, c.NewKey)
-	}
-	for _, s := range r.Skipped {
-		fmt.Fprintf(w, "  SKIPPED  %s: %s\n", s.Rel, s.Reason)
-	}
-	for _, f := range r.Failed {
-		fmt.Fprintf(w, "  FAILED   %s: %s\n", f.Path, f.Error)
-	}
-	if r.Error != "" {
-		fmt.Fprintf(w, "  ERROR    %s\n", r.Error)
-	}
-	return nil
 }

@@ -36,6 +36,7 @@ func TestPackagesAreDocumentedAndLayered(t *testing.T) {
 		"content":     {"*"}, // the content-manifest format only
 		"restoretest": {"s3sync", "verify", "schedule"},
 		"doctor":      {"s3sync", "verify", "restore", "restoretest", "schedule"},
+		"objectlock":  {"*"}, // Object Lock modes only
 	}
 	root := filepath.Join("..", "..", "internal")
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {

@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 
 	"github.com/xroad-archiver/archiver/internal/lock"
 	"github.com/xroad-archiver/archiver/internal/outcome"
@@ -45,6 +42,14 @@ const exitCodesHelp = `Exit codes:
   12   secondary node: only the primary archives (run)
   13   not confirmed beside the X-Road primary pod (run)
   130  interrupted (SIGINT/SIGTERM)`
+
+// restoreTestExitHelp is restore-test's exit codes (and restore --to-pvc's).
+const restoreTestExitHelp = `Exit codes:
+  0    restored and verified; everything created was deleted
+  1    error: no backup, the restore or the verifier pod did not finish in time (with the
+       scheduling or provisioning reason), Kubernetes or AWS refused
+  2    usage error
+  4    verification failed: the restored files that are missing or differ are named`
 
 // errUsage marks command-line and configuration errors (exit 2).
 var errUsage = errors.New("usage")
@@ -79,24 +84,6 @@ func exitCode(err error) int {
 type streams struct {
 	in       io.Reader
 	out, err io.Writer
-}
-
-// writeJSON is every command's -o json: one indented JSON document.
-// writeJSON writes v as one JSON document: indented for a person at a
-// terminal, one line otherwise, so a log pipeline (Fluent Bit to
-// CloudWatch Logs) keeps it as one event.
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	if isTerminal(w) {
-		enc.SetIndent("", "  ")
-	}
-	return enc.Encode(v)
-}
-
-// isTerminal reports whether w is a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 type globalOptions struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/xroad-archiver/archiver/internal/objectlock"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
 
@@ -114,8 +115,8 @@ type Prune struct {
 
 // ObjectLock is per-object retention.
 type ObjectLock struct {
-	Mode      string         `yaml:"mode"`
-	Retention units.Duration `yaml:"retention"`
+	Mode      objectlock.Mode `yaml:"mode"`
+	Retention units.Duration  `yaml:"retention"`
 }
 
 // Snapshot is the volume backup job.
@@ -445,8 +446,11 @@ func (c *Config) validateSync(v *validator) {
 		v.add("sync.prune.freeSpacePercent", "%.1f: want 0 to 100", s.Prune.FreeSpacePercent)
 	}
 	if ol := s.ObjectLock; ol != nil {
-		if ol.Mode != "GOVERNANCE" && ol.Mode != "COMPLIANCE" {
-			v.add("sync.objectLock.mode", "%q: want GOVERNANCE or COMPLIANCE", ol.Mode)
+		if err := ol.Mode.Err(); err != nil {
+			v.add("sync.objectLock.mode", "%v", err)
+		} else if !ol.Mode.IsSet() {
+			_, err := objectlock.Parse("")
+			v.add("sync.objectLock.mode", "%v", err)
 		}
 		if !ol.Retention.IsSet() {
 			v.add("sync.objectLock.retention", "required with objectLock")

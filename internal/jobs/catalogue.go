@@ -69,7 +69,7 @@ func SyncOptions(ctx context.Context, s config.Sync, cl Clients) (s3sync.Options
 		if loc.Scheme != "s3" {
 			return so, oo, &configError{"sync.objectLock needs an s3:// destination"}
 		}
-		oo.LockMode, oo.LockRetention, prune.LockMode = ol.Mode, ol.Retention.Value(), ol.Mode
+		oo.LockMode, oo.LockRetention, prune.LockMode = ol.Mode.Name(), ol.Retention.Value(), ol.Mode.Name()
 	}
 	st, err := cl.OpenStore(ctx, loc, oo)
 	if err != nil {
@@ -247,7 +247,7 @@ type RestoreTestSpec struct {
 	RunAsUser                  int64
 	Timeout, Poll              time.Duration
 	Keep                       string // the PVC a real recovery leaves in place; "" for a test
-	RunID                      string
+	RunID                      string // "": a fresh one (schedule.NewRunID)
 	// GPG mounts the operator's gpg key Secret into the verifier pod
 	// (nil: encrypted archives are checked for integrity only).
 	GPG *restoretest.GPGSecret
@@ -258,6 +258,9 @@ type RestoreTestSpec struct {
 // EBS and EFS clients, and the backup selected (restoretest.Select).
 func RestoreTestOptions(ctx context.Context, s RestoreTestSpec, cl Clients) (restoretest.Options, error) {
 	cl = cl.withDefaults()
+	if s.RunID == "" {
+		s.RunID = schedule.NewRunID(time.Now())
+	}
 	o := restoretest.Options{Namespace: s.Namespace, StorageClass: s.Selection.StorageClass, SnapshotClass: s.SnapshotClass, EFSPath: s.EFSPath,
 		Image: s.Image, RunAsUser: s.RunAsUser, Timeout: s.Timeout, Poll: s.Poll, Keep: s.Keep, RunID: s.RunID, GPG: s.GPG}
 	loc, err := store.ParseLocation(s.Dest)

@@ -1,0 +1,73 @@
+package s3sync
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/xroad-archiver/archiver/internal/progress"
+)
+
+// WriteText writes r for a person: a summary table, then one line per
+// planned, conflicting, skipped or failed file (JSON is r itself).
+func (r *Result) WriteText(w io.Writer) error {
+	title := "archiver sync"
+	if r.DryRun {
+		title += " (dry run: nothing changed)"
+	}
+	fmt.Fprintf(w, "%s: %s (run %s)\n", title, r.Status, r.RunID)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "  %s\t%s\n", k, v) }
+	count := func(c Count) string {
+		return fmt.Sprintf("%d files, %s", c.Files, progress.Bytes(c.Bytes))
+	}
+	row("source", r.Source)
+	row("destination", r.Destination)
+	if r.DryRun {
+		row("would ship", fmt.Sprintf("%d files", len(r.Planned)))
+	} else {
+		row("uploaded", fmt.Sprintf("%s (stored %s)", count(r.Uploaded), progress.Bytes(r.StoredBytes)))
+		if r.Resumed.Files > 0 {
+			row("resumed", count(r.Resumed))
+		}
+		if r.Adopted.Files > 0 {
+			row("adopted", count(r.Adopted)+" already stored by an interrupted run")
+		}
+	}
+	row("unchanged", count(r.Unchanged))
+	if len(r.Waiting) > 0 {
+		row("waiting", fmt.Sprintf("%d backups still being written (quiet period): %s", len(r.Waiting), strings.Join(r.Waiting, ", ")))
+	}
+	row("ignored", fmt.Sprintf("%d working files", r.Ignored))
+	if r.DryRun && len(r.PrunePlanned) > 0 {
+		row("would prune", fmt.Sprintf("%d files", len(r.PrunePlanned)))
+	} else if r.Pruned.Files > 0 {
+		row("pruned", count(r.Pruned))
+	}
+	if r.Manifest != "" {
+		row("manifest", r.Manifest)
+	}
+	row("backlog", fmt.Sprintf("%d files, %s not yet archived", r.Backlog.Files, progress.Bytes(r.Backlog.Bytes)))
+	row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
+	tw.Flush()
+	for _, p := range r.Planned {
+		fmt.Fprintf(w, "  ship   %s\n", p)
+	}
+	for _, p := range r.PrunePlanned {
+		fmt.Fprintf(w, "  prune  %s\n", p)
+	}
+	for _, c := range r.Conflicts {
+		fmt.Fprintf(w, "  CONFLICT %s: archived content %.16s kept at %s; new content %.16s stored at %s\n", c.Path, c.ArchivedSHA, c.ArchivedKey, c.NewSHA, c.NewKey)
+	}
+	for _, s := range r.Skipped {
+		fmt.Fprintf(w, "  SKIPPED  %s: %s\n", s.Rel, s.Reason)
+	}
+	for _, f := range r.Failed {
+		fmt.Fprintf(w, "  FAILED   %s: %s\n", f.Path, f.Error)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "  ERROR    %s\n", r.Error)
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+package snapshot
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/xroad-archiver/archiver/internal/progress"
+)
+
+// WriteText writes r for a person: one line per volume with what was
+// created, reused or pruned (JSON is r itself).
+func (r *Result) WriteText(w io.Writer) error {
+	title := "archiver snapshot"
+	if r.DryRun {
+		title += " (dry run: nothing created or deleted)"
+	}
+	fmt.Fprintf(w, "%s: %s (run %s)\n", title, r.Status, r.RunID)
+	for _, v := range r.Volumes {
+		what := ""
+		if v.Volume != nil {
+			what = fmt.Sprintf(" [%s %s%s%s]", v.Volume.Kind, v.Volume.VolumeID, v.Volume.FileSystemID, v.Volume.HostPath)
+		}
+		fmt.Fprintf(w, "  %s%s: %s", v.PVC, what, v.Status)
+		if v.Error != "" {
+			fmt.Fprintf(w, ": %s", v.Error)
+		}
+		fmt.Fprintln(w)
+		for _, a := range v.Artifacts {
+			writeArtifact(w, "    ", a)
+		}
+		if v.ContentManifest != "" {
+			fmt.Fprintf(w, "    content manifest %s (%d files)\n", v.ContentManifest, v.Files)
+		}
+		for _, a := range v.Pruned {
+			verb := "deleted"
+			if r.DryRun {
+				verb = "would delete"
+			}
+			fmt.Fprintf(w, "    %s %s %s (run %s, %s)\n", verb, a.Kind, a.ID, a.RunID, a.Started.Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+func writeArtifact(w io.Writer, indent string, a Artifact) {
+	reused := ""
+	if a.Reused {
+		reused = " (found from an earlier attempt of this run)"
+	}
+	fmt.Fprintf(w, "%s%s %s %s %s%s\n", indent, a.Kind, a.ID, a.Region, a.State, reused)
+	for _, c := range a.Copies {
+		writeArtifact(w, indent+"  ", c)
+	}
+}
+
+// WriteList writes the archiver backups of each volume as a table (what
+// `archiver snapshot list` prints), an error row for a volume that failed.
+func WriteList(w io.Writer, vols []VolumeResult) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PVC\tKIND\tID\tREGION\tSTATE\tSIZE\tAGE\tRUN")
+	for _, v := range vols {
+		if v.Error != "" {
+			fmt.Fprintf(tw, "%s\terror\t%s\t\t\t\t\t\n", v.PVC, v.Error)
+			continue
+		}
+		for _, a := range v.Artifacts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.PVC, a.Kind, a.ID, a.Region, a.State, progress.Bytes(a.SizeBytes),
+				time.Since(a.Started).Round(time.Minute), a.RunID)
+		}
+	}
+	return tw.Flush()
+}
