@@ -40,7 +40,7 @@ func (d *drill) runArchives(ctx context.Context, start time.Time) error {
 	d.res.Backup = d.backup
 	d.size = total + total/10 + 256<<20
 	dl, _ := ctx.Deadline()
-	if _, err := d.o.Kube.CoreV1().Pods(d.ns).Create(ctx, d.archivesPod(m.RunID, time.Until(dl)), metav1.CreateOptions{}); err != nil {
+	if _, err := d.o.Kube.CoreV1().Pods(d.ns).Create(ctx, d.admit(d.archivesPod(m.RunID, time.Until(dl))), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create verifier pod %s/%s: %w", d.ns, d.n.base, err)
 	}
 	d.track("Pod", d.ns, d.n.base, false)

@@ -69,6 +69,12 @@ type Options struct {
 	// for .zip.gpg archives (without it they are checked for integrity
 	// only).
 	GPG *GPGSecret
+	// Admit, when set, changes the verifier pod before it is created, as
+	// the cluster's mutating admission would (EKS Pod Identity or IRSA
+	// adding the pod's AWS credentials, a policy adding host networking).
+	// archiver itself never sets it; tests on a node without those
+	// webhooks do (see internal/testenv/e2e).
+	Admit func(*corev1.Pod)
 
 	RunID string
 	Poll  time.Duration // default 2s
@@ -301,7 +307,7 @@ func (d *drill) run(ctx context.Context, start time.Time) error {
 	}
 	d.track("ConfigMap", d.ns, d.n.base, false)
 	dl, _ := ctx.Deadline()
-	if _, err := d.o.Kube.CoreV1().Pods(d.ns).Create(ctx, d.verifierPod(claim, time.Until(dl)), metav1.CreateOptions{}); err != nil {
+	if _, err := d.o.Kube.CoreV1().Pods(d.ns).Create(ctx, d.admit(d.verifierPod(claim, time.Until(dl))), metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create verifier pod %s/%s: %w", d.ns, d.n.base, err)
 	}
 	d.track("Pod", d.ns, d.n.base, false)
@@ -538,4 +544,12 @@ func Plan(o Options) []string {
 		}
 	}
 	return append(out, "ConfigMap/"+ns+"/"+n.base+" (content manifest of run "+o.Backup.RunID+")", "Pod/"+ns+"/"+n.base+" (verifier)")
+}
+
+// admit applies Options.Admit to the verifier pod.
+func (d *drill) admit(p *corev1.Pod) *corev1.Pod {
+	if d.o.Admit != nil {
+		d.o.Admit(p)
+	}
+	return p
 }

@@ -147,8 +147,8 @@ type Cluster struct {
 	K    KubeEnv
 	Snap snapclient.Interface
 	NS   string
-	// Data maps a snapshot handle (snap-...) or EFS file system id
-	// (fs-...) to the local directory that holds its data.
+	// Data maps a snapshot handle (snap-...) to the local directory that
+	// holds its data (EFS file systems are on the real node only).
 	Data map[string]string
 	Run  PodRun
 	// Env is added to every container's environment (what an IRSA or Pod
@@ -379,13 +379,8 @@ func (c *Cluster) volumeDir(ctx context.Context, claim string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	switch src := pv.Spec.PersistentVolumeSource; {
-	case src.HostPath != nil:
+	if src := pv.Spec.PersistentVolumeSource; src.HostPath != nil {
 		return src.HostPath.Path, true
-	case src.CSI != nil:
-		fs, sub, _ := strings.Cut(src.CSI.VolumeHandle, ":")
-		dir, ok := c.Data[fs]
-		return filepath.Join(dir, filepath.FromSlash(sub)), ok
 	}
 	return "", false
 }

@@ -5,6 +5,10 @@
 // archiver's EBS code paths on this machine; the snapshots EC2 takes are
 // linked to it by the test harness (see internal/testenv).
 //
+// Run with --name efs.csi.aws.com it stands in for the EFS CSI driver's
+// node part: a static volume's handle FSID:/PATH is the directory
+// volumes/FSID/PATH under --root.
+//
 // It only moves directories: a volume is a directory under --root, a
 // snapshot a copy of one, publishing a volume a bind mount. It implements
 // Identity, Controller (CreateVolume from nothing, a snapshot or a volume;
@@ -119,6 +123,11 @@ type driver struct {
 }
 
 func (d *driver) volumeDir(id string) string {
+	// An EFS handle, FSID:/PATH (as the EFS CSI driver takes them in
+	// static volumes): the directory PATH inside the file system FSID.
+	if fs, sub, ok := strings.Cut(id, ":"); ok {
+		return filepath.Join(d.root, "volumes", filepath.Base(fs), filepath.Clean("/"+sub))
+	}
 	return filepath.Join(d.root, "volumes", filepath.Base(id))
 }
 func (d *driver) snapshotDir(id string) string {

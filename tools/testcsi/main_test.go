@@ -62,3 +62,20 @@ func TestVolumesAndSnapshotsAreDirectoryCopies(t *testing.T) {
 		t.Fatalf("deleting one volume touched another: %v", err)
 	}
 }
+
+// TestEFSHandlesAreDirectoriesInTheFileSystem: FSID:/PATH is PATH inside
+// the file system's directory, and never outside it.
+func TestEFSHandlesAreDirectoriesInTheFileSystem(t *testing.T) {
+	d := &driver{name: "efs.csi.aws.com", root: "/r"}
+	for handle, want := range map[string]string{
+		"fs-1:/aws-backup-restore_x/xroad": "/r/volumes/fs-1/aws-backup-restore_x/xroad",
+		"fs-1:/":                           "/r/volumes/fs-1",
+		"fs-1:/../../etc":                  "/r/volumes/fs-1/etc",
+		"../fs-1:/a":                       "/r/volumes/fs-1/a",
+		"vol-1":                            "/r/volumes/vol-1",
+	} {
+		if got := d.volumeDir(handle); got != want {
+			t.Errorf("%s: %s, want %s", handle, got, want)
+		}
+	}
+}
