@@ -10,7 +10,7 @@ func TestNewRunIDSortsByTimeAndDiffers(t *testing.T) {
 	at := time.Date(2026, 11, 30, 2, 15, 0, 0, time.FixedZone("EET", 2*3600))
 	a, b := NewRunID(at), NewRunID(at)
 	if !regexp.MustCompile(`^20261130T001500Z-[0-9a-f]{6}$`).MatchString(a) {
-		t.Errorf("NewRunID = %q, want 20261130T001500Z-xxxxxx (UTC)", a)
+		t.Errorf("NewRunID = %q, want 20261130T001500Z- and 6 random hex digits (UTC)", a)
 	}
 	if a == b {
 		t.Errorf("two run ids of the same second are equal: %q", a)
