@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/xroad-archiver/archiver/internal/dircheck"
 	"github.com/xroad-archiver/archiver/internal/outcome"
-	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/restoretest"
 )
 
@@ -84,93 +80,44 @@ func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) err
 	if err != nil {
 		return err
 	}
-	res, err := checkDir(cmd, o)
+	res, err := checkDir(cmd.Context(), o)
 	if err != nil {
 		res = &dircheck.Result{Status: outcome.StatusError, Problems: []dircheck.Problem{{Kind: "error", Detail: err.Error()}}}
 	}
 	if o.terminationLog != "" {
-		b, cerr := res.Compact(dircheck.MaxMessage)
-		if cerr == nil {
-			cerr = os.WriteFile(o.terminationLog, b, 0o644)
-		}
-		if cerr != nil {
-			log.Warn("termination message not written", "path", o.terminationLog, "error", cerr)
+		if werr := res.WriteMessage(o.terminationLog); werr != nil {
+			log.Warn("termination message not written", "path", o.terminationLog, "error", werr)
 		}
 	}
 	if err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
-	if o.output == "json" {
-		if err := writeJSON(out, res); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintf(out, "%s: %d of %d files verified (%d archives chain-checked, %d changed after the backup), %s read in %.1fs\n",
-			res.Status, res.Verified, res.Expected, res.Archives, res.Changed, progress.Bytes(res.Bytes), res.Seconds)
-		if res.Decrypted > 0 {
-			fmt.Fprintf(out, "  %d encrypted archives decrypted, signature and chain checked\n", res.Decrypted)
-		}
-		if res.IntegrityOnly > 0 {
-			fmt.Fprintf(out, "  %d encrypted archives checked for integrity only (SHA-256 and OpenPGP form; no key given)\n", res.IntegrityOnly)
-		}
-		for _, p := range res.Problems {
-			fmt.Fprintf(out, "  %-11s %s %s\n", p.Kind, p.Path, p.Detail)
-		}
+	if err := printResult(cmd.OutOrStdout(), o.output, res); err != nil {
+		return err
 	}
 	return res.Err()
 }
 
-func checkDir(cmd *cobra.Command, o *verifyDirOptions) (*dircheck.Result, error) {
-	if o.dest != "" {
-		return restoreAndCheck(cmd.Context(), o)
-	}
-	m, err := dircheck.LoadManifest(o.manifest)
+// checkDir checks the directory against the manifest, or first restores
+// the archives of --restore-from into it (restoretest.RestoreAndCheck).
+// The key material is loaded first: a bad --gpg-key changes nothing.
+func checkDir(ctx context.Context, o *verifyDirOptions) (*dircheck.Result, error) {
+	keys, err := o.gpg.load()
 	if err != nil {
 		return nil, err
 	}
-	root, rel := o.dir, ""
-	if o.recoveryDir != "" {
-		var since time.Time
-		if o.since != "" {
-			if since, err = time.Parse(time.RFC3339, o.since); err != nil {
-				return nil, fmt.Errorf("--recovery-since: %w", err)
-			}
-		}
-		if rel, err = dircheck.FindRecoveryDir(o.dir, o.recoveryDir, o.sub, since, o.exclude...); err != nil {
+	if o.dest != "" {
+		st, err := openReader(ctx, o.destOptions, 4)
+		if err != nil {
 			return nil, err
 		}
-		root = filepath.Join(o.dir, filepath.FromSlash(rel))
+		return restoretest.RestoreAndCheck(ctx, st, o.dir, o.asOf, keys)
 	}
-	if st, err := os.Stat(root); err != nil || !st.IsDir() {
-		if err == nil {
-			err = errors.New("not a directory")
+	do := dircheck.DirOptions{Dir: o.dir, Manifest: o.manifest, RecoveryGlob: o.recoveryDir, Exclude: o.exclude, Sub: o.sub, Keys: keys}
+	if o.recoveryDir != "" && o.since != "" {
+		if do.Since, err = time.Parse(time.RFC3339, o.since); err != nil {
+			return nil, fmt.Errorf("--recovery-since: %w", err)
 		}
-		return nil, fmt.Errorf("restored directory %s: %w", root, err)
 	}
-	keys, err := o.gpg.load()
-	if err != nil {
-		return nil, err
-	}
-	res, err := dircheck.CheckWith(cmd.Context(), root, m.Files, dircheck.Options{Keys: keys})
-	if err != nil {
-		return nil, err
-	}
-	res.Dir = rel
-	return res, nil
-}
-
-// restoreAndCheck is the restore test of the S3 copy (restoretest):
-// the archives of a sync run restored into --dir and checked there. The
-// key material is loaded first: a bad --gpg-key changes nothing.
-func restoreAndCheck(ctx context.Context, o *verifyDirOptions) (*dircheck.Result, error) {
-	st, err := openReader(ctx, o.destOptions, 4)
-	if err != nil {
-		return nil, err
-	}
-	keys, err := o.gpg.load()
-	if err != nil {
-		return nil, err
-	}
-	return restoretest.RestoreAndCheck(ctx, st, o.dir, o.asOf, keys)
+	return dircheck.CheckDir(ctx, do)
 }
