@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -329,24 +330,13 @@ func verifyJob(c *config.Config, env Env) schedule.Job {
 		if err != nil {
 			return nil, err
 		}
-		var keys *gpg.Keys
-		if paths := gpgPaths(v.GPGHome, v.GPGKeys); len(paths) > 0 {
-			if keys, err = gpg.Load(paths, v.GPGSigners); err != nil {
-				return nil, err
-			}
+		keys, err := gpg.Source{Home: v.GPGHome, Keys: v.GPGKeys, Signers: v.GPGSigners}.Load()
+		if errors.Is(err, gpg.ErrSignersWithoutKey) {
+			return nil, &configError{"verify.gpgSigners needs verify.gpgHome or verify.gpgKeys"}
+		} else if err != nil {
+			return nil, err
 		}
 		return verify.Run(ctx, verify.Options{Store: st, SamplePercent: sample, MaxBytes: v.MaxBytes.Bytes(),
 			RequireEncryption: loc.Scheme == "s3", Concurrency: verify.DefaultConcurrency, Log: env.Log, Keys: keys})
 	}}
-}
-
-// gpgPaths is the key material to load: the GnuPG home first, then the
-// exported key files. None: encrypted archives are checked for integrity
-// only.
-func gpgPaths(home string, keys []string) []string {
-	paths := append([]string(nil), keys...)
-	if home != "" {
-		paths = append([]string{home}, paths...)
-	}
-	return paths
 }
