@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -37,13 +35,13 @@ when archives wait too long to be shipped. Actions are the SNS topics in alarms.
 				return openErr(err)
 			}
 			defs := report.Alarms(report.AlarmConfigFrom(cfg))
-			var changes []report.Change
+			changes := report.Changes{Applied: apply}
 			if apply {
-				changes, err = report.Apply(cmd.Context(), api, defs)
+				changes.List, err = report.Apply(cmd.Context(), api, defs)
 			} else {
-				changes, err = report.Plan(cmd.Context(), api, defs)
+				changes.List, err = report.Plan(cmd.Context(), api, defs)
 			}
-			if perr := printChanges(g.streams.out, output, changes, apply); perr != nil && err == nil {
+			if perr := printResult(g.streams.out, output, changes); perr != nil && err == nil {
 				err = perr
 			}
 			return err
@@ -63,22 +61,4 @@ when archives wait too long to be shipped. Actions are the SNS topics in alarms.
 			}},
 	)
 	return c
-}
-
-func printChanges(w io.Writer, format outputFormat, changes []report.Change, applied bool) error {
-	if format == "json" {
-		return writeJSON(w, changes)
-	}
-	verb := map[string]string{"create": "would create", "update": "would update", "unchanged": "unchanged"}
-	if applied {
-		verb = map[string]string{"create": "created", "update": "updated", "unchanged": "unchanged"}
-	}
-	for _, c := range changes {
-		extra := ""
-		if len(c.Fields) > 0 {
-			extra = " (" + strings.Join(c.Fields, ", ") + ")"
-		}
-		fmt.Fprintf(w, "%-12s %s%s\n", verb[c.Action], c.Alarm, extra)
-	}
-	return nil
 }

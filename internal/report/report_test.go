@@ -215,3 +215,29 @@ func TestCloudFormationWiresEveryAlarmToATopic(t *testing.T) {
 		t.Errorf("%d alarms in the template, %d defined", alarms, len(defs))
 	}
 }
+
+func TestChangesPrintThemselves(t *testing.T) {
+	list := []Change{{Alarm: "a-failed", Action: "create"}, {Alarm: "b-stale", Action: "update", Fields: []string{"Threshold", "Period"}}, {Alarm: "c", Action: "unchanged"}}
+	for _, tc := range []struct {
+		name    string
+		c       Changes
+		want    string
+		wantErr bool
+	}{
+		{"plan", Changes{List: list}, "would create a-failed\nwould update b-stale (Threshold, Period)\nunchanged    c\n", false},
+		{"apply", Changes{List: list, Applied: true}, "created      a-failed\nupdated      b-stale (Threshold, Period)\nunchanged    c\n", false},
+		{"nothing", Changes{}, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			if err := tc.c.WriteText(&b); err != nil || b.String() != tc.want {
+				t.Fatalf("got %q (%v), want %q", b.String(), err, tc.want)
+			}
+			js, err := json.Marshal(tc.c)
+			want, _ := json.Marshal(tc.c.List)
+			if err != nil || string(js) != string(want) {
+				t.Fatalf("JSON %s (%v), want %s", js, err, want)
+			}
+		})
+	}
+}
