@@ -9,7 +9,8 @@ import (
 )
 
 func newAlarmsCommand(g *globalOptions) *cobra.Command {
-	var path, region string
+	var path configFile
+	var region string
 	var output outputFormat
 	c := &cobra.Command{
 		Use:   "alarms",
@@ -18,14 +19,14 @@ func newAlarmsCommand(g *globalOptions) *cobra.Command {
 (missing data counts as breaching, so a suspended CronJob or a pod that never starts pages too), and
 when archives wait too long to be shipped. Actions are the SNS topics in alarms.actions.`,
 	}
-	c.PersistentFlags().StringVarP(&path, "config", "c", defaultConfigPath, "configuration file [$ARCHIVER_CONFIG]")
+	path.AddFlag(c.PersistentFlags())
 	addOutputFlag(c.PersistentFlags(), &output)
 	c.PersistentFlags().StringVar(&region, "region", "", "AWS region of the alarms (default: metrics.region, then the SDK's AWS_REGION)")
 	run := func(apply bool) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(path)
+			cfg, err := path.load()
 			if err != nil {
-				return usageErrorf("%v", err)
+				return err
 			}
 			if region == "" {
 				region = cfg.Metrics.Region
@@ -52,9 +53,9 @@ when archives wait too long to be shipped. Actions are the SNS topics in alarms.
 		&cobra.Command{Use: "apply", Short: "Create or update the alarms (idempotent)", Args: cobra.NoArgs, RunE: run(true)},
 		&cobra.Command{Use: "cloudformation", Short: "Print the alarms as a CloudFormation template", Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				cfg, err := loadConfig(path)
+				cfg, err := path.load()
 				if err != nil {
-					return usageErrorf("%v", err)
+					return err
 				}
 				_, err = io.WriteString(cmd.OutOrStdout(), report.CloudFormation(report.Alarms(report.AlarmConfigFrom(cfg))))
 				return err

@@ -10,7 +10,8 @@ import (
 )
 
 func newDoctorCommand(g *globalOptions) *cobra.Command {
-	var path, kubeconfig string
+	var path configFile
+	var kubeconfig string
 	var output outputFormat
 	var probe bool
 	c := &cobra.Command{
@@ -31,9 +32,9 @@ Exit codes:
   archiver doctor -c config.yaml --probe -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(path)
+			cfg, err := path.load()
 			if err != nil {
-				return usageErrorf("%v", err)
+				return err
 			}
 			rep := doctor.Run(cmd.Context(), jobs.DoctorOptions(cmd.Context(), cfg, clients(kubeconfig), probe))
 			if err := printResult(g.streams.out, output, rep); err != nil {
@@ -45,7 +46,7 @@ Exit codes:
 			return nil
 		},
 	}
-	c.Flags().StringVarP(&path, "config", "c", defaultConfigPath, "configuration file [$ARCHIVER_CONFIG]")
+	path.AddFlag(c.Flags())
 	addOutputFlag(c.Flags(), &output)
 	c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
 	c.Flags().BoolVar(&probe, "probe", false, "write one small object under .archiver/doctor/ with the configured key and read it back")

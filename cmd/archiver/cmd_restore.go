@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -167,13 +166,9 @@ func archiveZone(flag string) (*time.Location, error) {
 		}
 		return loc, nil
 	}
-	p := configPath()
-	if _, err := os.Stat(p); err != nil {
-		return time.UTC, nil
-	}
-	c, err := config.Load(p)
+	loc, err := config.ArchiveZoneAt(config.Path())
 	if err != nil {
-		return nil, fmt.Errorf("read the archive names' time zone from %s (or set --archive-zone): %w", p, err)
+		return nil, fmt.Errorf("%w (or set --archive-zone)", err)
 	}
-	return c.ArchiveLocation()
+	return loc, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -12,11 +11,12 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/jobs"
+	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 )
 
 type runOptions struct {
-	config     string
+	config     configFile
 	jobs       []string
 	runID      string
 	output     outputFormat
@@ -26,7 +26,7 @@ type runOptions struct {
 }
 
 func (o *runOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVarP(&o.config, "config", "c", defaultConfigPath, "configuration file [$ARCHIVER_CONFIG]")
+	o.config.AddFlag(fs)
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
 	fs.BoolVar(&o.noLock, "no-lock", false, "do not take the run lock (only for a single archiver per volume that you control)")
 }
@@ -40,17 +40,6 @@ const runExitHelp = `Exit codes:
   12   secondary node: only the primary archives (set primary.override to run anyway)
   13   not confirmed beside the X-Road primary: the pod primary.selector (or this pod's
        affinity) selects is missing, not Running, on another node or not the only match`
-
-// loadConfig reads the configuration file (--config, which takes
-// $ARCHIVER_CONFIG as its default) and applies the environment to it.
-func loadConfig(path string) (*config.Config, error) {
-	c, err := config.Load(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	configEnv(c)
-	return c, nil
-}
 
 // selectJobs keeps only the named jobs (all when names is empty); a name
 // that is not an enabled job is a usage error, not silently nothing.
@@ -89,7 +78,7 @@ func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runO
 		return nil, err
 	}
 	env := jobs.Env{Log: log, Clients: clients(o.kubeconfig), Kubeconfig: o.kubeconfig, NoLock: o.noLock, Registry: reg,
-		BeforeSync: func(conc int, partSize int64) { limitMemory(s3Tuning{concurrency: conc, partSize: partSize}) }}
+		BeforeSync: s3sync.LimitMemory}
 	r, err := jobs.Build(cmd.Context(), c, env)
 	if errors.Is(err, jobs.ErrConfig) {
 		return nil, usageErrorf("%v", err)
@@ -112,9 +101,9 @@ whole run as one JSON object.
 ` + runExitHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(o.config)
+			cfg, err := o.config.load()
 			if err != nil {
-				return usageErrorf("%v", err)
+				return err
 			}
 			r, err := buildRunner(cmd, g, cfg, o, nil)
 			if err != nil {

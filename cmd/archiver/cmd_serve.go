@@ -22,9 +22,9 @@ previous run is still going is skipped (and logged and counted). /healthz, /read
 (uploads stop cleanly; nothing half-written becomes visible) and exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(o.config)
+			cfg, err := o.config.load()
 			if err != nil {
-				return usageErrorf("%v", err)
+				return err
 			}
 			reg := prometheus.NewRegistry()
 			r, err := buildRunner(cmd, g, cfg, o, reg)

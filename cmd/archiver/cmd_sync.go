@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -95,25 +94,6 @@ An archived object is never overwritten: a rewritten archive is kept as a second
 	return c
 }
 
-func parseDurationFlag(name, v string) (time.Duration, error) {
-	d, err := units.ParseDuration(v)
-	if err != nil {
-		return 0, usageErrorf("%s: %v", name, err)
-	}
-	return d, nil
-}
-
-// limitMemory sets a soft heap limit (unless GOMEMLIMIT is set) of the
-// streaming buffers (concurrency x part size, used only with compression)
-// plus headroom, so the garbage collector keeps the resident size near
-// what the buffers need instead of twice that.
-func limitMemory(t s3Tuning) {
-	if os.Getenv("GOMEMLIMIT") != "" {
-		return
-	}
-	debug.SetMemoryLimit(int64(t.concurrency)*max(t.partSize, 5<<20) + 48<<20)
-}
-
 // build validates the options and turns them into s3sync options (store
 // opened, no logger or progress yet).
 func (o *syncOptions) build(ctx context.Context) (s3sync.Options, s3Tuning, error) {
@@ -171,7 +151,7 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
 	if err != nil {
 		return err
 	}
-	limitMemory(t)
+	s3sync.LimitMemory(t.concurrency, t.partSize)
 	showBar := !o.noProgress && isTerminal(g.streams.err)
 	log, err := g.logger(showBar)
 	if err != nil {

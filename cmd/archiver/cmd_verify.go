@@ -71,21 +71,13 @@ were checked for integrity only. Objects no manifest records are reported as war
 	return c
 }
 
-// parseSince accepts RFC 3339, a date, or an age such as 7d.
+// parseSince parses a point in time flag (units.ParseTime).
 func parseSince(flag, v string, now time.Time) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, nil
-		}
-	}
-	d, err := parseDurationFlag(flag, v)
+	t, err := units.ParseTime(v, now)
 	if err != nil {
-		return time.Time{}, usageErrorf("%s %q: want RFC 3339, YYYY-MM-DD or an age such as 7d", flag, v)
+		return t, usageErrorf("%s %v", flag, err)
 	}
-	return now.Add(-d), nil
+	return t, nil
 }
 
 func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {

@@ -11,12 +11,9 @@ import (
 
 // archiver reads its ARCHIVER_* environment variables in one way: a flag
 // whose help ends in [$NAME] takes NAME as its default (an explicitly set
-// flag wins), and the same variables override the configuration file's
-// keys listed in configEnvKeys. The file's own ${NAME} references are
-// expanded by package config as it is read.
-
-// defaultConfigPath is --config's default.
-const defaultConfigPath = "/etc/archiver/config.yaml"
+// flag wins), and package config applies the same variables to the
+// configuration file's keys (config.ApplyEnv) besides expanding the file's
+// own ${NAME} references.
 
 var envInUsage = regexp.MustCompile(`\[\$([A-Z][A-Z0-9_]*)\]$`)
 
@@ -38,36 +35,19 @@ func applyEnv(fs *pflag.FlagSet) error {
 	return err
 }
 
-// configEnvKeys are the configuration keys the variables override (the
-// flags of the same names take them as defaults); fill keys take the
-// variable only when the file leaves them empty.
-var configEnvKeys = []struct {
-	env  string
-	key  func(*config.Config) *string
-	fill bool
-}{
-	{"ARCHIVER_SOURCE", func(c *config.Config) *string { return &c.Sync.Source }, false},
-	{"ARCHIVER_DEST", func(c *config.Config) *string { return &c.Sync.Dest }, false},
-	{"ARCHIVER_KMS_KEY_ID", func(c *config.Config) *string { return &c.Sync.KMSKeyID }, false},
-	{"ARCHIVER_CLUSTER", func(c *config.Config) *string { return &c.Cluster }, false},
-	{"ARCHIVER_IMAGE", func(c *config.Config) *string { return &c.RestoreTest.Image }, true},
+// configFile is -c/--config, the configuration file.
+type configFile string
+
+func (p *configFile) AddFlag(fs *pflag.FlagSet) {
+	fs.StringVarP((*string)(p), "config", "c", config.DefaultPath, "configuration file [$ARCHIVER_CONFIG]")
 }
 
-// configEnv applies the environment to a loaded configuration.
-func configEnv(c *config.Config) {
-	for _, k := range configEnvKeys {
-		dst := k.key(c)
-		if v, ok := os.LookupEnv(k.env); ok && (!k.fill || *dst == "") {
-			*dst = v
-		}
+// load reads the file with the environment applied; any problem in it is
+// a usage error.
+func (p configFile) load() (*config.Config, error) {
+	c, err := config.LoadEnv(string(p))
+	if err != nil {
+		return nil, usageErrorf("%v", err)
 	}
-}
-
-// configPath is the configuration file a command without --config reads
-// (restore, for the archive names' zone).
-func configPath() string {
-	if v, ok := os.LookupEnv("ARCHIVER_CONFIG"); ok && v != "" {
-		return v
-	}
-	return defaultConfigPath
+	return c, nil
 }

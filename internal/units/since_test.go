@@ -1,0 +1,32 @@
+package units
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseTime(t *testing.T) {
+	now := time.Date(2026, 11, 30, 4, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in      string
+		want    time.Time
+		wantErr bool
+	}{
+		{"", time.Time{}, false},
+		{"2026-11-20T03:15:00Z", time.Date(2026, 11, 20, 3, 15, 0, 0, time.UTC), false},
+		{"2026-11-20T03:15:00+02:00", time.Date(2026, 11, 20, 1, 15, 0, 0, time.UTC), false},
+		{"2026-11-20T03:15:00", time.Date(2026, 11, 20, 3, 15, 0, 0, time.UTC), false},
+		{"2026-11-20", time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), false},
+		{"7d", now.Add(-7 * 24 * time.Hour), false},
+		{"90m", now.Add(-90 * time.Minute), false},
+		{"yesterday-ish", time.Time{}, true},
+		{"2026-13-40", time.Time{}, true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseTime(tc.in, now)
+			if (err != nil) != tc.wantErr || !got.Equal(tc.want) {
+				t.Fatalf("got %v, %v; want %v (error %v)", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
