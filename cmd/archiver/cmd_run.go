@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,32 +40,11 @@ const runExitHelp = `Exit codes:
   13   not confirmed beside the X-Road primary: the pod primary.selector (or this pod's
        affinity) selects is missing, not Running, on another node or not the only match`
 
-// selectJobs keeps only the named jobs (all when names is empty); a name
-// that is not an enabled job is a usage error, not silently nothing.
+// selectJobs keeps only the jobs --job names (all without it).
 func selectJobs(r *schedule.Runner, names []string) error {
-	if len(names) == 0 {
-		return nil
+	if err := r.Select(names); err != nil {
+		return usageErrorf("--job %v", err)
 	}
-	byName := map[string]schedule.Job{}
-	var enabled []string
-	for _, j := range r.Jobs {
-		byName[j.Name] = j
-		enabled = append(enabled, j.Name)
-	}
-	want := map[string]bool{}
-	for _, n := range names {
-		if _, ok := byName[n]; !ok {
-			return usageErrorf("--job %s: not an enabled job (enabled: %s)", n, strings.Join(enabled, ", "))
-		}
-		want[n] = true
-	}
-	var keep []schedule.Job
-	for _, j := range r.Jobs { // the configured order
-		if want[j.Name] {
-			keep = append(keep, j)
-		}
-	}
-	r.Jobs = keep
 	return nil
 }
 

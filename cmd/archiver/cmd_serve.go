@@ -1,12 +1,10 @@
 package main
 
 import (
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
-	"github.com/xroad-archiver/archiver/internal/schedule"
+	"github.com/xroad-archiver/archiver/internal/jobs"
 )
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -34,20 +32,8 @@ previous run is still going is skipped (and logged and counted). /healthz, /read
 			if err := selectJobs(r, o.jobs); err != nil {
 				return err
 			}
-			loc := time.UTC
-			if cfg.TimeZone != "" {
-				loc, _ = time.LoadLocation(cfg.TimeZone)
-			}
-			jitter := cfg.Serve.Jitter.Value()
-			listen := cfg.Serve.Listen
-			if o.listen != "" {
-				listen = o.listen
-			}
-			if listen == "" {
-				listen = ":8080"
-			}
-			s := &schedule.Server{Runner: r, Location: loc, Jitter: jitter, Listen: listen, Registry: reg, NewRunID: func() string { return schedule.NewRunID(time.Now()) }}
-			r.Log.Info("serving", "listen", listen, "time_zone", loc.String(), "jobs", len(r.Jobs))
+			s := jobs.Server(cfg, r, reg, o.listen)
+			r.Log.Info("serving", "listen", s.Listen, "time_zone", s.Location.String(), "jobs", len(r.Jobs))
 			return s.Serve(cmd.Context())
 		},
 	}
