@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,7 +29,7 @@ import (
 // syncJob ships the archives as the sync section says.
 func syncJob(c *config.Config, env Env) schedule.Job {
 	return schedule.Job{Name: "sync", Schedule: c.Sync.Schedule, Run: func(ctx context.Context, runID string) (any, error) {
-		o, oo, err := SyncOptions(ctx, c.Sync, env.Clients)
+		o, oo, err := SyncOptions(ctx, SyncSpec{Sync: c.Sync}, env.Clients)
 		if err != nil {
 			return nil, err
 		}
@@ -40,10 +41,18 @@ func syncJob(c *config.Config, env Env) schedule.Job {
 	}}
 }
 
+// SyncSpec is a sync run: the sync section (of the file, or bound to
+// archiver sync's flags) and what only the command sets.
+type SyncSpec struct {
+	config.Sync
+	PartSize, MultipartThreshold int64 // 0: store.DefaultPartSize, store.DefaultMultipartThreshold
+	DryRun                       bool  // open the destination read-only; change nothing
+}
+
 // SyncOptions turns the sync section into s3sync's options, with the
-// destination opened for writing, and the store options it was opened
-// with.
-func SyncOptions(ctx context.Context, s config.Sync, cl Clients) (s3sync.Options, store.OpenOptions, error) {
+// destination opened for writing (read-only for a dry run), and the store
+// options it was opened with.
+func SyncOptions(ctx context.Context, s SyncSpec, cl Clients) (s3sync.Options, store.OpenOptions, error) {
 	cl = cl.withDefaults()
 	var so s3sync.Options
 	loc, err := store.ParseLocation(s.Dest)
@@ -63,8 +72,8 @@ func SyncOptions(ctx context.Context, s config.Sync, cl Clients) (s3sync.Options
 		conc = s3sync.DefaultConcurrency
 	}
 	oo := store.OpenOptions{EndpointURL: s.EndpointURL, Region: s.Region, KMSKeyID: s.KMSKeyID, BucketKey: s.BucketKey,
-		PartSize: store.DefaultPartSize, MultipartThreshold: store.DefaultMultipartThreshold, Concurrency: conc,
-		BandwidthLimit: s.BandwidthLimit.Bytes()}
+		PartSize: cmp.Or(s.PartSize, store.DefaultPartSize), MultipartThreshold: cmp.Or(s.MultipartThreshold, store.DefaultMultipartThreshold),
+		Concurrency: conc, BandwidthLimit: s.BandwidthLimit.Bytes(), ReadOnly: s.DryRun}
 	prune := s3sync.PruneOptions{MinAge: s.Prune.OlderThan.Value(), FreePercent: s.Prune.FreeSpacePercent, Encrypted: loc.Scheme == "s3"}
 	if ol := s.ObjectLock; ol != nil {
 		if loc.Scheme != "s3" {
@@ -82,7 +91,7 @@ func SyncOptions(ctx context.Context, s config.Sync, cl Clients) (s3sync.Options
 	}
 	host, _ := os.Hostname()
 	return s3sync.Options{Source: source, Store: st, Compress: mode, Concurrency: conc,
-		BackupQuiet: s.BackupQuietPeriod.Or(s3sync.DefaultBackupQuiet), Prune: prune, Host: host}, oo, nil
+		BackupQuiet: s.BackupQuietPeriod.Or(s3sync.DefaultBackupQuiet), DryRun: s.DryRun, Prune: prune, Host: host}, oo, nil
 }
 
 // snapshotJob snapshots the volumes as the snapshot section says.
