@@ -13,55 +13,47 @@ import (
 	"github.com/xroad-archiver/archiver/internal/units"
 )
 
+// snapshotOptions bind snapshot's flags into jobs.SnapshotSpec, the
+// structure the scheduled job fills from the snapshot section, plus what
+// only the command has.
 type snapshotOptions struct {
+	jobs.SnapshotSpec
 	destOptions
-	pvcs       []string
 	mounts     []string
 	kubeconfig string
-	cluster    string
 	runID      string
-	drRegion   string
-	drKMSKey   string
-	efsVault   string
-	efsRole    string
-	account    string
-	coldAfter  int32
-	deleteDays int32
-	keep       snapshot.Policy
 	timeZone   string
 	timeout    units.Duration // unset: snapshot.DefaultTimeout
-	dryRun     bool
 	output     outputFormat
-	poll       time.Duration
 }
 
 func (o *snapshotOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringArrayVar(&o.pvcs, "pvc", nil, "PVC to back up, NAMESPACE/NAME; repeatable")
+	fs.StringArrayVar(&o.PVCs, "pvc", nil, "PVC to back up, NAMESPACE/NAME; repeatable")
 	fs.StringArrayVar(&o.mounts, "mount", nil, "NAMESPACE/NAME=/path: where that PVC is mounted in this pod (content manifest; required for hostPath)")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
-	fs.StringVar(&o.cluster, "cluster", "", "cluster name recorded in tags [$ARCHIVER_CLUSTER]")
+	fs.StringVar(&o.Cluster, "cluster", "", "cluster name recorded in tags [$ARCHIVER_CLUSTER]")
 	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
 	fs.StringVar(&o.dest, "dest", "", "store for content manifests and hostPath tars: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
 	fs.StringVar(&o.kmsKeyID, "kms-key-id", "", "KMS key for objects written to --dest [$ARCHIVER_KMS_KEY_ID]")
 	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL for --dest")
 	fs.StringVar(&o.runID, "run-id", "", "run id (default: generated); a rerun with the same id finds its snapshots instead of making new ones")
-	fs.StringVar(&o.drRegion, "dr-region", "", "copy EBS snapshots to this disaster-recovery region")
-	fs.StringVar(&o.drKMSKey, "dr-kms-key-id", "", "KMS key for the disaster-recovery copies (in the DR region)")
-	fs.StringVar(&o.efsVault, "efs-vault", "", "AWS Backup vault for EFS backups")
-	fs.StringVar(&o.efsRole, "efs-role-arn", "", "IAM role AWS Backup assumes (trusts backup.amazonaws.com)")
-	fs.StringVar(&o.account, "aws-account-id", "", "account of the EFS file systems (default: from AWS_ROLE_ARN)")
-	fs.Int32Var(&o.coldAfter, "efs-cold-after-days", 0, "recovery point lifecycle: move to cold storage after N days (0: never)")
-	fs.Int32Var(&o.deleteDays, "efs-delete-after-days", 0, "recovery point lifecycle: delete after N days (0: by retention only)")
-	fs.IntVar(&o.keep.KeepLast, "keep-last", 0, "retention: keep the newest N")
-	fs.IntVar(&o.keep.Daily, "keep-daily", 0, "retention: keep the newest of each of the last N days")
-	fs.IntVar(&o.keep.Weekly, "keep-weekly", 0, "retention: keep the newest of each of the last N weeks")
-	fs.IntVar(&o.keep.Monthly, "keep-monthly", 0, "retention: keep the newest of each of the last N months")
+	fs.StringVar(&o.DRRegion, "dr-region", "", "copy EBS snapshots to this disaster-recovery region")
+	fs.StringVar(&o.DRKMSKey, "dr-kms-key-id", "", "KMS key for the disaster-recovery copies (in the DR region)")
+	fs.StringVar(&o.EFSVault, "efs-vault", "", "AWS Backup vault for EFS backups")
+	fs.StringVar(&o.EFSRole, "efs-role-arn", "", "IAM role AWS Backup assumes (trusts backup.amazonaws.com)")
+	fs.StringVar(&o.Account, "aws-account-id", "", "account of the EFS file systems (default: from AWS_ROLE_ARN)")
+	fs.Int32Var(&o.ColdAfterDays, "efs-cold-after-days", 0, "recovery point lifecycle: move to cold storage after N days (0: never)")
+	fs.Int32Var(&o.DeleteDay, "efs-delete-after-days", 0, "recovery point lifecycle: delete after N days (0: by retention only)")
+	fs.IntVar(&o.Retention.KeepLast, "keep-last", 0, "retention: keep the newest N")
+	fs.IntVar(&o.Retention.Daily, "keep-daily", 0, "retention: keep the newest of each of the last N days")
+	fs.IntVar(&o.Retention.Weekly, "keep-weekly", 0, "retention: keep the newest of each of the last N weeks")
+	fs.IntVar(&o.Retention.Monthly, "keep-monthly", 0, "retention: keep the newest of each of the last N months")
 	fs.StringVar(&o.timeZone, "time-zone", "UTC", "time zone for retention days/weeks/months (IANA name)")
 	o.timeout = units.DurationOf(snapshot.DefaultTimeout)
 	fs.Var(&o.timeout, "timeout", "how long to wait for each snapshot or backup job")
-	fs.BoolVar(&o.dryRun, "dry-run", false, "resolve the PVCs and show what retention would delete; create and delete nothing")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "resolve the PVCs and show what retention would delete; create and delete nothing")
 	addOutputFlag(fs, &o.output)
-	fs.DurationVar(&o.poll, "poll-interval", 5*time.Second, "first interval between progress checks (then backing off to 1m)")
+	fs.DurationVar(&o.Poll, "poll-interval", 5*time.Second, "first interval between progress checks (then backing off to 1m)")
 	_ = fs.MarkHidden("poll-interval")
 }
 
@@ -115,48 +107,44 @@ that PV (by tag). A rerun with the same --run-id finds its snapshots instead of 
 	return c
 }
 
+// build checks the flags and builds snapshot's options (jobs.SnapshotOptions).
 func (o *snapshotOptions) build(cmd *cobra.Command, list bool) (snapshot.Options, error) {
 	ctx := cmd.Context()
-	var so snapshot.Options
-	if len(o.pvcs) == 0 {
-		return so, usageErrorf("--pvc is required (NAMESPACE/NAME, repeatable)")
+	if len(o.PVCs) == 0 {
+		return snapshot.Options{}, usageErrorf("--pvc is required (NAMESPACE/NAME, repeatable)")
 	}
-	for _, p := range o.pvcs {
+	for _, p := range o.PVCs {
 		if _, _, err := snapshot.ParseRef(p); err != nil {
-			return so, usageErrorf("--pvc: %v", err)
+			return snapshot.Options{}, usageErrorf("--pvc: %v", err)
 		}
 	}
-	if err := o.keep.Validate(); err != nil {
-		return so, usageErrorf("%v", err)
+	if err := o.Retention.Validate(); err != nil {
+		return snapshot.Options{}, usageErrorf("%v", err)
 	}
-	loc, err := time.LoadLocation(o.timeZone)
-	if err != nil {
-		return so, usageErrorf("--time-zone %q: %v", o.timeZone, err)
+	var err error
+	if o.Location, err = time.LoadLocation(o.timeZone); err != nil {
+		return snapshot.Options{}, usageErrorf("--time-zone %q: %v", o.timeZone, err)
 	}
-	timeout := o.timeout.Value()
-	so = snapshot.Options{PVCs: o.pvcs, Mount: map[string]string{}, Retention: o.keep, Location: loc, DryRun: o.dryRun}
+	o.Mounts, o.Timeout, o.Region = map[string]string{}, o.timeout.Value(), o.region
 	for _, m := range o.mounts {
 		ref, path, ok := strings.Cut(m, "=")
 		if _, _, err := snapshot.ParseRef(ref); !ok || err != nil || !strings.HasPrefix(path, "/") {
-			return so, usageErrorf("--mount %q: want NAMESPACE/NAME=/absolute/path", m)
+			return snapshot.Options{}, usageErrorf("--mount %q: want NAMESPACE/NAME=/absolute/path", m)
 		}
-		so.Mount[ref] = path
+		o.Mounts[ref] = path
 	}
 	if o.dest != "" {
-		if so.Store, err = openStore(ctx, o.destOptions, s3Tuning{concurrency: 4}, !list && !o.dryRun); err != nil {
-			return so, err
+		if o.Store, err = openStore(ctx, o.destOptions, 4, !list && !o.DryRun); err != nil {
+			return snapshot.Options{}, err
 		}
 	}
-	if o.drKMSKey != "" && o.drRegion == "" {
-		return so, usageErrorf("--dr-kms-key-id needs --dr-region")
+	switch {
+	case o.DRKMSKey != "" && o.DRRegion == "":
+		return snapshot.Options{}, usageErrorf("--dr-kms-key-id needs --dr-region")
+	case o.ColdAfterDays > 0 && o.DeleteDay > 0 && o.DeleteDay < o.ColdAfterDays+90:
+		return snapshot.Options{}, usageErrorf("--efs-delete-after-days must be at least --efs-cold-after-days + 90 (AWS Backup's cold storage minimum)")
 	}
-	if o.coldAfter > 0 && o.deleteDays > 0 && o.deleteDays < o.coldAfter+90 {
-		return so, usageErrorf("--efs-delete-after-days must be at least --efs-cold-after-days + 90 (AWS Backup's cold storage minimum)")
-	}
-	spec := jobs.SnapshotSpec{PVCs: so.PVCs, Mounts: so.Mount, Cluster: o.cluster, Region: o.region, DRRegion: o.drRegion, DRKMSKey: o.drKMSKey,
-		EFSVault: o.efsVault, EFSRole: o.efsRole, Account: o.account, ColdAfterDays: o.coldAfter, DeleteDay: o.deleteDays,
-		Retention: o.keep, Location: loc, Timeout: timeout, Poll: o.poll, DryRun: o.dryRun, Store: so.Store}
-	so, err = jobs.SnapshotOptions(ctx, spec, clients(o.kubeconfig))
+	so, err := jobs.SnapshotOptions(ctx, o.SnapshotSpec, clients(o.kubeconfig))
 	return so, openErr(err)
 }
 

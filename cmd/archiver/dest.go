@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/store"
@@ -16,16 +15,6 @@ type destOptions struct {
 	endpointURL string
 	region      string
 	kmsKeyID    string
-	bucketKey   bool
-}
-
-// s3Tuning are the S3 write settings of sync.
-type s3Tuning struct {
-	partSize, threshold int64
-	concurrency         int
-	bandwidth           int64
-	lockMode            string
-	lockRetention       time.Duration
 }
 
 // location parses --dest; store.ParseLocation does, this names the flag.
@@ -37,23 +26,16 @@ func (d destOptions) location() (store.Location, error) {
 	return loc, nil
 }
 
-// openOptions turns the flags into store.Open's options.
-func (d destOptions) openOptions(t s3Tuning) store.OpenOptions {
-	return store.OpenOptions{EndpointURL: d.endpointURL, Region: d.region, KMSKeyID: d.kmsKeyID, BucketKey: d.bucketKey,
-		PartSize: t.partSize, MultipartThreshold: t.threshold, Concurrency: t.concurrency, BandwidthLimit: t.bandwidth,
-		LockMode: t.lockMode, LockRetention: t.lockRetention}
-}
-
-// openStore opens the destination. forWrite requires a KMS key for S3;
-// without it the store refuses writes (a dry run).
-func openStore(ctx context.Context, d destOptions, t s3Tuning, forWrite bool) (store.Store, error) {
+// openStore opens the destination with concurrency requests at once.
+// forWrite requires a KMS key for S3; without it the store refuses
+// writes (a dry run).
+func openStore(ctx context.Context, d destOptions, concurrency int, forWrite bool) (store.Store, error) {
 	loc, err := d.location()
 	if err != nil {
 		return nil, err
 	}
-	o := d.openOptions(t)
-	o.ReadOnly = !forWrite
-	s, err := store.Open(ctx, loc, o)
+	s, err := store.Open(ctx, loc, store.OpenOptions{EndpointURL: d.endpointURL, Region: d.region, KMSKeyID: d.kmsKeyID,
+		Concurrency: concurrency, ReadOnly: !forWrite})
 	return s, openErr(err)
 }
 
