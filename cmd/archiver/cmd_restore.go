@@ -77,7 +77,7 @@ PVC of that name is never touched.
   archiver restore --from s3://my-bucket/xroad/ss1 --snapshot snap-0123456789abcdef0 --to-pvc xroad/xroad-data-restored --storage-class gp3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.toPVC != "" || o.vol.snapshotID != "" || o.vol.recoveryPoint != "" {
+			if o.toPVC != "" || o.vol.Selection.SnapshotID != "" || o.vol.Selection.RecoveryPoint != "" {
 				return runRestoreToPVC(cmd, g, o)
 			}
 			return runRestore(cmd, g, o)
@@ -138,7 +138,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 
 // runRestoreToPVC restores a snapshot or recovery point into a named PVC.
 func runRestoreToPVC(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
-	if o.toPVC == "" || (o.vol.snapshotID == "" && o.vol.recoveryPoint == "") {
+	if o.toPVC == "" || (o.vol.Selection.SnapshotID == "" && o.vol.Selection.RecoveryPoint == "") {
 		return usageErrorf("restoring a volume needs --to-pvc NAMESPACE/NAME and --snapshot or --recovery-point")
 	}
 	ns, name, err := snapshot.ParseRef(o.toPVC)
@@ -152,7 +152,7 @@ func runRestoreToPVC(cmd *cobra.Command, g *globalOptions, o *restoreOptions) er
 		return usageErrorf("--from is required: the store holding the content manifests")
 	}
 	v := o.vol
-	v.destOptions, v.namespace, v.output = o.destOptions, ns, o.output
+	v.Dest, v.EndpointURL, v.Region, v.Namespace, v.output = o.dest, o.endpointURL, o.region, ns, o.output
 	return runDrill(cmd, g, &v, name)
 }
 

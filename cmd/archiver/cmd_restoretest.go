@@ -15,68 +15,54 @@ import (
 	"github.com/xroad-archiver/archiver/internal/units"
 )
 
-// drillOptions are the flags of restore-test, and of restore when it
-// restores a snapshot or recovery point into a PVC.
+// drillOptions bind the flags of restore-test, and of restore when it
+// restores a snapshot or recovery point into a PVC, into
+// jobs.RestoreTestSpec (what the scheduled job fills from the
+// restoreTest section), plus what only the commands have.
 type drillOptions struct {
-	destOptions
-	pvc           string
-	snapshotID    string
-	recoveryPoint string
-	latest        bool
-	archives      bool
-	serviceAcct   string
-	namespace     string
-	storageClass  string
-	snapshotClass string
-	efsPath       string
-	efsVault      string
-	efsRole       string
-	account       string
-	image         string
-	runAsUser     int64
-	timeout       units.Duration // unset: restoretest.DefaultTimeout
-	poll          time.Duration
-	kubeconfig    string
-	runID         string
-	output        outputFormat
-	dryRun        bool
-	gpg           restoretest.GPGSecret
+	jobs.RestoreTestSpec
+	latest     bool
+	timeout    units.Duration // unset: restoretest.DefaultTimeout
+	kubeconfig string
+	output     outputFormat
+	dryRun     bool
+	gpg        restoretest.GPGSecret
 }
 
 // AddFlags registers the flags restore-test and restore (with --to-pvc)
 // share; restore registers its own source, namespace and output flags.
 func (o *drillOptions) AddFlags(fs *pflag.FlagSet, restore bool) {
-	fs.StringVar(&o.snapshotID, "snapshot", "", "EBS snapshot to restore (snap-...; default: the newest of the PVC)")
-	fs.StringVar(&o.recoveryPoint, "recovery-point", "", "AWS Backup recovery point ARN to restore (EFS)")
-	fs.StringVar(&o.storageClass, "storage-class", "", "storage class of the restored EBS PVC (default: the source PVC's)")
-	fs.StringVar(&o.snapshotClass, "snapshot-class", "", "VolumeSnapshotClass for the pre-provisioned snapshot (optional)")
-	fs.StringVar(&o.efsPath, "efs-path", "", "the volume's directory inside the EFS file system (needed when the PVC mounts an access point)")
-	fs.StringVar(&o.efsVault, "efs-vault", "", "AWS Backup vault of the recovery point")
-	fs.StringVar(&o.efsRole, "efs-role-arn", "", "IAM role AWS Backup assumes to restore")
-	fs.StringVar(&o.account, "aws-account-id", "", "account of the EFS file system (default: from AWS_ROLE_ARN or the recovery point ARN)")
-	fs.StringVar(&o.image, "image", "", "archiver image the verifier pod runs [$ARCHIVER_IMAGE]")
-	fs.Int64Var(&o.runAsUser, "run-as-user", restoretest.DefaultRunAsUser, "uid/gid of the verifier pod (X-Road's files belong to 999)")
+	fs.StringVar(&o.Selection.SnapshotID, "snapshot", "", "EBS snapshot to restore (snap-...; default: the newest of the PVC)")
+	fs.StringVar(&o.Selection.RecoveryPoint, "recovery-point", "", "AWS Backup recovery point ARN to restore (EFS)")
+	fs.StringVar(&o.Selection.StorageClass, "storage-class", "", "storage class of the restored EBS PVC (default: the source PVC's)")
+	fs.StringVar(&o.SnapshotClass, "snapshot-class", "", "VolumeSnapshotClass for the pre-provisioned snapshot (optional)")
+	fs.StringVar(&o.EFSPath, "efs-path", "", "the volume's directory inside the EFS file system (needed when the PVC mounts an access point)")
+	fs.StringVar(&o.EFSVault, "efs-vault", "", "AWS Backup vault of the recovery point")
+	fs.StringVar(&o.EFSRole, "efs-role-arn", "", "IAM role AWS Backup assumes to restore")
+	fs.StringVar(&o.Account, "aws-account-id", "", "account of the EFS file system (default: from AWS_ROLE_ARN or the recovery point ARN)")
+	fs.StringVar(&o.Image, "image", "", "archiver image the verifier pod runs [$ARCHIVER_IMAGE]")
+	fs.Int64Var(&o.RunAsUser, "run-as-user", restoretest.DefaultRunAsUser, "uid/gid of the verifier pod (X-Road's files belong to 999)")
 	o.timeout = units.DurationOf(restoretest.DefaultTimeout)
 	fs.Var(&o.timeout, "timeout", "give up (and clean up) after this long")
-	fs.DurationVar(&o.poll, "poll-interval", 2*time.Second, "how often to check progress")
+	fs.DurationVar(&o.Poll, "poll-interval", 2*time.Second, "how often to check progress")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
 	fs.StringVar(&o.gpg.Name, "gpg-secret", "", "Secret in the verifier pod's namespace with the gpg key material for .zip.gpg archives (mounted read-only; default: integrity only)")
 	fs.StringSliceVar(&o.gpg.Keys, "gpg-secret-key", nil, "key of --gpg-secret holding an exported secret key (gpg --export-secret-keys); repeatable")
 	fs.StringSliceVar(&o.gpg.Signers, "gpg-secret-signer", nil, "key of --gpg-secret holding an accepted signer's public key (default: the secret keys' own); repeatable")
 	_ = fs.MarkHidden("poll-interval")
 	if restore {
-		fs.StringVar(&o.pvc, "pvc", "", "with --to-pvc: the PVC that was backed up, NAMESPACE/NAME (default: from the snapshot's tags)")
+		fs.StringVar(&o.Selection.PVC, "pvc", "", "with --to-pvc: the PVC that was backed up, NAMESPACE/NAME (default: from the snapshot's tags)")
 		return
 	}
-	fs.StringVar(&o.pvc, "pvc", "", "PVC whose backup to restore, NAMESPACE/NAME")
+	fs.StringVar(&o.Selection.PVC, "pvc", "", "PVC whose backup to restore, NAMESPACE/NAME")
 	fs.BoolVar(&o.latest, "latest", false, "restore the newest completed backup (the default without --snapshot/--recovery-point)")
-	fs.BoolVar(&o.archives, "archives", false, "instead of a snapshot, restore the archives shipped to --dest (latest sync run) inside the verifier pod, into a scratch volume")
-	fs.StringVar(&o.serviceAcct, "service-account", "", "with --archives: the verifier pod's ServiceAccount in --namespace (IRSA or Pod Identity with read access to the bucket and key)")
-	fs.StringVar(&o.namespace, "namespace", "", "namespace for the scratch PVC and verifier pod (default: the PVC's)")
-	fs.StringVar(&o.dest, "dest", "", "where the content manifests are: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
-	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL for the content manifests")
-	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
-	fs.StringVar(&o.runID, "run-id", "", "run id (default: generated)")
+	fs.BoolVar(&o.Archives, "archives", false, "instead of a snapshot, restore the archives shipped to --dest (latest sync run) inside the verifier pod, into a scratch volume")
+	fs.StringVar(&o.ServiceAccount, "service-account", "", "with --archives: the verifier pod's ServiceAccount in --namespace (IRSA or Pod Identity with read access to the bucket and key)")
+	fs.StringVar(&o.Namespace, "namespace", "", "namespace for the scratch PVC and verifier pod (default: the PVC's)")
+	fs.StringVar(&o.Dest, "dest", "", "where the content manifests are: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
+	fs.StringVar(&o.EndpointURL, "endpoint-url", "", "S3 endpoint URL for the content manifests")
+	fs.StringVar(&o.Region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
+	fs.StringVar(&o.RunID, "run-id", "", "run id (default: generated)")
 	addOutputFlag(fs, &o.output)
 	fs.BoolVar(&o.dryRun, "dry-run", false, "resolve the PVC and the backup and list what would be created; create nothing")
 }
@@ -138,53 +124,42 @@ func runDrill(cmd *cobra.Command, g *globalOptions, o *drillOptions, keep string
 	return err
 }
 
+// build checks the flags and builds restoretest's options
+// (jobs.RestoreTestOptions).
 func (o *drillOptions) build(ctx context.Context, keep string) (restoretest.Options, error) {
-	var do restoretest.Options
-	if o.snapshotID != "" && o.recoveryPoint != "" {
-		return do, usageErrorf("--snapshot and --recovery-point exclude each other")
+	sel := o.Selection
+	if _, _, err := snapshot.ParseRef(sel.PVC); sel.PVC != "" && err != nil {
+		return restoretest.Options{}, usageErrorf("--pvc: %v", err)
 	}
-	if o.latest && (o.snapshotID != "" || o.recoveryPoint != "") {
-		return do, usageErrorf("--latest excludes --snapshot and --recovery-point")
-	}
-	if o.archives && (o.pvc != "" || o.snapshotID != "" || o.recoveryPoint != "") {
-		return do, usageErrorf("--archives restores the S3 copy: --pvc, --snapshot and --recovery-point do not apply")
-	}
-	if o.archives && o.namespace == "" {
-		return do, usageErrorf("--archives needs --namespace (where the verifier pod runs)")
-	}
-	if o.pvc == "" && o.snapshotID == "" && !o.archives {
-		return do, usageErrorf("--pvc is required (NAMESPACE/NAME; with --snapshot it may be left out when the source PVC is gone)")
-	}
-	if o.pvc != "" {
-		if _, _, err := snapshot.ParseRef(o.pvc); err != nil {
-			return do, usageErrorf("--pvc: %v", err)
-		}
-	}
-	if o.dest == "" {
-		return do, usageErrorf("--dest is required: the store holding the content manifests (as given to archiver snapshot)")
-	}
-	if o.recoveryPoint != "" && (o.efsVault == "" || o.efsRole == "") {
-		return do, usageErrorf("--recovery-point needs --efs-vault and --efs-role-arn")
-	}
-	if o.runAsUser <= 0 {
-		return do, usageErrorf("--run-as-user %d: the verifier runs as a non-root user", o.runAsUser)
+	switch {
+	case sel.SnapshotID != "" && sel.RecoveryPoint != "":
+		return restoretest.Options{}, usageErrorf("--snapshot and --recovery-point exclude each other")
+	case o.latest && (sel.SnapshotID != "" || sel.RecoveryPoint != ""):
+		return restoretest.Options{}, usageErrorf("--latest excludes --snapshot and --recovery-point")
+	case o.Archives && (sel.PVC != "" || sel.SnapshotID != "" || sel.RecoveryPoint != ""):
+		return restoretest.Options{}, usageErrorf("--archives restores the S3 copy: --pvc, --snapshot and --recovery-point do not apply")
+	case o.Archives && o.Namespace == "":
+		return restoretest.Options{}, usageErrorf("--archives needs --namespace (where the verifier pod runs)")
+	case sel.PVC == "" && sel.SnapshotID == "" && !o.Archives:
+		return restoretest.Options{}, usageErrorf("--pvc is required (NAMESPACE/NAME; with --snapshot it may be left out when the source PVC is gone)")
+	case o.Dest == "":
+		return restoretest.Options{}, usageErrorf("--dest is required: the store holding the content manifests (as given to archiver snapshot)")
+	case sel.RecoveryPoint != "" && (o.EFSVault == "" || o.EFSRole == ""):
+		return restoretest.Options{}, usageErrorf("--recovery-point needs --efs-vault and --efs-role-arn")
+	case o.RunAsUser <= 0:
+		return restoretest.Options{}, usageErrorf("--run-as-user %d: the verifier runs as a non-root user", o.RunAsUser)
 	}
 	if o.gpg.Name != "" || len(o.gpg.Keys)+len(o.gpg.Signers) > 0 {
 		if err := o.gpg.Check(); err != nil {
-			return do, usageErrorf("--gpg-secret: %v", err)
+			return restoretest.Options{}, usageErrorf("--gpg-secret: %v", err)
 		}
+		o.GPG = &o.gpg
 	}
-	if _, err := o.location(); err != nil {
-		return do, err
+	if _, err := (destOptions{dest: o.Dest}).location(); err != nil {
+		return restoretest.Options{}, err
 	}
-	spec := jobs.RestoreTestSpec{Selection: restoretest.Selection{PVC: o.pvc, SnapshotID: o.snapshotID, RecoveryPoint: o.recoveryPoint, StorageClass: o.storageClass},
-		Archives: o.archives, Dest: o.dest, EndpointURL: o.endpointURL, Region: o.region, ServiceAccount: o.serviceAcct, Namespace: o.namespace,
-		SnapshotClass: o.snapshotClass, EFSPath: o.efsPath, EFSVault: o.efsVault, EFSRole: o.efsRole, Account: o.account,
-		Image: o.image, RunAsUser: o.runAsUser, Timeout: o.timeout.Value(), Poll: o.poll, Keep: keep, RunID: o.runID}
-	if o.gpg.Name != "" {
-		spec.GPG = &o.gpg
-	}
-	do, err := jobs.RestoreTestOptions(ctx, spec, clients(o.kubeconfig))
+	o.Timeout, o.Keep = o.timeout.Value(), keep
+	do, err := jobs.RestoreTestOptions(ctx, o.RestoreTestSpec, clients(o.kubeconfig))
 	switch {
 	case errors.Is(err, restoretest.ErrSelection):
 		// The domain names values; the flags that set them are ours.
