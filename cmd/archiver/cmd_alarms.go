@@ -42,10 +42,7 @@ when archives wait too long to be shipped. Actions are the SNS topics in alarms.
 			} else {
 				changes.List, err = report.Plan(cmd.Context(), api, defs)
 			}
-			if perr := printResult(g.streams.out, output, changes); perr != nil && err == nil {
-				err = perr
-			}
-			return err
+			return g.print(output, changes, err)
 		}
 	}
 	c.AddCommand(

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/config"
-	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/restore"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 )
@@ -114,26 +113,19 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 	if err != nil {
 		return err
 	}
-	showBar := !o.noProgress && isTerminal(g.streams.err)
-	log, err := g.logger(showBar)
-	if err != nil {
-		return err
-	}
+	log := g.log
 	st, err := openReader(ctx, o.destOptions, o.concurrency)
 	if err != nil {
 		return err
 	}
 	opts := restore.Options{Store: st, To: o.to, AsOf: o.asOf, Include: o.include, Since: since, Until: until, Zone: zone,
 		Force: o.force, DryRun: o.dryRun, Concurrency: o.concurrency, Log: log}
-	if showBar {
-		opts.Progress = progress.New(g.streams.err, "restore")
+	if bar := g.bar(o.noProgress, "restore"); bar != nil {
+		opts.Progress = bar
 	}
 	res, err := restore.Run(ctx, opts)
 	log.Info("restore finished", "status", res.Status, "restored_files", res.Restored.Files, "duration_seconds", res.DurationSec)
-	if perr := printResult(g.streams.out, o.output, res); perr != nil && err == nil {
-		err = perr
-	}
-	return err
+	return g.print(o.output, res, err)
 }
 
 // runRestoreToPVC restores a snapshot or recovery point into a named PVC.

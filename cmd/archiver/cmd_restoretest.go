@@ -105,10 +105,7 @@ func runDrill(cmd *cobra.Command, g *globalOptions, o *drillOptions, keep string
 	if err != nil {
 		return err
 	}
-	log, err := g.logger(false)
-	if err != nil {
-		return err
-	}
+	log := g.log
 	do.Log = log
 	if o.dryRun {
 		return printResult(g.streams.out, o.output, restoretest.NewDryRunPlan(do))
@@ -118,10 +115,7 @@ func runDrill(cmd *cobra.Command, g *globalOptions, o *drillOptions, keep string
 	if res == nil {
 		return err
 	}
-	if perr := printResult(g.streams.out, o.output, res); perr != nil && err == nil {
-		err = perr
-	}
-	return err
+	return g.print(o.output, res, err)
 }
 
 // build checks the flags and builds restoretest's options

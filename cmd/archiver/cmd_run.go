@@ -51,11 +51,7 @@ func selectJobs(r *schedule.Runner, names []string) error {
 // buildRunner builds the configured jobs (internal/jobs) with the real
 // clients; reg, in serve mode, also receives the run metrics.
 func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runOptions, reg *prometheus.Registry) (*schedule.Runner, error) {
-	log, err := g.logger(false)
-	if err != nil {
-		return nil, err
-	}
-	env := jobs.Env{Log: log, Clients: clients(o.kubeconfig), Kubeconfig: o.kubeconfig, NoLock: o.noLock, Registry: reg,
+	env := jobs.Env{Log: g.log, Clients: clients(o.kubeconfig), Kubeconfig: o.kubeconfig, NoLock: o.noLock, Registry: reg,
 		BeforeSync: s3sync.LimitMemory}
 	r, err := jobs.Build(cmd.Context(), c, env)
 	if errors.Is(err, jobs.ErrConfig) {
@@ -103,10 +99,7 @@ whole run as one JSON object.
 			if rep == nil {
 				return err
 			}
-			if perr := printResult(g.streams.out, o.output, rep); perr != nil && err == nil {
-				err = perr
-			}
-			return err
+			return g.print(o.output, rep, err)
 		},
 	}
 	o.AddFlags(c.Flags())

@@ -154,10 +154,7 @@ func runSnapshot(cmd *cobra.Command, g *globalOptions, o *snapshotOptions, list 
 	if err != nil {
 		return err
 	}
-	log, err := g.logger(false)
-	if err != nil {
-		return err
-	}
+	log := g.log
 	so.Log = log
 	if list {
 		vols, err := snapshot.List(ctx, so)
@@ -175,8 +172,5 @@ func runSnapshot(cmd *cobra.Command, g *globalOptions, o *snapshotOptions, list 
 	}
 	log.Info("snapshot started", "run_id", so.RunID, "pvcs", so.PVCs, "dry_run", so.DryRun)
 	res, err := snapshot.Run(ctx, so)
-	if perr := printResult(g.streams.out, o.output, res); perr != nil && err == nil {
-		err = perr
-	}
-	return err
+	return g.print(o.output, res, err)
 }

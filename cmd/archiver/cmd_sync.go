@@ -9,7 +9,6 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/jobs"
-	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/store"
@@ -134,25 +133,18 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
 		return err
 	}
 	s3sync.LimitMemory(oo.Concurrency, oo.PartSize)
-	showBar := !o.noProgress && isTerminal(g.streams.err)
-	log, err := g.logger(showBar)
-	if err != nil {
-		return err
-	}
+	log := g.log
 	opts.Log = log
 	opts.RunID = o.runID
 	if opts.RunID == "" {
 		opts.RunID = schedule.NewRunID(time.Now())
 	}
-	if showBar {
-		opts.Progress = progress.New(g.streams.err, "sync")
+	if bar := g.bar(o.noProgress, "sync"); bar != nil {
+		opts.Progress = bar
 	}
 	log.Info("sync started", "run_id", opts.RunID, "source", o.Source, "destination", opts.Store.URL(), "dry_run", o.dryRun)
 	res, err := s3sync.Run(ctx, opts)
 	log.Info("sync finished", "run_id", opts.RunID, "status", res.Status, "uploaded_files", res.Uploaded.Files,
 		"uploaded_bytes", res.Uploaded.Bytes, "failed", len(res.Failed), "pruned_files", res.Pruned.Files, "duration_seconds", res.DurationSec)
-	if perr := printResult(g.streams.out, o.output, res); perr != nil && err == nil {
-		err = perr
-	}
-	return err
+	return g.print(o.output, res, err)
 }

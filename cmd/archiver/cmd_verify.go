@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/units"
 	"github.com/xroad-archiver/archiver/internal/verify"
 )
@@ -99,11 +98,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	if err != nil {
 		return err
 	}
-	showBar := !o.noProgress && isTerminal(g.streams.err)
-	log, err := g.logger(showBar)
-	if err != nil {
-		return err
-	}
+	log := g.log
 	keys, err := o.gpg.load()
 	if err != nil {
 		return err
@@ -117,13 +112,10 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	if keys != nil {
 		log.Info("encrypted archives are decrypted and signature-checked", "keys", keys.String())
 	}
-	if showBar {
-		opts.Progress = progress.New(g.streams.err, "verify")
+	if bar := g.bar(o.noProgress, "verify"); bar != nil {
+		opts.Progress = bar
 	}
 	rep, err := verify.Run(ctx, opts)
 	log.Info("verify finished", "status", rep.Status, "reread_files", rep.Reread.Files, "findings", len(rep.Findings), "duration_seconds", rep.DurationSec)
-	if perr := printResult(g.streams.out, o.output, rep); perr != nil && err == nil {
-		err = perr
-	}
-	return err
+	return g.print(o.output, rep, err)
 }

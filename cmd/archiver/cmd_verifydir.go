@@ -76,10 +76,7 @@ func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) err
 	if o.dir == "" || (o.manifest == "") == (o.dest == "") {
 		return usageErrorf("--dir and one of --manifest or --restore-from are required")
 	}
-	log, err := g.logger(false)
-	if err != nil {
-		return err
-	}
+	log := g.log
 	res, err := checkDir(cmd.Context(), o)
 	if err != nil {
 		res = &dircheck.Result{Status: outcome.StatusError, Problems: []dircheck.Problem{{Kind: "error", Detail: err.Error()}}}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/xroad-archiver/archiver/internal/lock"
 	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/primary"
+	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/verify"
@@ -90,6 +92,8 @@ type globalOptions struct {
 	logLevel  string
 	logFormat string
 	streams   streams
+	level     slog.LevelVar
+	log       *slog.Logger // built once the flags are parsed (setup)
 }
 
 func (g *globalOptions) AddFlags(fs *pflag.FlagSet) {
@@ -97,26 +101,44 @@ func (g *globalOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&g.logFormat, "log-format", "json", "log format on stderr: json or text")
 }
 
-// logger builds the structured logger; quiet lowers the default level so a
-// progress bar stays readable.
-func (g *globalOptions) logger(quiet bool) (*slog.Logger, error) {
-	lvl := slog.LevelInfo
-	if quiet {
-		lvl = slog.LevelWarn
+// setup builds the structured logger on stderr, once, before a command
+// runs.
+func (g *globalOptions) setup() error {
+	if err := g.level.UnmarshalText([]byte(cmp.Or(g.logLevel, "info"))); err != nil {
+		return usageErrorf("--log-level %q: want debug, info, warn or error", g.logLevel)
 	}
-	if g.logLevel != "" {
-		if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
-			return nil, usageErrorf("--log-level %q: want debug, info, warn or error", g.logLevel)
-		}
-	}
-	o := &slog.HandlerOptions{Level: lvl}
+	o := &slog.HandlerOptions{Level: &g.level}
 	switch g.logFormat {
 	case "json":
-		return slog.New(slog.NewJSONHandler(g.streams.err, o)), nil
+		g.log = slog.New(slog.NewJSONHandler(g.streams.err, o))
 	case "text":
-		return slog.New(slog.NewTextHandler(g.streams.err, o)), nil
+		g.log = slog.New(slog.NewTextHandler(g.streams.err, o))
+	default:
+		return usageErrorf("--log-format %q: want json or text", g.logFormat)
 	}
-	return nil, usageErrorf("--log-format %q: want json or text", g.logFormat)
+	return nil
+}
+
+// bar is the progress bar labelled label when one is shown (stderr is a
+// terminal, no --no-progress), with the default log level lowered to warn
+// so it stays readable; nil otherwise.
+func (g *globalOptions) bar(noProgress bool, label string) *progress.Bar {
+	if noProgress || !isTerminal(g.streams.err) {
+		return nil
+	}
+	if g.logLevel == "" {
+		g.level.Set(slog.LevelWarn)
+	}
+	return progress.New(g.streams.err, label)
+}
+
+// print writes a command's result in the chosen format; the run's error
+// err wins over a failure to print.
+func (g *globalOptions) print(format outputFormat, res textWriter, err error) error {
+	if perr := printResult(g.streams.out, format, res); err == nil {
+		return perr
+	}
+	return err
 }
 
 func newRootCommand(s streams) *cobra.Command {
@@ -141,7 +163,12 @@ EKS Pod Identity, environment, shared files, instance metadata).
 	root.SetIn(s.in)
 	g.AddFlags(root.PersistentFlags())
 	// Every command's flags take their [$ARCHIVER_*] variables (env.go).
-	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd.Flags()) }
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := applyEnv(cmd.Flags()); err != nil {
+			return err
+		}
+		return g.setup()
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
 	root.AddCommand(newSyncCommand(g), newVerifyCommand(g), newRestoreCommand(g), newSnapshotCommand(g),
 		newVerifyDirCommand(g), newRestoreTestCommand(g), newRunCommand(g), newServeCommand(g), newConfigCommand(), newAlarmsCommand(g), newDoctorCommand(g), newVersionCommand())
