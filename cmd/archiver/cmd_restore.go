@@ -12,36 +12,31 @@ import (
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 )
 
+// restoreOptions bind restore's flags into restore.Options, plus what
+// only the command has (the times and zone it parses, --to-pvc's drill).
 type restoreOptions struct {
+	restore.Options
 	destOptions
-	to          string
-	include     []string
-	since       string
-	until       string
-	asOf        string
-	force       bool
-	dryRun      bool
-	concurrency int
-	output      outputFormat
-	noProgress  bool
-	toPVC       string
-	vol         drillOptions
-	archiveZone string
+	since, until, archiveZone string
+	output                    outputFormat
+	noProgress                bool
+	toPVC                     string
+	vol                       drillOptions
 }
 
 func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.dest, "from", "", "where to restore from: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
-	fs.StringVar(&o.to, "to", "", "target directory (created if missing); nothing is written outside it")
+	fs.StringVar(&o.To, "to", "", "target directory (created if missing); nothing is written outside it")
 	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)")
 	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
-	fs.StringArrayVar(&o.include, "include", nil, "restore only paths (or base names) matching this glob; repeatable")
+	fs.StringArrayVar(&o.Include, "include", nil, "restore only paths (or base names) matching this glob; repeatable")
 	fs.StringVar(&o.since, "since", "", "only archives whose records end at or after this time (RFC 3339 or YYYY-MM-DD; other files: mtime)")
 	fs.StringVar(&o.until, "until", "", "only archives whose records start at or before this time")
 	fs.StringVar(&o.archiveZone, "archive-zone", "", "time zone of the X and Y times in archive names, the Security Server JVM's zone (default: archiveZone or timeZone of $ARCHIVER_CONFIG or /etc/archiver/config.yaml when present, else UTC) [$ARCHIVER_ARCHIVE_ZONE]")
-	fs.StringVar(&o.asOf, "as-of", "", "restore the state recorded by this run's manifest (default: the latest)")
-	fs.BoolVar(&o.force, "force", false, "replace existing files that differ (identical files are always left alone)")
-	fs.BoolVar(&o.dryRun, "dry-run", false, "list what would be restored and the total size; write nothing")
-	fs.IntVar(&o.concurrency, "concurrency", 8, "files restored at once (restores wait on the disk as much as on the network)")
+	fs.StringVar(&o.AsOf, "as-of", "", "restore the state recorded by this run's manifest (default: the latest)")
+	fs.BoolVar(&o.Force, "force", false, "replace existing files that differ (identical files are always left alone)")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "list what would be restored and the total size; write nothing")
+	fs.IntVar(&o.Concurrency, "concurrency", 8, "files restored at once (restores wait on the disk as much as on the network)")
 	addOutputFlag(fs, &o.output)
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
 	fs.StringVar(&o.toPVC, "to-pvc", "", "restore --snapshot or --recovery-point into a new PVC NAMESPACE/NAME, verify it and leave it for the operator to mount")
@@ -88,43 +83,37 @@ PVC of that name is never touched.
 
 func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 	ctx := cmd.Context()
-	if o.dest == "" {
+	switch {
+	case o.dest == "":
 		return usageErrorf("--from is required (s3://BUCKET/PREFIX or file:///path)")
-	}
-	if o.to == "" && !o.dryRun {
+	case o.To == "" && !o.DryRun:
 		return usageErrorf("--to is required")
+	case o.Concurrency < 1 || o.Concurrency > 64:
+		return usageErrorf("--concurrency %d: want 1 to 64", o.Concurrency)
 	}
-	if o.concurrency < 1 || o.concurrency > 64 {
-		return usageErrorf("--concurrency %d: want 1 to 64", o.concurrency)
-	}
+	var err error
 	now := time.Now()
-	since, err := parseSince("--since", o.since, now)
-	if err != nil {
+	if o.Since, err = parseSince("--since", o.since, now); err != nil {
 		return err
 	}
-	until, err := parseSince("--until", o.until, now)
-	if err != nil {
+	if o.Until, err = parseSince("--until", o.until, now); err != nil {
 		return err
 	}
-	if !since.IsZero() && !until.IsZero() && since.After(until) {
+	if !o.Since.IsZero() && !o.Until.IsZero() && o.Since.After(o.Until) {
 		return usageErrorf("--since %s is after --until %s: nothing could match", o.since, o.until)
 	}
-	zone, err := archiveZone(o.archiveZone)
-	if err != nil {
+	if o.Zone, err = archiveZone(o.archiveZone); err != nil {
 		return err
 	}
-	log := g.log
-	st, err := openReader(ctx, o.destOptions, o.concurrency)
-	if err != nil {
+	if o.Store, err = openReader(ctx, o.destOptions, o.Concurrency); err != nil {
 		return err
 	}
-	opts := restore.Options{Store: st, To: o.to, AsOf: o.asOf, Include: o.include, Since: since, Until: until, Zone: zone,
-		Force: o.force, DryRun: o.dryRun, Concurrency: o.concurrency, Log: log}
+	o.Log = g.log
 	if bar := g.bar(o.noProgress, "restore"); bar != nil {
-		opts.Progress = bar
+		o.Progress = bar
 	}
-	res, err := restore.Run(ctx, opts)
-	log.Info("restore finished", "status", res.Status, "restored_files", res.Restored.Files, "duration_seconds", res.DurationSec)
+	res, err := restore.Run(ctx, o.Options)
+	g.log.Info("restore finished", "status", res.Status, "restored_files", res.Restored.Files, "duration_seconds", res.DurationSec)
 	return g.print(o.output, res, err)
 }
 
@@ -137,7 +126,7 @@ func runRestoreToPVC(cmd *cobra.Command, g *globalOptions, o *restoreOptions) er
 	if err != nil {
 		return usageErrorf("--to-pvc: %v", err)
 	}
-	if o.to != "" || o.dryRun || o.force || len(o.include) > 0 || o.asOf != "" {
+	if o.To != "" || o.DryRun || o.Force || len(o.Include) > 0 || o.AsOf != "" {
 		return usageErrorf("--to-pvc restores a whole volume: --to, --include, --as-of, --force and --dry-run do not apply")
 	}
 	if o.dest == "" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -40,24 +39,27 @@ const runExitHelp = `Exit codes:
   13   not confirmed beside the X-Road primary: the pod primary.selector (or this pod's
        affinity) selects is missing, not Running, on another node or not the only match`
 
-// selectJobs keeps only the jobs --job names (all without it).
-func selectJobs(r *schedule.Runner, names []string) error {
-	if err := r.Select(names); err != nil {
-		return usageErrorf("--job %v", err)
+// runner loads the configuration and builds its jobs (internal/jobs)
+// with the real clients, keeping only those --job names; reg, in serve
+// mode, also receives the run metrics.
+func (o *runOptions) runner(cmd *cobra.Command, g *globalOptions, reg *prometheus.Registry) (*config.Config, *schedule.Runner, error) {
+	cfg, err := o.config.load()
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil
-}
-
-// buildRunner builds the configured jobs (internal/jobs) with the real
-// clients; reg, in serve mode, also receives the run metrics.
-func buildRunner(cmd *cobra.Command, g *globalOptions, c *config.Config, o *runOptions, reg *prometheus.Registry) (*schedule.Runner, error) {
 	env := jobs.Env{Log: g.log, Clients: clients(o.kubeconfig), Kubeconfig: o.kubeconfig, NoLock: o.noLock, Registry: reg,
 		BeforeSync: s3sync.LimitMemory}
-	r, err := jobs.Build(cmd.Context(), c, env)
-	if errors.Is(err, jobs.ErrConfig) {
-		return nil, usageErrorf("%v", err)
+	r, err := jobs.Build(cmd.Context(), cfg, env)
+	switch {
+	case errors.Is(err, jobs.ErrConfig):
+		return nil, nil, usageErrorf("%v", err)
+	case err != nil:
+		return nil, nil, err
 	}
-	return r, err
+	if err := r.Select(o.jobs); err != nil {
+		return nil, nil, usageErrorf("--job %v", err)
+	}
+	return cfg, r, nil
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -75,22 +77,11 @@ whole run as one JSON object.
 ` + runExitHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := o.config.load()
+			_, r, err := o.runner(cmd, g, nil)
 			if err != nil {
 				return err
 			}
-			r, err := buildRunner(cmd, g, cfg, o, nil)
-			if err != nil {
-				return err
-			}
-			if err := selectJobs(r, o.jobs); err != nil {
-				return err
-			}
-			runID := o.runID
-			if runID == "" {
-				runID = schedule.NewRunID(time.Now())
-			}
-			rep, err := r.Run(cmd.Context(), runID, o.jobs)
+			rep, err := r.Run(cmd.Context(), runIDOr(o.runID), o.jobs)
 			if rep != nil && err != nil {
 				// The report carries why and how the run ended (a
 				// secondary, a held lock), not only stderr.

@@ -20,16 +20,9 @@ previous run is still going is skipped (and logged and counted). /healthz, /read
 (uploads stop cleanly; nothing half-written becomes visible) and exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := o.config.load()
-			if err != nil {
-				return err
-			}
 			reg := prometheus.NewRegistry()
-			r, err := buildRunner(cmd, g, cfg, o, reg)
+			cfg, r, err := o.runner(cmd, g, reg)
 			if err != nil {
-				return err
-			}
-			if err := selectJobs(r, o.jobs); err != nil {
 				return err
 			}
 			s := jobs.Server(cfg, r, reg, o.listen)

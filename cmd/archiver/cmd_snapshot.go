@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/jobs"
-	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
@@ -166,10 +165,7 @@ func runSnapshot(cmd *cobra.Command, g *globalOptions, o *snapshotOptions, list 
 		}
 		return snapshot.WriteList(g.streams.out, vols)
 	}
-	so.RunID = o.runID
-	if so.RunID == "" {
-		so.RunID = schedule.NewRunID(time.Now())
-	}
+	so.RunID = runIDOr(o.runID)
 	log.Info("snapshot started", "run_id", so.RunID, "pvcs", so.PVCs, "dry_run", so.DryRun)
 	res, err := snapshot.Run(ctx, so)
 	return g.print(o.output, res, err)

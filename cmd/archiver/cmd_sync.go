@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -10,7 +9,6 @@ import (
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
-	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
@@ -135,10 +133,7 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
 	s3sync.LimitMemory(oo.Concurrency, oo.PartSize)
 	log := g.log
 	opts.Log = log
-	opts.RunID = o.runID
-	if opts.RunID == "" {
-		opts.RunID = schedule.NewRunID(time.Now())
-	}
+	opts.RunID = runIDOr(o.runID)
 	if bar := g.bar(o.noProgress, "sync"); bar != nil {
 		opts.Progress = bar
 	}

@@ -10,27 +10,27 @@ import (
 	"github.com/xroad-archiver/archiver/internal/verify"
 )
 
+// verifyOptions bind verify's flags into verify.Options, plus what only
+// the command has.
 type verifyOptions struct {
+	verify.Options
 	destOptions
-	asOf        string
-	sample      float64
-	since       string
-	maxBytes    units.Size
-	concurrency int
-	output      outputFormat
-	noProgress  bool
-	gpg         gpgOptions
+	since      string
+	maxBytes   units.Size
+	output     outputFormat
+	noProgress bool
+	gpg        gpgOptions
 }
 
 func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.dest, "dest", "", "destination to verify: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
 	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)")
 	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
-	fs.StringVar(&o.asOf, "as-of", "", "verify the state recorded by this run's manifest (default: the latest)")
-	fs.Float64Var(&o.sample, "sample", 100, "percentage of objects to re-read; the sample rotates daily so repeated runs cover everything")
+	fs.StringVar(&o.AsOf, "as-of", "", "verify the state recorded by this run's manifest (default: the latest)")
+	fs.Float64Var(&o.SamplePercent, "sample", 100, "percentage of objects to re-read; the sample rotates daily so repeated runs cover everything")
 	fs.StringVar(&o.since, "since", "", "re-read only files modified since this time (RFC 3339 or YYYY-MM-DD) or age (e.g. 7d)")
 	fs.Var(&o.maxBytes, "max-bytes", "stop re-reading after this many bytes, e.g. 50GiB (0: no limit); the rest is checked for presence and size")
-	fs.IntVar(&o.concurrency, "concurrency", verify.DefaultConcurrency, "objects re-read at once")
+	fs.IntVar(&o.Concurrency, "concurrency", verify.DefaultConcurrency, "objects re-read at once")
 	addOutputFlag(fs, &o.output)
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
 	o.gpg.AddFlags(fs)
@@ -81,41 +81,36 @@ func parseSince(flag, v string, now time.Time) (time.Time, error) {
 
 func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	ctx := cmd.Context()
-	if o.dest == "" {
+	switch {
+	case o.dest == "":
 		return usageErrorf("--dest is required (s3://BUCKET/PREFIX or file:///path)")
+	case o.SamplePercent <= 0 || o.SamplePercent > 100:
+		return usageErrorf("--sample %.1f: want a percentage above 0 and at most 100", o.SamplePercent)
+	case o.Concurrency < 1 || o.Concurrency > 64:
+		return usageErrorf("--concurrency %d: want 1 to 64", o.Concurrency)
 	}
-	if o.sample <= 0 || o.sample > 100 {
-		return usageErrorf("--sample %.1f: want a percentage above 0 and at most 100", o.sample)
-	}
-	if o.concurrency < 1 || o.concurrency > 64 {
-		return usageErrorf("--concurrency %d: want 1 to 64", o.concurrency)
-	}
-	since, err := parseSince("--since", o.since, time.Now())
-	if err != nil {
+	var err error
+	if o.Since, err = parseSince("--since", o.since, time.Now()); err != nil {
 		return err
 	}
 	loc, err := o.location()
 	if err != nil {
 		return err
 	}
-	log := g.log
-	keys, err := o.gpg.load()
-	if err != nil {
+	if o.Keys, err = o.gpg.load(); err != nil {
 		return err
 	}
-	st, err := openReader(ctx, o.destOptions, o.concurrency)
-	if err != nil {
+	if o.Store, err = openReader(ctx, o.destOptions, o.Concurrency); err != nil {
 		return err
 	}
-	opts := verify.Options{Store: st, AsOf: o.asOf, SamplePercent: o.sample, Since: since, MaxBytes: o.maxBytes.Bytes(),
-		RequireEncryption: loc.Scheme == "s3", Concurrency: o.concurrency, Log: log, Keys: keys}
-	if keys != nil {
-		log.Info("encrypted archives are decrypted and signature-checked", "keys", keys.String())
+	o.MaxBytes, o.RequireEncryption, o.Log = o.maxBytes.Bytes(), loc.Scheme == "s3", g.log
+	if o.Keys != nil {
+		g.log.Info("encrypted archives are decrypted and signature-checked", "keys", o.Keys.String())
 	}
 	if bar := g.bar(o.noProgress, "verify"); bar != nil {
-		opts.Progress = bar
+		o.Progress = bar
 	}
-	rep, err := verify.Run(ctx, opts)
-	log.Info("verify finished", "status", rep.Status, "reread_files", rep.Reread.Files, "findings", len(rep.Findings), "duration_seconds", rep.DurationSec)
+	rep, err := verify.Run(ctx, o.Options)
+	g.log.Info("verify finished", "status", rep.Status, "reread_files", rep.Reread.Files, "findings", len(rep.Findings), "duration_seconds", rep.DurationSec)
 	return g.print(o.output, rep, err)
 }

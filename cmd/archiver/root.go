@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -173,6 +174,14 @@ EKS Pod Identity, environment, shared files, instance metadata).
 	root.AddCommand(newSyncCommand(g), newVerifyCommand(g), newRestoreCommand(g), newSnapshotCommand(g),
 		newVerifyDirCommand(g), newRestoreTestCommand(g), newRunCommand(g), newServeCommand(g), newConfigCommand(), newAlarmsCommand(g), newDoctorCommand(g), newVersionCommand())
 	return root
+}
+
+// runIDOr is --run-id, or a new run id (sortable by time) without it.
+func runIDOr(id string) string {
+	if id == "" {
+		return schedule.NewRunID(time.Now())
+	}
+	return id
 }
 
 // isCobraUsage recognises cobra's own argument errors.
