@@ -152,87 +152,137 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := o.Store.Check(ctx); err != nil {
 		return fail(err)
 	}
-	// The state as of the newest manifest: only the manifests since its
-	// last checkpoint are read here, and below only the checkpoint leaves
-	// the local files fall in.
-	st, err := manifest.OpenLatest(ctx, o.Store)
-	if st != nil {
-		defer func() { res.Bookkeeping = st.Stats }()
+	p, err := newPlan(ctx, o, start, res)
+	if p.st != nil {
+		defer func() { res.Bookkeeping = p.st.Stats }()
 	}
 	if err != nil {
 		return fail(err)
 	}
-	if st != nil {
-		res.LastCommit = st.Head.Created
-	}
-	scan, err := Scan(o.Source, start, o.BackupQuiet)
-	if err != nil {
-		return fail(err)
-	}
-	local := make([]string, 0, len(scan.Files)+len(scan.Waiting))
-	for _, f := range append(append([]File(nil), scan.Files...), scan.Waiting...) {
-		local = append(local, f.Rel)
-	}
-	ix, err := st.Index(ctx, local)
-	if err != nil {
-		return fail(err)
-	}
-	res.Ignored, res.Skipped = scan.Ignored, scan.Skipped
-	for _, w := range scan.Waiting {
-		res.Waiting = append(res.Waiting, w.Rel)
-	}
-	var toShip []File
-	for _, f := range scan.Files {
-		if e, ok := ix.Latest(f.Rel); ok && e.Size == f.Size && e.MTime.Equal(f.MTime) {
-			res.Unchanged.add(f.Size)
-			continue
-		}
-		toShip = append(toShip, f)
-	}
-	o.Log.Info("plan", "run_id", o.RunID, "to_ship", len(toShip), "unchanged", res.Unchanged.Files, "waiting", len(res.Waiting), "ignored", res.Ignored)
-
 	if o.DryRun {
-		for _, f := range toShip {
-			res.Planned = append(res.Planned, f.Rel)
-		}
-		if o.Prune.enabled() {
-			cands, err := pruneCandidates(o, scan.Files, ix, start)
-			if err != nil {
-				return fail(err)
-			}
-			for _, c := range cands {
-				res.PrunePlanned = append(res.PrunePlanned, c.file.Rel)
-			}
+		if err := p.dryRun(o, res); err != nil {
+			return fail(err)
 		}
 		res.Status = runoutcome.StatusOK
 		return res, nil
 	}
-
-	newEntries, fatal := transfer(ctx, o, toShip, ix, res)
+	newEntries, fatal := transfer(ctx, o, p.toShip, p.ix, res)
 	if fatal != nil {
 		return fail(fatal)
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
-	if len(newEntries) > 0 {
-		m, err := newManifest(ctx, o, st, newEntries, scan.Files)
-		if err != nil {
-			return fail(err)
-		}
-		ref, err := manifest.CommitRun(ctx, o.Store, st, m, &res.Bookkeeping)
-		if errors.Is(err, manifest.ErrTip) {
-			o.Log.Warn("manifest committed; the next run finds it by listing", "error", err)
-		} else if err != nil {
-			// Nothing of this run is recorded: all of it is still backlog.
-			res.Backlog = backlog(scan, ix, start)
-			return fail(err)
-		}
-		res.Manifest, res.LastCommit = ref.Key, m.Created
-		for _, e := range newEntries {
-			ix.Add(e)
-		}
+	if err := p.commit(ctx, o, newEntries, res); err != nil {
+		return fail(err)
 	}
+	if err := p.finish(ctx, o, newEntries, res); err != nil {
+		return fail(err)
+	}
+	if len(res.Failed) > 0 {
+		res.Status = runoutcome.StatusPartial
+		return res, fmt.Errorf("%d of %d files failed: %w", len(res.Failed), len(p.toShip), ErrPartial)
+	}
+	res.Status = runoutcome.StatusOK
+	return res, nil
+}
+
+// plan is what a run found: the state as of the newest manifest, the
+// local files and the ones to ship.
+type plan struct {
+	start  time.Time
+	st     *manifest.State
+	scan   ScanResult
+	ix     *manifest.Index
+	toShip []File
+}
+
+// newPlan reads the state as of the newest manifest (only the manifests
+// since its last checkpoint, and only the checkpoint leaves the local
+// files fall in), scans the source and picks the files that are new or
+// changed since. The plan's state is set even when it fails later, for
+// the run's bookkeeping.
+func newPlan(ctx context.Context, o Options, start time.Time, res *Result) (*plan, error) {
+	p := &plan{start: start}
+	var err error
+	if p.st, err = manifest.OpenLatest(ctx, o.Store); err != nil {
+		return p, err
+	}
+	if p.st != nil {
+		res.LastCommit = p.st.Head.Created
+	}
+	if p.scan, err = Scan(o.Source, start, o.BackupQuiet); err != nil {
+		return p, err
+	}
+	local := make([]string, 0, len(p.scan.Files)+len(p.scan.Waiting))
+	for _, f := range append(append([]File(nil), p.scan.Files...), p.scan.Waiting...) {
+		local = append(local, f.Rel)
+	}
+	if p.ix, err = p.st.Index(ctx, local); err != nil {
+		return p, err
+	}
+	res.Ignored, res.Skipped = p.scan.Ignored, p.scan.Skipped
+	for _, w := range p.scan.Waiting {
+		res.Waiting = append(res.Waiting, w.Rel)
+	}
+	for _, f := range p.scan.Files {
+		if e, ok := p.ix.Latest(f.Rel); ok && e.Size == f.Size && e.MTime.Equal(f.MTime) {
+			res.Unchanged.add(f.Size)
+			continue
+		}
+		p.toShip = append(p.toShip, f)
+	}
+	o.Log.Info("plan", "run_id", o.RunID, "to_ship", len(p.toShip), "unchanged", res.Unchanged.Files, "waiting", len(res.Waiting), "ignored", res.Ignored)
+	return p, nil
+}
+
+// dryRun lists what a run would ship and prune.
+func (p *plan) dryRun(o Options, res *Result) error {
+	for _, f := range p.toShip {
+		res.Planned = append(res.Planned, f.Rel)
+	}
+	if !o.Prune.enabled() {
+		return nil
+	}
+	cands, err := pruneCandidates(o, p.scan.Files, p.ix, p.start)
+	if err != nil {
+		return err
+	}
+	for _, c := range cands {
+		res.PrunePlanned = append(res.PrunePlanned, c.file.Rel)
+	}
+	return nil
+}
+
+// commit records the files this run shipped in a new manifest and adds
+// them to the index. A manifest committed whose tip could not be moved is
+// found by the next run's listing: a warning, not a failure.
+func (p *plan) commit(ctx context.Context, o Options, newEntries []manifest.Entry, res *Result) error {
+	if len(newEntries) == 0 {
+		return nil
+	}
+	m, err := newManifest(ctx, o, p.st, newEntries, p.scan.Files)
+	if err != nil {
+		return err
+	}
+	ref, err := manifest.CommitRun(ctx, o.Store, p.st, m, &res.Bookkeeping)
+	if errors.Is(err, manifest.ErrTip) {
+		o.Log.Warn("manifest committed; the next run finds it by listing", "error", err)
+	} else if err != nil {
+		// Nothing of this run is recorded: all of it is still backlog.
+		res.Backlog = backlog(p.scan, p.ix, p.start)
+		return err
+	}
+	res.Manifest, res.LastCommit = ref.Key, m.Created
+	for _, e := range newEntries {
+		p.ix.Add(e)
+	}
+	return nil
+}
+
+// finish aborts interrupted uploads once every file is archived, prunes
+// proven local files, and reports the backlog and freshness.
+func (p *plan) finish(ctx context.Context, o Options, newEntries []manifest.Entry, res *Result) error {
 	if len(res.Failed) == 0 {
 		// Every file is archived: no interrupted upload below the prefix is
 		// needed any more.
@@ -243,18 +293,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.AbortedUploads = n
 	}
 	if o.Prune.enabled() {
-		if err := prune(ctx, o, scan.Files, ix, res); err != nil {
-			return fail(err)
+		if err := prune(ctx, o, p.scan.Files, p.ix, res); err != nil {
+			return err
 		}
 	}
-	res.Backlog = backlog(scan, ix, start)
-	res.freshness(o, scan, st.NewestArchive(), newEntries)
-	if len(res.Failed) > 0 {
-		res.Status = runoutcome.StatusPartial
-		return res, fmt.Errorf("%d of %d files failed: %w", len(res.Failed), len(toShip), ErrPartial)
-	}
-	res.Status = runoutcome.StatusOK
-	return res, nil
+	res.Backlog = backlog(p.scan, p.ix, p.start)
+	res.freshness(o, p.scan, p.st.NewestArchive(), newEntries)
+	return nil
 }
 
 // freshness records the newest shipped archive and warns about a source
