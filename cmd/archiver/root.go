@@ -2,37 +2,17 @@ package main
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/xroad-archiver/archiver/internal/lock"
-	"github.com/xroad-archiver/archiver/internal/outcome"
-	"github.com/xroad-archiver/archiver/internal/primary"
 	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/schedule"
-	"github.com/xroad-archiver/archiver/internal/store"
-	"github.com/xroad-archiver/archiver/internal/verify"
-)
-
-// Exit codes, documented in README.md and in each command's help.
-const (
-	exitOK          = 0
-	exitError       = 1
-	exitUsage       = 2
-	exitPartial     = 3
-	exitVerifyFail  = 4
-	exitLocked      = 11
-	exitSecondary   = 12
-	exitNoPrimary   = 13
-	exitInterrupted = 130
 )
 
 const exitCodesHelp = `Exit codes:
@@ -59,29 +39,6 @@ var errUsage = errors.New("usage")
 
 func usageErrorf(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
-}
-
-// exitCode maps an error to the process exit code: the only place that does.
-func exitCode(err error) int {
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, context.Canceled):
-		return exitInterrupted
-	case errors.Is(err, errUsage), isCobraUsage(err):
-		return exitUsage
-	case errors.Is(err, lock.ErrLocked):
-		return exitLocked
-	case errors.Is(err, schedule.ErrSecondary):
-		return exitSecondary
-	case errors.Is(err, primary.ErrUnconfirmed):
-		return exitNoPrimary
-	case errors.Is(err, outcome.ErrPartial):
-		return exitPartial
-	case errors.Is(err, outcome.ErrVerification):
-		return exitVerifyFail
-	}
-	return exitError
 }
 
 type streams struct {
@@ -182,43 +139,4 @@ func runIDOr(id string) string {
 		return schedule.NewRunID(time.Now())
 	}
 	return id
-}
-
-// isCobraUsage recognises cobra's own argument errors.
-func isCobraUsage(err error) bool {
-	m := err.Error()
-	return strings.HasPrefix(m, "unknown command") || strings.HasPrefix(m, "unknown flag") ||
-		strings.HasPrefix(m, "unknown shorthand flag") || strings.Contains(m, "accepts ") && strings.Contains(m, "arg(s)")
-}
-
-// run executes the command line and returns the exit code.
-func run(ctx context.Context, args []string, s streams) int {
-	root := newRootCommand(s)
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	if err != nil && ctx.Err() != nil {
-		err = fmt.Errorf("%w: %w", context.Canceled, err)
-	}
-	if err != nil && !listedInOutput(err) {
-		fmt.Fprintf(s.err, "archiver: %s\n", oneLine(err))
-	}
-	return exitCode(err)
-}
-
-// listedInOutput reports whether the command's own output already names
-// every failure err stands for, so no one-line error goes to stderr: a
-// partial run lists its failed items, verify its findings. A restore
-// test's or verify-dir's verification failure is still printed: its
-// one line names the damaged files where a log pipeline sees it.
-func listedInOutput(err error) bool {
-	return errors.Is(err, outcome.ErrPartial) || errors.Is(err, verify.ErrFailed)
-}
-
-// oneLine flattens an error for the one-line message operators see.
-func oneLine(err error) string {
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
-	if errors.Is(err, store.ErrKMSKey) {
-		msg += " (check --kms-key-id and that the role may use the key: kms:GenerateDataKey and kms:Decrypt)"
-	}
-	return msg
 }
