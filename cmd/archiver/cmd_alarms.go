@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/report"
 )
 
@@ -28,19 +29,9 @@ when archives wait too long to be shipped. Actions are the SNS topics in alarms.
 			if err != nil {
 				return err
 			}
-			if region == "" {
-				region = cfg.Metrics.Region
-			}
-			api, err := clients("").CloudWatch(cmd.Context(), region)
-			if err != nil {
+			changes, err := jobs.Alarms(cmd.Context(), cfg, clients(""), region, apply)
+			if changes == nil {
 				return openErr(err)
-			}
-			defs := report.Alarms(report.AlarmConfigFrom(cfg))
-			changes := report.Changes{Applied: apply}
-			if apply {
-				changes.List, err = report.Apply(cmd.Context(), api, defs)
-			} else {
-				changes.List, err = report.Plan(cmd.Context(), api, defs)
 			}
 			return g.print(output, changes, err)
 		}

@@ -12,18 +12,14 @@ import (
 	"github.com/xroad-archiver/archiver/internal/restoretest"
 )
 
+// verifyDirOptions bind verify-dir's flags into dircheck.DirOptions, plus
+// what only the command has (--restore-from, the output).
 type verifyDirOptions struct {
+	dircheck.DirOptions
 	destOptions
-	asOf           string
-	dir            string
-	manifest       string
-	recoveryDir    string
-	since          string
-	exclude        []string
-	sub            string
-	terminationLog string
-	output         outputFormat
-	gpg            gpgOptions
+	asOf, since, terminationLog string
+	output                      outputFormat
+	gpg                         gpgOptions
 }
 
 func newVerifyDirCommand(g *globalOptions) *cobra.Command {
@@ -56,12 +52,12 @@ Exit codes:
 		},
 	}
 	fs := c.Flags()
-	fs.StringVar(&o.dir, "dir", "", "the restored directory (the volume's root)")
-	fs.StringVar(&o.manifest, "manifest", "", "content manifest file (JSON, or zstd-compressed JSON)")
-	fs.StringVar(&o.recoveryDir, "recovery-dir", "", "check the newest directory below --dir matching this glob (AWS Backup EFS restores land in aws-backup-restore_<datetime>)")
+	fs.StringVar(&o.Dir, "dir", "", "the restored directory (the volume's root)")
+	fs.StringVar(&o.Manifest, "manifest", "", "content manifest file (JSON, or zstd-compressed JSON)")
+	fs.StringVar(&o.RecoveryGlob, "recovery-dir", "", "check the newest directory below --dir matching this glob (AWS Backup EFS restores land in aws-backup-restore_<datetime>)")
 	fs.StringVar(&o.since, "recovery-since", "", "with --recovery-dir: only a directory written since this time (RFC 3339; the restore job's start)")
-	fs.StringArrayVar(&o.exclude, "recovery-exclude", nil, "with --recovery-dir: never this directory (a kept recovery in use); repeatable")
-	fs.StringVar(&o.sub, "sub", "/", "with --recovery-dir: the volume's path inside the file system")
+	fs.StringArrayVar(&o.Exclude, "recovery-exclude", nil, "with --recovery-dir: never this directory (a kept recovery in use); repeatable")
+	fs.StringVar(&o.Sub, "sub", "/", "with --recovery-dir: the volume's path inside the file system")
 	fs.StringVar(&o.dest, "restore-from", "", "first restore the archives of this destination (s3://BUCKET/PREFIX or file:///path) into --dir, then check them against its manifest")
 	fs.StringVar(&o.asOf, "as-of", "", "with --restore-from: the run whose manifest to restore (default: the latest)")
 	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL for --restore-from")
@@ -73,7 +69,7 @@ Exit codes:
 }
 
 func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) error {
-	if o.dir == "" || (o.manifest == "") == (o.dest == "") {
+	if o.Dir == "" || (o.Manifest == "") == (o.dest == "") {
 		return usageErrorf("--dir and one of --manifest or --restore-from are required")
 	}
 	log := g.log
@@ -99,8 +95,8 @@ func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) err
 // the archives of --restore-from into it (restoretest.RestoreAndCheck).
 // The key material is loaded first: a bad --gpg-key changes nothing.
 func checkDir(ctx context.Context, o *verifyDirOptions) (*dircheck.Result, error) {
-	keys, err := o.gpg.load()
-	if err != nil {
+	var err error
+	if o.Keys, err = o.gpg.load(); err != nil {
 		return nil, err
 	}
 	if o.dest != "" {
@@ -108,13 +104,12 @@ func checkDir(ctx context.Context, o *verifyDirOptions) (*dircheck.Result, error
 		if err != nil {
 			return nil, err
 		}
-		return restoretest.RestoreAndCheck(ctx, st, o.dir, o.asOf, keys)
+		return restoretest.RestoreAndCheck(ctx, st, o.Dir, o.asOf, o.Keys)
 	}
-	do := dircheck.DirOptions{Dir: o.dir, Manifest: o.manifest, RecoveryGlob: o.recoveryDir, Exclude: o.exclude, Sub: o.sub, Keys: keys}
-	if o.recoveryDir != "" && o.since != "" {
-		if do.Since, err = time.Parse(time.RFC3339, o.since); err != nil {
+	if o.RecoveryGlob != "" && o.since != "" {
+		if o.Since, err = time.Parse(time.RFC3339, o.since); err != nil {
 			return nil, fmt.Errorf("--recovery-since: %w", err)
 		}
 	}
-	return dircheck.CheckDir(ctx, do)
+	return dircheck.CheckDir(ctx, o.DirOptions)
 }

@@ -61,3 +61,11 @@ func openErr(err error) error {
 	}
 	return err
 }
+
+// clients are the real services as every command reaches them: stores,
+// the API server (in-cluster unless --kubeconfig is given, else kubectl's
+// rules: --kubeconfig, $KUBECONFIG, ~/.kube/config) and AWS (the SDK's
+// default configuration and credential chain).
+func clients(kubeconfig string) jobs.Clients {
+	return jobs.DefaultClients(kubeconfig, "archiver/"+version)
+}
