@@ -3,8 +3,10 @@
 // Unknown keys are errors; every error names its line and field.
 // Values may name environment variables as ${NAME} (the pods get the
 // deployment's settings that way); an unset one is an error naming its
-// line. Environment variables override the file; flags override both
-// (applied by the command layer). It only parses and validates: it runs nothing.
+// line. The ARCHIVER_* variables override the file's keys (ApplyEnv,
+// LoadEnv); flags override both (applied by the command layer). It also
+// says where the file is (Path) and which zone archive names are written
+// in. It only parses and validates: it runs nothing and knows no flags.
 package config
 
 import (

@@ -4,8 +4,14 @@
 // present with the same SHA-256, plain message-log archives must still be
 // valid zips whose X-Road hash chain recomputes, and extra files are fine.
 //
-// It only reads: files are opened through an os.Root, so a symlink in the
-// restored data can never make it read outside the directory.
+// CheckDir is the whole of what the pod does: load the manifest, find the
+// directory (an AWS Backup recovery directory too), check it; the result
+// writes itself as text and as the pod's compact termination message.
+//
+// It only reads (it writes nothing but the termination message it is asked
+// for): files are opened through an os.Root, so a symlink in the restored
+// data can never make it read outside the directory. It must not import
+// snapshot, store, manifest or any SDK: the verifier pod needs none.
 package dircheck
 
 import (

@@ -8,7 +8,11 @@
 // fake in tests, and against the real services in the binary.
 //
 // It owns how a configuration becomes jobs and which dimensions their
-// metrics carry. It must not parse flags, print, or decide exit codes
-// (cmd/archiver does), and it does no archiving itself: each job calls
-// one function of s3sync, snapshot, drill or verify.
+// metrics carry, and the same builders serve the commands, whose flags
+// fill the same structures (SyncOptions, SnapshotOptions,
+// RestoreTestOptions), besides doctor's options, the alarms' plan/apply
+// (Alarms) and the scheduler (Server). It must not parse flags, print, or
+// decide exit codes (cmd/archiver does), and it does no archiving itself:
+// each job calls one function of s3sync, snapshot, restoretest or verify.
+// It is the top of the dependency graph: only cmd/archiver imports it.
 package jobs

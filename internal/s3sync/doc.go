@@ -8,5 +8,6 @@
 // before upload, and rejected if it changes while shipping; objects are
 // never overwritten (a rewritten archive gets a versioned key); a local file
 // is deleted only after a HEAD shows an object with the same SHA-256 (and
-// Object Lock retention when required). It does not verify or restore.
+// Object Lock retention when required). LimitMemory sets the heap limit
+// its streaming buffers need. It does not verify or restore.
 package s3sync

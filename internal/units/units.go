@@ -1,8 +1,9 @@
-// Package units parses the human sizes and durations operators write in
-// flags and configuration: "16MiB", "2GB", "30d", "7y", "90m"; Size and
-// Duration are values that parse themselves the same way from a flag, from
-// YAML and from text, so a default or a configured value is never turned
-// back into a string to be parsed again. It must not know what the values
+// Package units parses the human sizes, durations and points in time
+// operators write in flags and configuration: "16MiB", "2GB", "30d", "7y",
+// "90m", "2026-11-20" (ParseTime); Size and Duration are values that
+// parse themselves the same way from a flag, from YAML and from text, so a
+// default or a configured value is never turned back into a string to be
+// parsed again. It must not know what the values
 // are for (defaults belong to the packages that use them).
 package units
 
