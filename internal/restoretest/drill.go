@@ -181,33 +181,57 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return d.res, err
 		}
 	}
-	if o.Keep != "" {
-		d.res.PVC = d.ns + "/" + o.Keep
-		_, err := o.Kube.CoreV1().PersistentVolumeClaims(d.ns).Get(ctx, o.Keep, metav1.GetOptions{})
-		if err == nil {
-			return d.fail(fmt.Errorf("PVC %s/%s already exists: choose another name (nothing is overwritten)", d.ns, o.Keep))
-		}
-		if !apierrors.IsNotFound(err) {
-			return d.fail(fmt.Errorf("check PVC %s/%s: %w", d.ns, o.Keep, err))
-		}
-	}
-	// Earlier drills that crashed: their deadline has passed.
-	sctx, scancel := context.WithTimeout(ctx, cleanupGrace)
-	left, err := Sweep(sctx, o.Kube, o.Snap, d.ns, o.Now(), o.Log)
-	scancel()
-	d.res.Leftovers = left
-	if err != nil {
-		return d.fail(fmt.Errorf("remove leftovers of earlier drills: %w", err))
+	if err := d.prepare(ctx); err != nil {
+		return d.fail(err)
 	}
 	tctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	var err error
 	if o.Archives != nil {
 		err = d.runArchives(tctx, start)
 	} else {
 		err = d.run(tctx, start)
 	}
-	// Cleanup runs even when ctx was cancelled (SIGTERM): it gets its own
-	// bounded context.
+	if err = d.finish(ctx, err); err != nil {
+		d.res.TotalSec = o.Now().Sub(start).Seconds()
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && !errors.Is(err, ErrTimeout) {
+			err = fmt.Errorf("%w after %s: %w", ErrTimeout, o.Timeout, err)
+		}
+		return d.fail(err)
+	}
+	d.res.TotalSec = o.Now().Sub(start).Seconds()
+	d.res.Status = outcome.StatusOK
+	return d.res, nil
+}
+
+// prepare refuses to replace an existing PVC a recovery would keep, and
+// sweeps earlier drills that crashed (their deadline has passed).
+func (d *drill) prepare(ctx context.Context) error {
+	if keep := d.o.Keep; keep != "" {
+		d.res.PVC = d.ns + "/" + keep
+		_, err := d.o.Kube.CoreV1().PersistentVolumeClaims(d.ns).Get(ctx, keep, metav1.GetOptions{})
+		if err == nil {
+			return fmt.Errorf("PVC %s/%s already exists: choose another name (nothing is overwritten)", d.ns, keep)
+		}
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("check PVC %s/%s: %w", d.ns, keep, err)
+		}
+	}
+	sctx, scancel := context.WithTimeout(ctx, cleanupGrace)
+	defer scancel()
+	left, err := Sweep(sctx, d.o.Kube, d.o.Snap, d.ns, d.o.Now(), d.o.Log)
+	d.res.Leftovers = left
+	if err != nil {
+		return fmt.Errorf("remove leftovers of earlier drills: %w", err)
+	}
+	return nil
+}
+
+// finish deletes what the drill created, even when ctx was cancelled
+// (SIGTERM: cleanup gets its own bounded context), and says what became
+// of a failed recovery's PVC. It returns the drill's error err, or the
+// cleanup's when the drill verified.
+func (d *drill) finish(ctx context.Context, err error) error {
 	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace)
 	defer ccancel()
 	deleted, cerr := d.cleanup(cctx, err != nil)
@@ -229,20 +253,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	} else if err != nil {
 		d.res.PVC = ""
 	}
-	d.res.TotalSec = o.Now().Sub(start).Seconds()
 	if err == nil && cerr != nil {
-		err = fmt.Errorf("verified, but cleanup failed (the next drill retries it): %w", cerr)
+		return fmt.Errorf("verified, but cleanup failed (the next drill retries it): %w", cerr)
 	} else if cerr != nil {
-		o.Log.Warn("cleanup failed; the next drill retries it", "error", cerr)
+		d.o.Log.Warn("cleanup failed; the next drill retries it", "error", cerr)
 	}
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && !errors.Is(err, ErrTimeout) {
-			err = fmt.Errorf("%w after %s: %w", ErrTimeout, o.Timeout, err)
-		}
-		return d.fail(err)
-	}
-	d.res.Status = outcome.StatusOK
-	return d.res, nil
+	return err
 }
 
 // cleanupGrace bounds the cleanup after a drill; it (or the timeout, when
