@@ -262,40 +262,48 @@ func (o Options) checkOne(r *os.Root, f content.File) (*Problem, int64, *xroad.L
 		l := xroad.LinkOf(base, ac.Link)
 		return nil, n, &l, nil
 	case xroad.KindEncryptedArchive.String():
-		if _, err := fh.Seek(0, io.SeekStart); err != nil {
-			return &Problem{Path: f.Path, Kind: Unreadable, Detail: errText(err)}, n, nil, nil
-		}
-		if o.Keys == nil {
-			if err := gpg.CheckFraming(fh); err != nil {
-				return &Problem{Path: f.Path, Kind: BadArchive, Detail: err.Error()}, n, nil, nil
-			}
-			an, _ := xroad.ParseArchiveName(base)
-			return nil, n, &xroad.Link{Name: base, Group: an.Group, First: an.First, LastDigest: an.Digest}, nil
-		}
-		spool, err := os.CreateTemp(o.TempDir, "archiver-verify-dir-*")
-		if err != nil {
-			return nil, n, nil, fmt.Errorf("spool decrypted archive: %w", err)
-		}
-		os.Remove(spool.Name()) // unlinked: gone when closed or when the process dies
-		defer spool.Close()
-		if _, err := o.Keys.Decrypt(fh, spool); err != nil {
-			if !errors.Is(err, gpg.ErrMessage) {
-				return nil, n, nil, fmt.Errorf("decrypt %s: %w", f.Path, err)
-			}
-			return &Problem{Path: f.Path, Kind: BadArchive, Detail: err.Error()}, n, nil, nil
-		}
-		size, err := spool.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return nil, n, nil, fmt.Errorf("spool decrypted archive: %w", err)
-		}
-		ac, err := xroad.CheckArchive(spool, size, base)
-		if err != nil {
-			return &Problem{Path: f.Path, Kind: BadArchive, Detail: "decrypted and signed by an accepted key, but: " + errText(err)}, n, nil, nil
-		}
-		l := xroad.LinkOf(base, ac.Link)
-		return nil, n, &l, nil
+		p, l, err := o.checkEncrypted(fh, f, base)
+		return p, n, l, err
 	}
 	return nil, n, nil, nil
+}
+
+// checkEncrypted checks a .zip.gpg archive, read from its start: without
+// keys its OpenPGP form, with them its decryption and signer, then the
+// decrypted archive like a plain one (spooled to an unlinked file).
+func (o Options) checkEncrypted(fh *os.File, f content.File, base string) (*Problem, *xroad.Link, error) {
+	if _, err := fh.Seek(0, io.SeekStart); err != nil {
+		return &Problem{Path: f.Path, Kind: Unreadable, Detail: errText(err)}, nil, nil
+	}
+	if o.Keys == nil {
+		if err := gpg.CheckFraming(fh); err != nil {
+			return &Problem{Path: f.Path, Kind: BadArchive, Detail: err.Error()}, nil, nil
+		}
+		an, _ := xroad.ParseArchiveName(base)
+		return nil, &xroad.Link{Name: base, Group: an.Group, First: an.First, LastDigest: an.Digest}, nil
+	}
+	spool, err := os.CreateTemp(o.TempDir, "archiver-verify-dir-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool decrypted archive: %w", err)
+	}
+	os.Remove(spool.Name()) // unlinked: gone when closed or when the process dies
+	defer spool.Close()
+	if _, err := o.Keys.Decrypt(fh, spool); err != nil {
+		if !errors.Is(err, gpg.ErrMessage) {
+			return nil, nil, fmt.Errorf("decrypt %s: %w", f.Path, err)
+		}
+		return &Problem{Path: f.Path, Kind: BadArchive, Detail: err.Error()}, nil, nil
+	}
+	size, err := spool.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool decrypted archive: %w", err)
+	}
+	ac, err := xroad.CheckArchive(spool, size, base)
+	if err != nil {
+		return &Problem{Path: f.Path, Kind: BadArchive, Detail: "decrypted and signed by an accepted key, but: " + errText(err)}, nil, nil
+	}
+	l := xroad.LinkOf(base, ac.Link)
+	return nil, &l, nil
 }
 
 // continuity adds a chain-break problem for every archive whose
