@@ -105,12 +105,11 @@ func runDrill(cmd *cobra.Command, g *globalOptions, o *drillOptions, keep string
 	if err != nil {
 		return err
 	}
-	log := g.log
-	do.Log = log
+	do.Log = g.log
 	if o.dryRun {
 		return printResult(g.streams.out, o.output, restoretest.NewDryRunPlan(do))
 	}
-	log.Info("restore test started", "run_id", do.RunID, "pvc", do.Source.Ref(), "backup", do.Backup.ID, "namespace", do.Namespace, "keep", keep)
+	g.log.Info("restore test started", "run_id", do.RunID, "pvc", do.Source.Ref(), "backup", do.Backup.ID, "namespace", do.Namespace, "keep", keep)
 	res, err := restoretest.Run(ctx, do)
 	if res == nil {
 		return err

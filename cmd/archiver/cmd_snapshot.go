@@ -153,20 +153,16 @@ func runSnapshot(cmd *cobra.Command, g *globalOptions, o *snapshotOptions, list 
 	if err != nil {
 		return err
 	}
-	log := g.log
-	so.Log = log
+	so.Log = g.log
 	if list {
 		vols, err := snapshot.List(ctx, so)
 		if err != nil {
 			return err
 		}
-		if o.output == outputJSON {
-			return writeJSON(g.streams.out, vols)
-		}
-		return snapshot.WriteList(g.streams.out, vols)
+		return g.print(o.output, snapshot.Listing(vols), nil)
 	}
 	so.RunID = runIDOr(o.runID)
-	log.Info("snapshot started", "run_id", so.RunID, "pvcs", so.PVCs, "dry_run", so.DryRun)
+	g.log.Info("snapshot started", "run_id", so.RunID, "pvcs", so.PVCs, "dry_run", so.DryRun)
 	res, err := snapshot.Run(ctx, so)
 	return g.print(o.output, res, err)
 }

@@ -131,15 +131,14 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
 		return err
 	}
 	s3sync.LimitMemory(oo.Concurrency, oo.PartSize)
-	log := g.log
-	opts.Log = log
+	opts.Log = g.log
 	opts.RunID = runIDOr(o.runID)
 	if bar := g.bar(o.noProgress, "sync"); bar != nil {
 		opts.Progress = bar
 	}
-	log.Info("sync started", "run_id", opts.RunID, "source", o.Source, "destination", opts.Store.URL(), "dry_run", o.dryRun)
+	g.log.Info("sync started", "run_id", opts.RunID, "source", o.Source, "destination", opts.Store.URL(), "dry_run", o.dryRun)
 	res, err := s3sync.Run(ctx, opts)
-	log.Info("sync finished", "run_id", opts.RunID, "status", res.Status, "uploaded_files", res.Uploaded.Files,
+	g.log.Info("sync finished", "run_id", opts.RunID, "status", res.Status, "uploaded_files", res.Uploaded.Files,
 		"uploaded_bytes", res.Uploaded.Bytes, "failed", len(res.Failed), "pruned_files", res.Pruned.Files, "duration_seconds", res.DurationSec)
 	return g.print(o.output, res, err)
 }

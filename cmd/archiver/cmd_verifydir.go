@@ -72,23 +72,19 @@ func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) err
 	if o.Dir == "" || (o.Manifest == "") == (o.dest == "") {
 		return usageErrorf("--dir and one of --manifest or --restore-from are required")
 	}
-	log := g.log
 	res, err := checkDir(cmd.Context(), o)
 	if err != nil {
 		res = &dircheck.Result{Status: outcome.StatusError, Problems: []dircheck.Problem{{Kind: "error", Detail: err.Error()}}}
 	}
 	if o.terminationLog != "" {
 		if werr := res.WriteMessage(o.terminationLog); werr != nil {
-			log.Warn("termination message not written", "path", o.terminationLog, "error", werr)
+			g.log.Warn("termination message not written", "path", o.terminationLog, "error", werr)
 		}
 	}
 	if err != nil {
 		return err
 	}
-	if err := printResult(cmd.OutOrStdout(), o.output, res); err != nil {
-		return err
-	}
-	return res.Err()
+	return g.print(o.output, res, res.Err())
 }
 
 // checkDir checks the directory against the manifest, or first restores

@@ -55,6 +55,13 @@ func writeArtifact(w io.Writer, indent string, a Artifact) {
 	}
 }
 
+// Listing is what List found, as `archiver snapshot list` prints it
+// (JSON: the list itself).
+type Listing []VolumeResult
+
+// WriteText writes the listing as WriteList does.
+func (l Listing) WriteText(w io.Writer) error { return WriteList(w, l) }
+
 // WriteList writes the archiver backups of each volume as a table (what
 // `archiver snapshot list` prints), an error row for a volume that failed.
 func WriteList(w io.Writer, vols []VolumeResult) error {

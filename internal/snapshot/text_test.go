@@ -1,0 +1,32 @@
+package snapshot
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestListingPrintsItself(t *testing.T) {
+	l := Listing{
+		{PVC: "xroad/data", Artifacts: []Artifact{{Kind: "ebs-snapshot", ID: "snap-0123", Region: "eu-west-1", State: "completed", SizeBytes: 10 << 30, Started: time.Now().Add(-time.Hour), RunID: "r1"}}},
+		{PVC: "xroad/gone", Error: "persistentvolumeclaims \"gone\" not found"},
+	}
+	var text, list strings.Builder
+	if err := l.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteList(&list, l); err != nil || text.String() != list.String() {
+		t.Fatalf("WriteText %q, WriteList %q (%v)", text.String(), list.String(), err)
+	}
+	for _, want := range []string{"PVC", "xroad/data", "snap-0123", "10.0 GiB", "xroad/gone", "error", "not found"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("listing %q lacks %q", text.String(), want)
+		}
+	}
+	js, err := json.Marshal(l)
+	var back []VolumeResult
+	if err != nil || json.Unmarshal(js, &back) != nil || len(back) != 2 || back[0].Artifacts[0].ID != "snap-0123" {
+		t.Fatalf("JSON %s (%v): want the list itself", js, err)
+	}
+}
