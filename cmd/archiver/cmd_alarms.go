@@ -6,13 +6,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/xroad-archiver/archiver/internal/jobs"
+	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/report"
 )
 
 func newAlarmsCommand(g *globalOptions) *cobra.Command {
 	var path configFile
 	var region string
-	var output outputFormat
+	var format output.Format
 	c := &cobra.Command{
 		Use:   "alarms",
 		Short: "CloudWatch alarms: a failed job, no success within N hours (also when nothing runs), an old backlog",
@@ -21,7 +22,7 @@ func newAlarmsCommand(g *globalOptions) *cobra.Command {
 when archives wait too long to be shipped. Actions are the SNS topics in alarms.actions.`,
 	}
 	path.AddFlag(c.PersistentFlags())
-	addOutputFlag(c.PersistentFlags(), &output)
+	addOutputFlag(c.PersistentFlags(), &format)
 	c.PersistentFlags().StringVar(&region, "region", "", "AWS region of the alarms (default: metrics.region, then the SDK's AWS_REGION)")
 	run := func(apply bool) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
@@ -33,7 +34,7 @@ when archives wait too long to be shipped. Actions are the SNS topics in alarms.
 			if changes == nil {
 				return openErr(err)
 			}
-			return g.print(output, changes, err)
+			return g.print(format, changes, err)
 		}
 	}
 	c.AddCommand(

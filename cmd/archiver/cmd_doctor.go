@@ -7,12 +7,13 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/doctor"
 	"github.com/xroad-archiver/archiver/internal/jobs"
+	"github.com/xroad-archiver/archiver/internal/output"
 )
 
 func newDoctorCommand(g *globalOptions) *cobra.Command {
 	var path configFile
 	var kubeconfig string
-	var output outputFormat
+	var format output.Format
 	var probe bool
 	c := &cobra.Command{
 		Use:   "doctor",
@@ -37,7 +38,7 @@ Exit codes:
 				return err
 			}
 			rep := doctor.Run(cmd.Context(), jobs.DoctorOptions(cmd.Context(), cfg, clients(kubeconfig), probe))
-			if err := printResult(g.streams.out, output, rep); err != nil {
+			if err := output.Write(g.streams.out, format, rep); err != nil {
 				return err
 			}
 			if rep.Status == doctor.Fail {
@@ -47,7 +48,7 @@ Exit codes:
 		},
 	}
 	path.AddFlag(c.Flags())
-	addOutputFlag(c.Flags(), &output)
+	addOutputFlag(c.Flags(), &format)
 	c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
 	c.Flags().BoolVar(&probe, "probe", false, "write one small object under .archiver/doctor/ with the configured key and read it back")
 	return c

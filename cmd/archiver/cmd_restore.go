@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/config"
+	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/restore"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 )
@@ -18,7 +19,7 @@ type restoreOptions struct {
 	restore.Options
 	destOptions
 	since, until, archiveZone string
-	output                    outputFormat
+	output                    output.Format
 	noProgress                bool
 	toPVC                     string
 	vol                       drillOptions

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/jobs"
+	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/store"
@@ -24,7 +25,7 @@ type drillOptions struct {
 	latest     bool
 	timeout    units.Duration // unset: restoretest.DefaultTimeout
 	kubeconfig string
-	output     outputFormat
+	output     output.Format
 	dryRun     bool
 	gpg        restoretest.GPGSecret
 }
@@ -107,7 +108,7 @@ func runDrill(cmd *cobra.Command, g *globalOptions, o *drillOptions, keep string
 	}
 	do.Log = g.log
 	if o.dryRun {
-		return printResult(g.streams.out, o.output, restoretest.NewDryRunPlan(do))
+		return output.Write(g.streams.out, o.output, restoretest.NewDryRunPlan(do))
 	}
 	g.log.Info("restore test started", "run_id", do.RunID, "pvc", do.Source.Ref(), "backup", do.Backup.ID, "namespace", do.Namespace, "keep", keep)
 	res, err := restoretest.Run(ctx, do)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/jobs"
+	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 )
@@ -17,7 +18,7 @@ type runOptions struct {
 	config     configFile
 	jobs       []string
 	runID      string
-	output     outputFormat
+	output     output.Format
 	kubeconfig string
 	noLock     bool
 	listen     string

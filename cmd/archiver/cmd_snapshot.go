@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/jobs"
+	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
@@ -23,7 +24,7 @@ type snapshotOptions struct {
 	runID      string
 	timeZone   string
 	timeout    units.Duration // unset: snapshot.DefaultTimeout
-	output     outputFormat
+	output     output.Format
 }
 
 func (o *snapshotOptions) AddFlags(fs *pflag.FlagSet) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/jobs"
+	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/units"
@@ -20,7 +21,7 @@ type syncOptions struct {
 	partSize, threshold units.Size
 	lock                config.ObjectLock
 	dryRun, noProgress  bool
-	output              outputFormat
+	output              output.Format
 	runID               string
 }
 
@@ -29,7 +30,7 @@ type syncOptions struct {
 func newSyncOptions() *syncOptions {
 	return &syncOptions{Sync: config.Sync{Source: s3sync.DefaultSource, Compress: "none", Concurrency: s3sync.DefaultConcurrency,
 		BandwidthLimit: units.SizeOf(0), BackupQuietPeriod: units.DurationOf(s3sync.DefaultBackupQuiet)},
-		partSize: units.SizeOf(store.DefaultPartSize), threshold: units.SizeOf(store.DefaultMultipartThreshold), output: outputText}
+		partSize: units.SizeOf(store.DefaultPartSize), threshold: units.SizeOf(store.DefaultMultipartThreshold), output: output.Text}
 }
 
 // AddFlags binds the flags to o; o's values are their defaults.

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/units"
 	"github.com/xroad-archiver/archiver/internal/verify"
 )
@@ -17,7 +18,7 @@ type verifyOptions struct {
 	destOptions
 	since      string
 	maxBytes   units.Size
-	output     outputFormat
+	output     output.Format
 	noProgress bool
 	gpg        gpgOptions
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/dircheck"
 	"github.com/xroad-archiver/archiver/internal/outcome"
+	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/restoretest"
 )
 
@@ -18,7 +19,7 @@ type verifyDirOptions struct {
 	dircheck.DirOptions
 	destOptions
 	asOf, since, terminationLog string
-	output                      outputFormat
+	output                      output.Format
 	gpg                         gpgOptions
 }
 

@@ -37,6 +37,7 @@ func TestPackagesAreDocumentedAndLayered(t *testing.T) {
 		"restoretest": {"s3sync", "verify", "schedule"},
 		"doctor":      {"s3sync", "verify", "restore", "restoretest", "schedule"},
 		"objectlock":  {"*"}, // Object Lock modes only
+		"output":      {"*"}, // text or JSON, nothing of ours
 	}
 	root := filepath.Join("..", "..", "internal")
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -109,7 +110,7 @@ func TestCommandsAreThin(t *testing.T) {
 	// maxCmdLines is a ratchet: issue #12 asks for 1,500; what is above it
 	// is help text and flag bindings (README, "Architecture"). Lower it
 	// as commands shrink, never raise it.
-	const maxCmdLines, maxCmdFileLines = 1640, 200
+	const maxCmdLines, maxCmdFileLines = 1600, 200
 	ents, err := os.ReadDir(".")
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/progress"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 )
@@ -81,7 +82,7 @@ func (g *globalOptions) setup() error {
 // terminal, no --no-progress), with the default log level lowered to warn
 // so it stays readable; nil otherwise.
 func (g *globalOptions) bar(noProgress bool, label string) *progress.Bar {
-	if noProgress || !isTerminal(g.streams.err) {
+	if noProgress || !output.IsTerminal(g.streams.err) {
 		return nil
 	}
 	if g.logLevel == "" {
@@ -92,8 +93,8 @@ func (g *globalOptions) bar(noProgress bool, label string) *progress.Bar {
 
 // print writes a command's result in the chosen format; the run's error
 // err wins over a failure to print.
-func (g *globalOptions) print(format outputFormat, res textWriter, err error) error {
-	if perr := printResult(g.streams.out, format, res); err == nil {
+func (g *globalOptions) print(format output.Format, res output.Result, err error) error {
+	if perr := output.Write(g.streams.out, format, res); err == nil {
 		return perr
 	}
 	return err
