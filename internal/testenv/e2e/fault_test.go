@@ -215,13 +215,13 @@ func TestRestoreTestPodKilledMidDrill(t *testing.T) {
 	} else {
 		t.Logf("the killed drill %s", left)
 	}
-	// The killed drill's ConfigMap says until when it may still be live.
-	cms, err := n.Client.CoreV1().ConfigMaps(scratchNS).List(ctx, sel)
-	if err != nil || len(cms.Items) != 1 {
-		t.Fatalf("the killed drill's ConfigMap: %v %v", err, cms)
+	// The killed drill's scratch claim says until when it may still be live.
+	pvcs, err := n.Client.CoreV1().PersistentVolumeClaims(scratchNS).List(ctx, sel)
+	if err != nil || len(pvcs.Items) != 1 {
+		t.Fatalf("the killed drill's scratch claim: %v %v", err, pvcs)
 	}
-	deadCM := cms.Items[0].Name
-	deadline, err := time.Parse(time.RFC3339, cms.Items[0].Annotations[restoretest.AnnotationDeadline])
+	deadClaim := pvcs.Items[0].Name
+	deadline, err := time.Parse(time.RFC3339, pvcs.Items[0].Annotations[restoretest.AnnotationDeadline])
 	if err != nil {
 		t.Fatalf("deadline annotation: %v", err)
 	}
@@ -247,8 +247,8 @@ func TestRestoreTestPodKilledMidDrill(t *testing.T) {
 					// leaves its objects alone: they might be a slow, live
 					// drill's.
 					if j.CreationTimestamp.Time.Before(deadline) && time.Now().Before(deadline) {
-						if cm, err := n.Client.CoreV1().ConfigMaps(scratchNS).Get(ctx, deadCM, metav1.GetOptions{}); err != nil || cm.DeletionTimestamp != nil {
-							t.Fatalf("a run started before the killed drill's deadline (%s) removed its ConfigMap: %v", deadline.Format(time.RFC3339), err)
+						if c, err := n.Client.CoreV1().PersistentVolumeClaims(scratchNS).Get(ctx, deadClaim, metav1.GetOptions{}); err != nil || c.DeletionTimestamp != nil {
+							t.Fatalf("a run started before the killed drill's deadline (%s) removed its scratch claim: %v", deadline.Format(time.RFC3339), err)
 						}
 					}
 				}
