@@ -354,8 +354,9 @@ YAML
   crd=$(cd "$ROOT" && go mod download -json "github.com/kubernetes-csi/external-snapshotter/client/v8@$SNAPSHOTTER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/config/crd
   $K apply -f "$crd/snapshot.storage.k8s.io_volumesnapshotclasses.yaml" -f "$crd/snapshot.storage.k8s.io_volumesnapshotcontents.yaml" \
     -f "$crd/snapshot.storage.k8s.io_volumesnapshots.yaml" >/dev/null
-  $K wait --for condition=established --timeout=30s crd/volumesnapshots.snapshot.storage.k8s.io crd/volumesnapshotcontents.snapshot.storage.k8s.io \
-    crd/volumesnapshotclasses.snapshot.storage.k8s.io >/dev/null
+  # kubectl wait fails at once on a CRD that has no conditions yet: retry.
+  wait_for "snapshot CRDs established" 30 $K wait --for condition=established --timeout=5s crd/volumesnapshots.snapshot.storage.k8s.io \
+    crd/volumesnapshotcontents.snapshot.storage.k8s.io crd/volumesnapshotclasses.snapshot.storage.k8s.io || exit 1
   local CSISOCK=$N/csi/csi.sock
   bg testcsi "$N/bin/testcsi" --root "$N/csi" --endpoint "$CSISOCK" --registration-dir "$N/kubelet/plugins_registry" --node-id "$NODE"
   bg snapshot-controller "$SNAP/snapshot-controller" --kubeconfig="$N/admin.kubeconfig" --leader-election=false
