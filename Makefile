@@ -28,7 +28,7 @@ demo: build ## generate a sample /var/lib/xroad, sync it to a local directory tw
 testenv: ## build (once, cached) and start MinIO (KMS key), kube-apiserver + etcd, and a real single-node Kubernetes (root) on loopback; writes .testenv/env
 	@$(TESTENV) start
 
-testenv-stop: ## stop the test servers and remove the node (processes, mounts, bridge, cgroups)
+testenv-stop: ## stop the test servers and remove the node (processes, mounts, netns, bridge, cgroups); fails naming anything left
 	@$(TESTENV) stop
 
 test: testenv ## start the test servers, then run every test (race detector on)

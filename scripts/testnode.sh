@@ -29,11 +29,20 @@ BRIDGE=arch-test0
 log() { printf 'testnode: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
+# free_port picks a loopback port nothing listens on and no other pick of
+# this start took ($STATE/ports.taken: MinIO, the API server and the node
+# start side by side, and none listens yet when the others pick), below
+# the kernel's ephemeral range: a port in that range can be taken by any
+# outgoing connection while its server is down (the fault tests restart
+# kubelet).
 free_port() {
-  local p
+  local p lo
+  lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$lo" -gt 15000 ] 2>/dev/null || lo=32768
   for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 30000 ))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+    p=$(( 10000 + RANDOM % (lo - 10000) ))
+    grep -qx "$p" "$STATE/ports.taken" 2>/dev/null && continue
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p" >>"$STATE/ports.taken"; echo "$p"; return; fi
   done
   die "no free port found"
 }
@@ -64,6 +73,50 @@ build() {
     wrapped "$PROV" github.com/kubernetes-csi/external-provisioner/v5 "$PROVISIONER_VERSION" "$PROVISIONER_VERSION" "" \
       github.com/kubernetes-csi/external-provisioner/v5/cmd/csi-provisioner
   fi
+}
+
+# image_key: a hash of everything the node's images and the test CSI driver
+# are built from: the Go toolchain, go.mod and go.sum (every dependency at
+# its pinned version), and the content of every file of this module the
+# three programs compile or embed. Content, never time: an image is reused
+# only while it is exactly what this checkout would build.
+IMAGE_PKGS="./cmd/archiver ./tools/testimages ./tools/testcsi"
+IMAGE_RECIPE=1 # bump when the build commands in images() change
+image_key() {
+  ( cd "$ROOT" || exit 1
+    echo "recipe $IMAGE_RECIPE"; go version; go env GOOS GOARCH GOFLAGS GOEXPERIMENT
+    sha256sum go.mod go.sum
+    # shellcheck disable=SC2086
+    go list -deps -f '{{if .Module}}{{if .Module.Main}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}
+{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}
+{{end}}{{end}}{{end}}' $IMAGE_PKGS | sed '/^$/d' | sort -u | sed "s|^$ROOT/||" | xargs -r sha256sum
+  ) | sha256sum | cut -c1-24
+}
+
+# images: $N/bin/testcsi and $N/images/*.tar (archiver, pause, primary),
+# from $CACHE/images/<image_key> when there, else built and stored there.
+# The cache keeps the three most recently used keys.
+images() {
+  local key dir
+  key=$(image_key) || { echo "image_key failed" >&2; return 1; }
+  dir=$CACHE/images/$key
+  if [ ! -f "$dir/done" ]; then
+    echo "building the node's images (key $key)"
+    rm -rf "$dir.tmp"; mkdir -p "$dir.tmp/bin" "$dir.tmp/images"
+    ( cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$dir.tmp/bin/archiver" ./cmd/archiver &&
+      CGO_ENABLED=0 go build -trimpath -o "$dir.tmp/bin/testimages" ./tools/testimages &&
+      CGO_ENABLED=0 go build -trimpath -o "$dir.tmp/bin/testcsi" ./tools/testcsi &&
+      "$dir.tmp/bin/testimages" pack -out "$dir.tmp/images" -archiver "$dir.tmp/bin/archiver" ) || return 1
+    rm -f "$dir.tmp/bin/testimages"
+    touch "$dir.tmp/done"
+    rm -rf "$dir"; mv "$dir.tmp" "$dir"
+  else
+    echo "the node's images from the cache (key $key)"
+  fi
+  touch "$dir"
+  ls -1dt "$CACHE"/images/*/ 2>/dev/null | tail -n +4 | xargs -r rm -rf
+  mkdir -p "$N/bin" "$N/images"
+  ln -sf "$dir/bin/testcsi" "$dir/bin/archiver" "$N/bin/" && ln -sf "$dir"/images/*.tar "$N/images/"
 }
 
 need_packages() {
@@ -107,7 +160,7 @@ wait_for() {
 
 cert() { # name CN O [ext]: a client or server certificate signed by the test CA
   local d=$N/pki name=$1 cn=$2 o=$3 ext=${4:-}
-  openssl genrsa -out "$d/$name.key" 2048 2>/dev/null
+  openssl ecparam -name prime256v1 -genkey -noout -out "$d/$name.key" 2>/dev/null
   local subj="/CN=$cn"; [ -n "$o" ] && subj="/O=$o/CN=$cn"
   openssl req -new -key "$d/$name.key" -subj "$subj" -out "$d/$name.csr" 2>/dev/null
   if [ -n "$ext" ]; then
@@ -154,15 +207,13 @@ start() {
   APIPORT=$(free_port); EPORT=$(free_port); PPORT=$(free_port); KLPORT=$(free_port); KLHPORT=$(free_port)
   KCMPORT=$(free_port); SCHPORT=$(free_port)
 
-  # Images from this checkout, packed offline (built while the certificates are made).
-  ( cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$N/bin/archiver" ./cmd/archiver &&
-    CGO_ENABLED=0 go build -o "$N/bin/testimages" ./tools/testimages &&
-    CGO_ENABLED=0 go build -o "$N/bin/testcsi" ./tools/testcsi &&
-    "$N/bin/testimages" pack -out "$N/images" -archiver "$N/bin/archiver" ) >"$STATE/node-images.out" 2>&1 &
+  # Images from this checkout, packed offline (built while the certificates
+  # are made), or taken from the cache when their inputs are unchanged.
+  images >"$STATE/node-images.out" 2>&1 &
   local imgpid=$!
 
   # Certificates: one CA for clients and the serving certificate.
-  openssl genrsa -out "$N/pki/ca.key" 2048 2>/dev/null
+  openssl ecparam -name prime256v1 -genkey -noout -out "$N/pki/ca.key" 2>/dev/null # P-256 keys throughout: instant where each RSA key took ~0.5 s
   openssl req -x509 -new -key "$N/pki/ca.key" -subj "/CN=archiver-test-ca" -days 7 -out "$N/pki/ca.crt" 2>/dev/null
   cert apiserver kube-apiserver "" "subjectAltName=IP:127.0.0.1,IP:$NODEIP,DNS:localhost,DNS:$NODE,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc
 extendedKeyUsage=serverAuth"
@@ -171,8 +222,8 @@ extendedKeyUsage=serverAuth"
   cert apiserver-kubelet kube-apiserver-kubelet-client system:masters
   cert controller-manager system:kube-controller-manager ""
   cert scheduler system:kube-scheduler ""
-  openssl genrsa -out "$N/pki/sa.key" 2048 2>/dev/null
-  openssl rsa -in "$N/pki/sa.key" -pubout -out "$N/pki/sa.pub" 2>/dev/null
+  openssl ecparam -name prime256v1 -genkey -noout -out "$N/pki/sa.key" 2>/dev/null
+  openssl ec -in "$N/pki/sa.key" -pubout -out "$N/pki/sa.pub" 2>/dev/null
   local token; token=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
   echo "$token,archiver-test-admin,1,system:masters" >"$N/pki/tokens.csv"
   for c in admin kubelet controller-manager scheduler; do kubeconfig "$c"; done
@@ -247,9 +298,12 @@ TOML
 CNI
   bg containerd containerd --config "$N/containerd/config.toml"
   wait_for containerd 30 ctr -a "$SOCK" version || exit 1
+  local ipids=()
   for img in "$N"/images/*.tar; do
-    ctr -a "$SOCK" -n k8s.io images import "$img" >/dev/null || die "ctr import $img failed"
+    ctr -a "$SOCK" -n k8s.io images import "$img" >/dev/null &
+    ipids+=($!)
   done
+  for p in "${ipids[@]}"; do wait "$p" || die "ctr images import failed"; done
   log "containerd ready, images imported ($((SECONDS - t0))s)"
 
   # kubelet: cgroupfs on our own cgroup root, loopback ports, its own root dir.
@@ -300,8 +354,9 @@ YAML
   crd=$(cd "$ROOT" && go mod download -json "github.com/kubernetes-csi/external-snapshotter/client/v8@$SNAPSHOTTER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')/config/crd
   $K apply -f "$crd/snapshot.storage.k8s.io_volumesnapshotclasses.yaml" -f "$crd/snapshot.storage.k8s.io_volumesnapshotcontents.yaml" \
     -f "$crd/snapshot.storage.k8s.io_volumesnapshots.yaml" >/dev/null
-  $K wait --for condition=established --timeout=30s crd/volumesnapshots.snapshot.storage.k8s.io crd/volumesnapshotcontents.snapshot.storage.k8s.io \
-    crd/volumesnapshotclasses.snapshot.storage.k8s.io >/dev/null
+  # kubectl wait fails at once on a CRD that has no conditions yet: retry.
+  wait_for "snapshot CRDs established" 30 $K wait --for condition=established --timeout=5s crd/volumesnapshots.snapshot.storage.k8s.io \
+    crd/volumesnapshotcontents.snapshot.storage.k8s.io crd/volumesnapshotclasses.snapshot.storage.k8s.io || exit 1
   local CSISOCK=$N/csi/csi.sock
   bg testcsi "$N/bin/testcsi" --root "$N/csi" --endpoint "$CSISOCK" --registration-dir "$N/kubelet/plugins_registry" --node-id "$NODE"
   bg snapshot-controller "$SNAP/snapshot-controller" --kubeconfig="$N/admin.kubeconfig" --leader-election=false
@@ -358,6 +413,11 @@ ENV
 stop() {
   [ -f "$STATE/node.dir" ] || return 0
   N=$(cat "$STATE/node.dir")
+  local t0=$SECONDS pids
+  # Every process of the node: those it started, and every process in its
+  # cgroups (the containers, their shims).
+  pids=$(cat "$STATE"/node-*.pid /sys/fs/cgroup/*/$CGROUP/cgroup.procs /sys/fs/cgroup/*/$CGROUP/*/cgroup.procs \
+    /sys/fs/cgroup/*/$CGROUP/*/*/cgroup.procs /sys/fs/cgroup/*/$CGROUP/*/*/*/cgroup.procs 2>/dev/null | sort -un | tr '\n' ' ' || true)
   local K="$KUBE/kubectl --kubeconfig $N/admin.kubeconfig --request-timeout=5s"
   # Workloads first, through the API, so kubelet unmounts and CSI unpublishes.
   if [ -f "$STATE/node-kube-apiserver.pid" ] && kill -0 "$(cat "$STATE/node-kube-apiserver.pid")" 2>/dev/null; then
@@ -408,7 +468,37 @@ stop() {
   rm -rf "$N" 2>/dev/null || { sleep 1; rm -rf "$N" || log "could not remove $N"; }
   rm -f "$STATE/node.dir"
   if [ -f "$ENVFILE" ]; then sed -i '/ARCHIVER_TEST_NODE\|ARCHIVER_TEST_IMAGE_/d' "$ENVFILE"; fi
-  log "node stopped"
+  local left
+  for _ in $(seq 1 20); do # a SIGKILLed process may take a moment to go
+    left=$(leftovers "$N" "$pids")
+    [ -z "$left" ] && break
+    sleep 0.25
+  done
+  if [ -n "$left" ]; then
+    log "node stopped, but it left:"; printf '  %s\n' "$left" >&2; return 1
+  fi
+  log "node stopped in $((SECONDS - t0))s; nothing left: no process, mount, network namespace, bridge, cgroup or directory of it"
+}
+
+# leftovers DIR PIDS: what a stopped node left behind, one line each:
+# processes (those it started, and any whose command line names DIR, such
+# as containerd's shims and the containers' processes), mounts below DIR,
+# network namespaces (under DIR, or CNI's in /run/netns), the bridge, our
+# cgroups, libcni's result cache and DIR itself.
+leftovers() {
+  local dir=$1 pids=$2 p h
+  for p in $pids; do
+    if kill -0 "$p" 2>/dev/null; then echo "process $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-150)"; fi
+  done
+  pgrep -af -- "$dir/" 2>/dev/null | sed 's/^/process /' | cut -c1-160 || true
+  awk -v d="$dir" 'index($5, d) == 1 {print "mount " $5}' /proc/self/mountinfo
+  ls /run/netns 2>/dev/null | grep '^cni-' | sed 's|^|network namespace /run/netns/|' || true
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then echo "bridge $BRIDGE"; fi
+  for h in /sys/fs/cgroup/*/; do
+    if [ -d "$h$CGROUP" ]; then echo "cgroup $h$CGROUP"; fi
+  done
+  ls -d /var/lib/cni/results/archiver-test-* 2>/dev/null | sed 's/^/CNI result /' || true
+  if [ -e "$dir" ]; then echo "directory $dir"; fi
 }
 
 # restart_kubelet [SECONDS]: the fault tests' kubelet restart. Kill kubelet

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -19,18 +18,7 @@ import (
 
 // metricValue returns the value of the last datum named name for job.
 func metricValue(fake *awsfake.Server, job, name string) (float64, bool) {
-	v, ok := 0.0, false
-	for _, m := range fake.MetricData() {
-		if aws.ToString(m.Datum.MetricName) != name || m.Namespace != "XRoad/Test" {
-			continue
-		}
-		for _, d := range m.Datum.Dimensions {
-			if aws.ToString(d.Name) == "Job" && aws.ToString(d.Value) == job {
-				v, ok = aws.ToFloat64(m.Datum.Value), true
-			}
-		}
-	}
-	return v, ok
+	return fake.MetricValue("XRoad/Test", job, name)
 }
 
 func TestRunPublishesMetrics(t *testing.T) {

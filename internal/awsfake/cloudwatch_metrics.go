@@ -34,6 +34,23 @@ func (s *Server) MetricData() []MetricRecord {
 	return append([]MetricRecord(nil), s.metrics...)
 }
 
+// MetricValue is the value of the last datum named name in namespace
+// with the dimension Job=job, and whether there was one.
+func (s *Server) MetricValue(namespace, job, name string) (float64, bool) {
+	v, ok := 0.0, false
+	for _, m := range s.MetricData() {
+		if aws.ToString(m.Datum.MetricName) != name || m.Namespace != namespace {
+			continue
+		}
+		for _, d := range m.Datum.Dimensions {
+			if aws.ToString(d.Name) == "Job" && aws.ToString(d.Value) == job {
+				v, ok = aws.ToFloat64(m.Datum.Value), true
+			}
+		}
+	}
+	return v, ok
+}
+
 // putMetricData validates the request against CloudWatch's limits and
 // records every datum; a request that breaks one records nothing.
 func (s *Server) putMetricData(region string, in *cloudwatch.PutMetricDataInput) (any, *apiError) {

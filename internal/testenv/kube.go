@@ -40,9 +40,8 @@ func kubeAdmin(t testing.TB, path string) KubeEnv {
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)
 	}
-	// No client-side rate limit: the played controllers and a test's own
-	// polling share this config, and client-go's default 5 requests/s
-	// would make each wait on the other.
+	// No client-side rate limit: a test's pollers share this config, and
+	// client-go's default 5 requests/s would make each wait on the other.
 	cfg.QPS, cfg.Burst = -1, 0
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

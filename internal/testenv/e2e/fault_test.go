@@ -127,7 +127,8 @@ const scratchNS = "sidecar-restore-test"
 // deployRestoreTests applies deploy/ with its restore-test CronJob firing
 // every minute on the snapshot e took into S3 (the sync and snapshot
 // CronJobs suspended), the drill's timeout cut to timeout so a killed
-// drill's objects are past their deadline soon, and EC2 on the AWS fake.
+// drill's objects are past their deadline soon, scratch claims of a class
+// that retains volumes, and EC2 on the AWS fake.
 func deployRestoreTests(t *testing.T, n testenv.NodeEnv, s3env testenv.S3Env, e *snapshotEnv, timeout string) {
 	t.Helper()
 	overlay, err := filepath.Abs("testdata/overlay")
@@ -138,6 +139,9 @@ func deployRestoreTests(t *testing.T, n testenv.NodeEnv, s3env testenv.S3Env, e 
 	conf = replaceOnce(t, conf, `pvcs: ["${ARCHIVER_NAMESPACE}/${ARCHIVER_DATA_CLAIM}", "${ARCHIVER_NAMESPACE}/${ARCHIVER_CONF_CLAIM}"]   # both have content manifests`,
 		`pvcs: ["${ARCHIVER_NAMESPACE}/${ARCHIVER_DATA_CLAIM}"]`)
 	conf = replaceOnce(t, conf, "timeout: 30m", "timeout: "+timeout)
+	// A class that retains its volumes: a killed drill's scratch volume must
+	// go all the same when a later run sweeps it.
+	conf = replaceOnce(t, conf, "storageClass: gp3 ", "storageClass: "+retainClass(t, n)+" ")
 	ec2 := []map[string]any{{"op": "add", "path": "/spec/jobTemplate/spec/template/spec/containers/0/env/-",
 		"value": map[string]string{"name": "AWS_ENDPOINT_URL_EC2", "value": e.fake.URL()}}}
 	suspend := `[{"op": "add", "path": "/spec/suspend", "value": true}]`
@@ -211,6 +215,16 @@ func TestRestoreTestPodKilledMidDrill(t *testing.T) {
 	} else {
 		t.Logf("the killed drill %s", left)
 	}
+	// The killed drill's scratch claim says until when it may still be live.
+	pvcs, err := n.Client.CoreV1().PersistentVolumeClaims(scratchNS).List(ctx, sel)
+	if err != nil || len(pvcs.Items) != 1 {
+		t.Fatalf("the killed drill's scratch claim: %v %v", err, pvcs)
+	}
+	deadClaim := pvcs.Items[0].Name
+	deadline, err := time.Parse(time.RFC3339, pvcs.Items[0].Annotations[restoretest.AnnotationDeadline])
+	if err != nil {
+		t.Fatalf("deadline annotation: %v", err)
+	}
 
 	// The next runs: the first completes ok; one started after the killed
 	// drill's deadline sweeps its objects.
@@ -229,8 +243,16 @@ func TestRestoreTestPodKilledMidDrill(t *testing.T) {
 				if firstOK == 0 {
 					firstOK = time.Since(killed)
 					t.Logf("a run completed ok %s after the kill: %s", firstOK.Round(time.Second), jobLogs(t, n, j.Name))
+					// A run started before the killed drill's deadline
+					// leaves its objects alone: they might be a slow, live
+					// drill's.
+					if j.CreationTimestamp.Time.Before(deadline) && time.Now().Before(deadline) {
+						if c, err := n.Client.CoreV1().PersistentVolumeClaims(scratchNS).Get(ctx, deadClaim, metav1.GetOptions{}); err != nil || c.DeletionTimestamp != nil {
+							t.Fatalf("a run started before the killed drill's deadline (%s) removed its scratch claim: %v", deadline.Format(time.RFC3339), err)
+						}
+					}
 				}
-				swept = swept || j.CreationTimestamp.After(killed.Add(2*time.Minute))
+				swept = swept || j.CreationTimestamp.Time.After(deadline)
 			}
 			states = append(states, fmt.Sprintf("%s active=%d", j.Name, j.Status.Active))
 		}

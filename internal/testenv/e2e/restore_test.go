@@ -9,16 +9,20 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	snapv1 "github.com/kubernetes-csi/external-snapshotter/client/v8/apis/volumesnapshot/v1"
 	snapclient "github.com/kubernetes-csi/external-snapshotter/client/v8/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/xroad-archiver/archiver/internal/awsfake"
 	"github.com/xroad-archiver/archiver/internal/dircheck"
+	"github.com/xroad-archiver/archiver/internal/report"
 	"github.com/xroad-archiver/archiver/internal/restoretest"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/testenv"
@@ -203,6 +207,52 @@ func (e *snapshotEnv) leftoversIn(t *testing.T, scratch string, keepVolumes int)
 	return fmt.Sprintf("left behind: %v", left)
 }
 
+// drillObjects is what a drill created, as the API server had it while
+// the drill ran (the drill deletes it all at its end).
+type drillObjects struct {
+	mu      sync.Mutex
+	pod     *corev1.Pod
+	claim   *corev1.PersistentVolumeClaim
+	content *snapv1.VolumeSnapshotContent
+}
+
+// recordDrill polls the drill's labelled objects in namespace scratch
+// until the test ends or stop is called, keeping the first of each kind.
+func recordDrill(t *testing.T, n testenv.NodeEnv, scratch string) (*drillObjects, func()) {
+	t.Helper()
+	d := &drillObjects{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	sel := metav1.ListOptions{LabelSelector: restoretest.LabelComponent + "=" + restoretest.ComponentDrill}
+	sc := snapclient.NewForConfigOrDie(n.Config)
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			pods, _ := n.Client.CoreV1().Pods(scratch).List(ctx, sel)
+			pvcs, _ := n.Client.CoreV1().PersistentVolumeClaims(scratch).List(ctx, sel)
+			vscs, _ := sc.SnapshotV1().VolumeSnapshotContents().List(ctx, sel)
+			d.mu.Lock()
+			if d.pod == nil && pods != nil && len(pods.Items) > 0 {
+				d.pod = &pods.Items[0]
+			}
+			if d.claim == nil && pvcs != nil && len(pvcs.Items) > 0 {
+				d.claim = &pvcs.Items[0]
+			}
+			if d.content == nil && vscs != nil && len(vscs.Items) > 0 {
+				d.content = &vscs.Items[0]
+			}
+			d.mu.Unlock()
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}()
+	stop := func() { cancel(); <-done }
+	t.Cleanup(stop)
+	return d, stop
+}
+
 // TestRestoreTestOnARealNode: restore-test of a real EBS-style snapshot
 // on the real node. The real snapshot-controller binds the pre-provisioned
 // VolumeSnapshotContent (Retain) and the csi-snapshotter finds the snapshot
@@ -219,14 +269,49 @@ func TestRestoreTestOnARealNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	drill, stop := recordDrill(t, n, ns)
 	r, res := e.restoreTest(t)
+	stop()
 	if r.code != 0 || res.Status != "ok" || res.Check == nil {
 		t.Fatalf("exit %d: %+v\n%s", r.code, res, r.stderr)
 	}
 	if res.Check.Verified != len(files) || res.Check.Expected != len(files) || res.Check.Archives == 0 {
 		t.Fatalf("check %+v, want all %d files", res.Check, len(files))
 	}
+	if res.Backup.ID != e.snapID || res.RestoreSec <= 0 || res.TotalSec < res.RestoreSec {
+		t.Fatalf("backup %s, restore %.2fs, total %.2fs", res.Backup.ID, res.RestoreSec, res.TotalSec)
+	}
 	t.Logf("drill of %d files on the real node: bound after %.1fs, verified in %.1fs, total %.1fs", res.Check.Expected, res.RestoreSec, res.VerifySec, res.TotalSec)
+	// What the controllers were given: the EBS snapshot, kept on delete; a
+	// claim at least as large as the source, of the class asked for,
+	// restored from the VolumeSnapshot; a verifier pod that mounts it
+	// read-only and runs as non-root.
+	vsc, pvc, pod := drill.content, drill.claim, drill.pod
+	if vsc == nil || pvc == nil || pod == nil {
+		t.Fatalf("the drill's objects were not seen: content %v, claim %v, pod %v", vsc != nil, pvc != nil, pod != nil)
+	}
+	if vsc.Spec.Driver != snapshot.DriverEBS || vsc.Spec.Source.SnapshotHandle == nil || *vsc.Spec.Source.SnapshotHandle != e.snapID ||
+		vsc.Spec.DeletionPolicy != snapv1.VolumeSnapshotContentRetain {
+		t.Errorf("VolumeSnapshotContent %+v", vsc.Spec)
+	}
+	source, err := n.Client.CoreV1().PersistentVolumeClaims(ns).Get(context.Background(), "pvc-data-sidecar", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; req.Cmp(source.Spec.Resources.Requests[corev1.ResourceStorage]) < 0 ||
+		pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName != n.StorageClass || pvc.Spec.DataSource == nil || pvc.Spec.DataSource.Kind != "VolumeSnapshot" {
+		t.Errorf("scratch claim %+v", pvc.Spec)
+	}
+	if sc := pod.Spec.SecurityContext; sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+		t.Errorf("verifier pod security context %+v", pod.Spec.SecurityContext)
+	}
+	for _, c := range pod.Spec.Containers {
+		for _, m := range c.VolumeMounts {
+			if !m.ReadOnly {
+				t.Errorf("verifier container %s mounts %s writable", c.Name, m.MountPath)
+			}
+		}
+	}
 	for _, kind := range []string{"Pod/", "PersistentVolumeClaim/", "VolumeSnapshot/", "VolumeSnapshotContent/", "ConfigMap/"} {
 		if !strings.Contains(strings.Join(res.Deleted, " "), kind) {
 			t.Errorf("deleted %v, no %s", res.Deleted, kind)
@@ -237,13 +322,32 @@ func TestRestoreTestOnARealNode(t *testing.T) {
 		t.Fatalf("the snapshot went with the drill (its content is Retain): %v", err)
 	}
 
-	// A flipped byte in one archive of the snapshot.
-	var archive string
+	// The text output says the same. This drill's class retains its
+	// volumes: archiver switches the scratch volume to Delete, so it goes
+	// with its claim (no EBS volume left behind).
+	retain := retainClass(t, n)
+	r = cli(t, e.env, "restore-test", "--kubeconfig", n.Kubeconfig, "--pvc", ns+"/pvc-data-sidecar", "--dest", e.dest,
+		"--snapshot", e.snapID, "--storage-class", retain, "--image", n.ArchiverImage, "--timeout", "4m")
+	if r.code != 0 || !strings.Contains(r.stdout, "ok") || !strings.Contains(r.stdout, "files verified") {
+		t.Fatalf("text: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	eventually(t, 2*time.Minute, func() string { return e.leftovers(t, 2) })
+
+	// A flipped byte in one archive of the snapshot, and one backup gone.
+	var archive, backup string
 	for _, f := range files {
-		if f.Kind == "archive" {
+		switch {
+		case f.Kind == "archive" && archive == "":
 			archive = f.Path
-			break
+		case f.Kind == "backup" && backup == "":
+			backup = f.Path
 		}
+	}
+	if archive == "" || backup == "" {
+		t.Fatalf("the primary wrote no archive or no backup: %v", files)
+	}
+	if err := os.Remove(filepath.Join(n.CSIRoot, "snapshots", e.snapID, backup)); err != nil {
+		t.Fatal(err)
 	}
 	p := filepath.Join(n.CSIRoot, "snapshots", e.snapID, archive)
 	b, err := os.ReadFile(p)
@@ -257,32 +361,71 @@ func TestRestoreTestOnARealNode(t *testing.T) {
 	}
 	os.Chtimes(p, st.ModTime(), st.ModTime())
 	r, res = e.restoreTest(t)
-	if r.code != 4 || res.Status != "failed" || res.Check == nil || len(res.Check.Problems) != 1 {
+	if r.code != 4 || res.Status != "failed" || res.Check == nil {
 		t.Fatalf("corrupted snapshot: exit %d: %+v\n%s", r.code, res, r.stderr)
 	}
-	if pr := res.Check.Problems[0]; pr.Path != archive || pr.Kind != dircheck.Corrupted || !strings.Contains(res.Error, archive) {
-		t.Fatalf("problem %+v, error %q; want %s corrupted", pr, res.Error, archive)
+	kinds := map[string]string{}
+	for _, pr := range res.Check.Problems {
+		kinds[pr.Path] = pr.Kind
+	}
+	if kinds[archive] != dircheck.Corrupted || kinds[backup] != dircheck.Missing || len(kinds) != 2 {
+		t.Fatalf("problems %+v; want %s corrupted and %s missing", res.Check.Problems, archive, backup)
+	}
+	if !strings.Contains(res.Error, archive) || !strings.Contains(r.stderr, archive) {
+		t.Fatalf("the error does not name %s: %q\n%s", archive, res.Error, r.stderr)
 	}
 	eventually(t, 2*time.Minute, func() string { return e.leftovers(t, 2) })
 }
 
-// TestRestoreToPVCOnARealNode: archiver restore --to-pvc leaves a bound,
-// verified claim; a pod of another image mounts it and reads every file
-// back with the bytes the primary wrote.
+// retainClass is a storage class of the node's CSI driver whose volumes
+// are retained when their claim goes (deleted when the test ends).
+func retainClass(t *testing.T, n testenv.NodeEnv) string {
+	t.Helper()
+	ctx := context.Background()
+	name := fmt.Sprintf("retain-%d", time.Now().UnixNano())
+	retain, wait := corev1.PersistentVolumeReclaimRetain, storagev1.VolumeBindingWaitForFirstConsumer
+	sc := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Provisioner: snapshot.DriverEBS,
+		ReclaimPolicy: &retain, VolumeBindingMode: &wait}
+	if _, err := n.Client.StorageV1().StorageClasses().Create(ctx, sc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		n.Client.StorageV1().StorageClasses().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+	return name
+}
+
+// TestRestoreToPVCOnARealNode: archiver restore --to-pvc, the source
+// claim taken from the snapshot's tags, leaves a bound, verified claim
+// labelled as restored; a pod of another image mounts it and reads every
+// file back with the bytes the primary wrote. Restoring to the same name
+// again is refused and creates nothing. A snapshot that lacks a file its
+// manifest records fails with exit 4 and leaves no claim to mount.
 func TestRestoreToPVCOnARealNode(t *testing.T) {
 	n := testenv.Node(t)
 	testenv.Measure(t)
 	e := newSnapshotEnv(t, n)
 	ctx := context.Background()
-	r := cli(t, e.env, "restore", "--kubeconfig", n.Kubeconfig, "--from", e.dest, "--snapshot", e.snapID, "--to-pvc", ns+"/restored",
-		"--pvc", ns+"/pvc-data-sidecar", "--storage-class", n.StorageClass, "--image", n.ArchiverImage, "--timeout", "4m", "-o", "json")
+	args := []string{"restore", "--kubeconfig", n.Kubeconfig, "--from", e.dest, "--snapshot", e.snapID, "--to-pvc", ns + "/restored",
+		"--storage-class", n.StorageClass, "--image", n.ArchiverImage, "--timeout", "4m", "-o", "json"}
+	r := cli(t, e.env, args...)
 	var res restoretest.Result
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 0 || res.Status != "ok" || res.PVC != ns+"/restored" {
 		t.Fatalf("restore: exit %d (%v)\n%s\n%s", r.code, err, r.stdout, r.stderr)
 	}
 	pvc, err := n.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "restored", metav1.GetOptions{})
-	if err != nil || pvc.Status.Phase != corev1.ClaimBound {
-		t.Fatalf("restored claim: %v %+v", err, pvc.Status)
+	if err != nil || pvc.Status.Phase != corev1.ClaimBound || pvc.Labels[restoretest.LabelComponent] != restoretest.ComponentRestored || pvc.DeletionTimestamp != nil {
+		t.Fatalf("restored claim: %v %+v %v", err, pvc.Status, pvc.Labels)
+	}
+	// The drill's own objects go; the restored claim and its volume stay.
+	eventually(t, 2*time.Minute, func() string { return e.leftovers(t, 3) })
+	// Again: the name is taken, nothing is created or changed.
+	r = cli(t, e.env, args...)
+	if r.code != 1 || !strings.Contains(r.stderr, "already exists") {
+		t.Fatalf("second restore: exit %d: %s", r.code, r.stderr)
+	}
+	if left := e.leftovers(t, 3); left != "" {
+		t.Fatalf("the refused restore created objects: %s", left)
 	}
 	uid := int64(999)
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "reader", Namespace: ns},
@@ -316,6 +459,28 @@ func TestRestoreToPVCOnARealNode(t *testing.T) {
 		t.Fatalf("the pod read\n%s\nthe primary wrote\n%s", logs, want)
 	}
 	t.Logf("a pod read all %d files of the restored claim back", strings.Count(want, "\n"))
+
+	// The snapshot lacks a file the content manifest records: exit 4, and
+	// the unverified claim is not left for anyone to mount.
+	files, err := snapshot.ScanContent(ctx, e.volume)
+	if err != nil || len(files) == 0 {
+		t.Fatalf("scan %s: %v", e.volume, err)
+	}
+	if err := os.Remove(filepath.Join(n.CSIRoot, "snapshots", e.snapID, files[0].Path)); err != nil {
+		t.Fatal(err)
+	}
+	r = cli(t, e.env, "restore", "--kubeconfig", n.Kubeconfig, "--from", e.dest, "--snapshot", e.snapID, "--to-pvc", ns+"/unverified",
+		"--pvc", ns+"/pvc-data-sidecar", "--storage-class", n.StorageClass, "--image", n.ArchiverImage, "--timeout", "4m", "-o", "json")
+	res = restoretest.Result{}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || r.code != 4 || res.PVC != "" || !strings.Contains(res.Error, "was removed") {
+		t.Fatalf("unverified restore: exit %d (%v)\n%s\n%s", r.code, err, r.stdout, r.stderr)
+	}
+	eventually(t, 2*time.Minute, func() string {
+		if _, err := n.Client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, "unverified", metav1.GetOptions{}); err == nil {
+			return "the unverified claim is still there"
+		}
+		return e.leftovers(t, 3)
+	})
 }
 
 // TestRestoreTestOfAVanishedSnapshotEndsWithTheControllersError: the EBS
@@ -398,4 +563,79 @@ func TestRestoreTestStoppedMidDrillCleansUp(t *testing.T) {
 	}
 	eventually(t, time.Minute, func() string { return e.leftovers(t, 2) })
 	t.Logf("stopped mid-drill: exited and deleted %d objects; nothing left %s after the SIGTERM", len(res.Deleted), time.Since(stopped).Round(100*time.Millisecond))
+}
+
+// metricValue is the last value of a metric archiver sent the AWS fake's
+// CloudWatch for a job (namespace XRoad/Test).
+func metricValue(fake *awsfake.Server, job, name string) (float64, bool) {
+	return fake.MetricValue("XRoad/Test", job, name)
+}
+
+// TestRunRestoreTestJobOnARealNode: the restoreTest job of archiver run,
+// on a secondary (it needs no primary), drills the snapshot on the node
+// and publishes its measured time and file count; a file missing from the
+// snapshot fails the job and is counted.
+func TestRunRestoreTestJobOnARealNode(t *testing.T) {
+	n := testenv.Node(t)
+	testenv.Measure(t)
+	e := newSnapshotEnv(t, n)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "local.ini"), []byte("[node]\ntype=slave\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.yaml")
+	conf := fmt.Sprintf(`cluster: c1
+securityServer: ss1
+sync: {enabled: false, dest: "%s"}
+snapshot: {enabled: false, pvcs: [%s/pvc-data-sidecar]}
+restoreTest:
+  enabled: true
+  schedule: "30 4 * * 1,4"
+  storageClass: %s
+  image: %s
+  timeout: 4m
+primary: {confDir: %s}
+lock: {file: %s}
+metrics: {sink: cloudwatch, namespace: XRoad/Test, region: eu-west-1}
+`, e.dest, ns, n.StorageClass, n.ArchiverImage, dir, filepath.Join(dir, "lock"))
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, e.env, "run", "-c", cfg, "--kubeconfig", n.Kubeconfig, "--job", "restore-test", "-o", "json")
+	if r.code != 0 {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	secs, ok := metricValue(e.fake, "restore-test", report.MetricRestoreSeconds)
+	if !ok || secs <= 0 {
+		t.Fatalf("RestoreTestSeconds = %v (sent %v)", secs, ok)
+	}
+	files, err := snapshot.ScanContent(context.Background(), e.volume)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := metricValue(e.fake, "restore-test", report.MetricRestoreVerified); v != float64(len(files)) {
+		t.Errorf("RestoreTestFilesVerified = %v, want %d", v, len(files))
+	}
+	if v, _ := metricValue(e.fake, "restore-test", report.MetricSuccess); v != 1 {
+		t.Errorf("JobSuccess = %v", v)
+	}
+	t.Logf("run --job restore-test on the real node: restore %.1fs, %d files verified", secs, len(files))
+	eventually(t, 2*time.Minute, func() string { return e.leftovers(t, 2) })
+	// A verification failure fails the job and is counted.
+	for _, f := range files {
+		if f.Kind == "archive" {
+			if err := os.Remove(filepath.Join(n.CSIRoot, "snapshots", e.snapID, f.Path)); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	r = cli(t, e.env, "run", "-c", cfg, "--kubeconfig", n.Kubeconfig, "--job", "restore-test", "-o", "json")
+	if r.code != 1 || !strings.Contains(r.stdout, `"missing"`) {
+		t.Fatalf("run with a missing file: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if v, _ := metricValue(e.fake, "restore-test", report.MetricRestoreTestsFailed); v != 1 {
+		t.Errorf("RestoreTestsFailed = %v", v)
+	}
+	eventually(t, 2*time.Minute, func() string { return e.leftovers(t, 2) })
 }
