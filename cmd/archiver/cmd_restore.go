@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -103,8 +104,10 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 	if !o.Since.IsZero() && !o.Until.IsZero() && o.Since.After(o.Until) {
 		return usageErrorf("--since %s is after --until %s: nothing could match", o.since, o.until)
 	}
-	if o.Zone, err = archiveZone(o.archiveZone); err != nil {
-		return err
+	if o.Zone, err = config.ArchiveZoneFor(o.archiveZone); errors.Is(err, config.ErrZone) {
+		return usageErrorf("--archive-zone: %v", err)
+	} else if err != nil {
+		return fmt.Errorf("%w (or set --archive-zone)", err)
 	}
 	if o.Store, err = openReader(ctx, o.destOptions, o.Concurrency); err != nil {
 		return err
@@ -136,21 +139,4 @@ func runRestoreToPVC(cmd *cobra.Command, g *globalOptions, o *restoreOptions) er
 	v := o.vol
 	v.Dest, v.EndpointURL, v.Region, v.Namespace, v.output = o.dest, o.endpointURL, o.region, ns, o.output
 	return runDrill(cmd, g, &v, name)
-}
-
-// archiveZone resolves --archive-zone: the flag, else the configuration
-// file's archiveZone or timeZone when the file exists, else UTC.
-func archiveZone(flag string) (*time.Location, error) {
-	if flag != "" {
-		loc, err := time.LoadLocation(flag)
-		if err != nil {
-			return nil, usageErrorf("--archive-zone %q: %v", flag, err)
-		}
-		return loc, nil
-	}
-	loc, err := config.ArchiveZoneAt(config.Path())
-	if err != nil {
-		return nil, fmt.Errorf("%w (or set --archive-zone)", err)
-	}
-	return loc, nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -54,6 +55,23 @@ func LoadEnv(path string) (*Config, error) {
 	}
 	c.ApplyEnv(os.LookupEnv)
 	return c, nil
+}
+
+// ErrZone is a time zone name that is not known.
+var ErrZone = errors.New("unknown time zone")
+
+// ArchiveZoneFor is the zone archive names are written in as a command
+// resolves it: name (its flag) when not empty, else ArchiveZoneAt(Path()).
+// An unknown name is ErrZone.
+func ArchiveZoneFor(name string) (*time.Location, error) {
+	if name == "" {
+		return ArchiveZoneAt(Path())
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrZone, name, err)
+	}
+	return loc, nil
 }
 
 // ArchiveZoneAt is the archive names' zone (ArchiveLocation) of the file

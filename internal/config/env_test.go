@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,14 @@ func TestPathAndArchiveZoneAt(t *testing.T) {
 	os.WriteFile(p, []byte("timeZone: Europe/Tallinn\nsync: {enabled: true, dest: \"file:///tmp/x\"}\n"), 0o600)
 	if z, err := ArchiveZoneAt(p); err != nil || z.String() != "Europe/Tallinn" {
 		t.Fatalf("got %v %v, want Europe/Tallinn", z, err)
+	}
+	for name, want := range map[string]string{"": "Europe/Tallinn", "Asia/Tokyo": "Asia/Tokyo"} {
+		if z, err := ArchiveZoneFor(name); err != nil || z.String() != want {
+			t.Fatalf("ArchiveZoneFor(%q): got %v %v, want %s", name, z, err, want)
+		}
+	}
+	if _, err := ArchiveZoneFor("Mars/Olympus"); !errors.Is(err, ErrZone) {
+		t.Fatalf("ArchiveZoneFor(Mars/Olympus): got %v, want ErrZone", err)
 	}
 	os.WriteFile(p, []byte("timeZone: [\n"), 0o600)
 	if _, err := ArchiveZoneAt(p); err == nil || !strings.Contains(err.Error(), p) {
