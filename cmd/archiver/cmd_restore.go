@@ -10,6 +10,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/output"
+	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/restore"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 )
@@ -90,10 +91,11 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 		return usageErrorf("--from is required (s3://BUCKET/PREFIX or file:///path)")
 	case o.To == "" && !o.DryRun:
 		return usageErrorf("--to is required")
-	case o.Concurrency < 1 || o.Concurrency > 64:
-		return usageErrorf("--concurrency %d: want 1 to 64", o.Concurrency)
 	}
-	var err error
+	err := parallel.CheckWorkers(o.Concurrency)
+	if err != nil {
+		return usageErrorf("--concurrency %v", err)
+	}
 	now := time.Now()
 	if o.Since, err = parseSince("--since", o.since, now); err != nil {
 		return err

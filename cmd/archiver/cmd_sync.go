@@ -9,6 +9,7 @@ import (
 	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/output"
+	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/units"
@@ -90,37 +91,37 @@ func (o *syncOptions) build(ctx context.Context) (s3sync.Options, store.OpenOpti
 	if o.Dest == "" {
 		return s3sync.Options{}, store.OpenOptions{}, usageErrorf("--dest is required (s3://BUCKET/PREFIX or file:///path)")
 	}
-	if _, err := s3sync.ParseCompress(o.Compress); err != nil {
-		return s3sync.Options{}, store.OpenOptions{}, usageErrorf("--compress: %v", err)
+	if o.lock.Mode.IsSet() || o.lock.Retention.IsSet() {
+		o.ObjectLock = &o.lock
 	}
 	if err := o.check(); err != nil {
 		return s3sync.Options{}, store.OpenOptions{}, err
-	}
-	if o.lock.Mode.IsSet() {
-		o.ObjectLock = &o.lock
 	}
 	so, oo, err := jobs.SyncOptions(ctx, jobs.SyncSpec{Sync: o.Sync, PartSize: o.partSize.Bytes(), MultipartThreshold: o.threshold.Bytes(), DryRun: o.dryRun}, clients(""))
 	return so, oo, openErr(err)
 }
 
-// check names the flag of a value sync cannot use.
+// syncFlags are the flags behind the sync section's keys. kmsKeyId has
+// none: the store refuses an s3:// destination without a key, and openErr
+// names the flag.
+var syncFlags = map[string]string{"dest": "dest", "compress": "compress", "concurrency": "concurrency",
+	"prune.olderThan": "prune-local", "prune.freeSpacePercent": "prune-free-space",
+	"objectLock.mode": "object-lock-mode", "objectLock.retention": "object-lock-retention"}
+
+// check names the flag of a value sync cannot use: the section's check
+// (config.Sync.Check), where a concurrency of 0 is the default and a flag
+// must name one.
 func (o *syncOptions) check() error {
-	switch {
-	case o.Concurrency < 1 || o.Concurrency > 64:
-		return usageErrorf("--concurrency %d: want 1 to 64", o.Concurrency)
-	case o.Prune.OlderThan.IsSet() && o.Prune.OlderThan.Value() <= 0:
-		return usageErrorf("--prune-local must be a positive age such as 30d")
-	case o.Prune.FreeSpacePercent < 0 || o.Prune.FreeSpacePercent >= 100:
-		return usageErrorf("--prune-free-space %.1f: want a percentage between 0 and 100", o.Prune.FreeSpacePercent)
-	case o.lock.Mode.IsSet() != o.lock.Retention.IsSet():
-		return usageErrorf("--object-lock-mode and --object-lock-retention go together")
+	if err := parallel.CheckWorkers(o.Concurrency); err != nil {
+		return usageErrorf("--concurrency %v", err)
 	}
-	loc, err := store.ParseLocation(o.Dest)
-	if err != nil {
-		return usageErrorf("--dest %v", err)
+	if _, err := (destOptions{dest: o.Dest}).location(); err != nil {
+		return err
 	}
-	if loc.Scheme != "s3" && o.lock.Mode.IsSet() {
-		return usageErrorf("--object-lock-mode needs an s3:// destination")
+	for _, p := range o.Sync.Check() {
+		if f, ok := syncFlags[p.Key]; ok {
+			return usageErrorf("--%s: %s", f, p.Msg)
+		}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/output"
+	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/units"
 	"github.com/xroad-archiver/archiver/internal/verify"
 )
@@ -87,10 +88,11 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 		return usageErrorf("--dest is required (s3://BUCKET/PREFIX or file:///path)")
 	case o.SamplePercent <= 0 || o.SamplePercent > 100:
 		return usageErrorf("--sample %.1f: want a percentage above 0 and at most 100", o.SamplePercent)
-	case o.Concurrency < 1 || o.Concurrency > 64:
-		return usageErrorf("--concurrency %d: want 1 to 64", o.Concurrency)
 	}
-	var err error
+	err := parallel.CheckWorkers(o.Concurrency)
+	if err != nil {
+		return usageErrorf("--concurrency %v", err)
+	}
 	if o.Since, err = parseSince("--since", o.since, time.Now()); err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/xroad-archiver/archiver/internal/objectlock"
+	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
 
@@ -419,46 +420,71 @@ func (c *Config) validateSync(v *validator) {
 		return
 	}
 	v.sched("sync.schedule", s.Schedule)
-	switch {
-	case s.Dest == "":
+	if s.Dest == "" {
 		v.add("sync.dest", "required: s3://BUCKET/PREFIX or file:///path")
-	case strings.HasPrefix(s.Dest, "s3://"):
-		if s.KMSKeyID == "" {
-			v.add("sync.kmsKeyId", "required for an s3:// destination: every upload is SSE-KMS encrypted")
-		}
-		if strings.Contains(s.KMSKeyID, "alias/aws/") {
-			v.add("sync.kmsKeyId", "%q is an AWS-managed key (the Sidecar guide's example): its key policy cannot be changed, so another account or a DR region can never decrypt the copy, and deploy/iam-policy.json pins a customer-managed key's ARN; create a KMS key and use its ARN", s.KMSKeyID)
-		}
-	case strings.HasPrefix(s.Dest, "file:///"):
-	default:
-		v.add("sync.dest", "%q: want s3://BUCKET/PREFIX or file:///path", s.Dest)
+	}
+	for _, p := range s.Check() {
+		v.add("sync."+p.Key, "%s", p.Msg)
+	}
+}
+
+// Problem is a value a job cannot use, named by its key in the job's
+// section (e.g. "prune.freeSpacePercent"): the file reports it under the
+// section's name, a command under its flag.
+type Problem struct{ Key, Msg string }
+
+// Check lists what sync cannot use in the section; it is the one check
+// of the file's sync section and of archiver sync's flags. An empty Dest
+// and a Concurrency of 0 (the default) are left to the caller.
+func (s Sync) Check() []Problem {
+	var ps []Problem
+	add := func(key, format string, a ...any) { ps = append(ps, Problem{key, fmt.Sprintf(format, a...)}) }
+	s3 := strings.HasPrefix(s.Dest, "s3://")
+	switch {
+	case s3 && s.KMSKeyID == "":
+		add("kmsKeyId", "required for an s3:// destination: every upload is SSE-KMS encrypted")
+	case s3 && strings.Contains(s.KMSKeyID, "alias/aws/"):
+		add("kmsKeyId", "%q is an AWS-managed key (the Sidecar guide's example): its key policy cannot be changed, so another account or a DR region can never decrypt the copy, and deploy/iam-policy.json pins a customer-managed key's ARN; create a KMS key and use its ARN", s.KMSKeyID)
+	case s.Dest != "" && !s3 && !strings.HasPrefix(s.Dest, "file:///"):
+		add("dest", "%q: want s3://BUCKET/PREFIX or file:///absolute/path", s.Dest)
 	}
 	switch s.Compress {
 	case "", "none", "zstd", "auto":
 	default:
-		v.add("sync.compress", "%q: want auto, zstd or none", s.Compress)
+		add("compress", "compression %q: want auto, zstd or none", s.Compress)
 	}
-	if s.Concurrency < 0 || s.Concurrency > 64 {
-		v.add("sync.concurrency", "%d: want 1 to 64", s.Concurrency)
+	if err := parallel.CheckWorkers(s.Concurrency); s.Concurrency != 0 && err != nil {
+		add("concurrency", "%v", err)
 	}
-	v.size("sync.bandwidthLimit", s.BandwidthLimit)
-	v.dur("sync.backupQuietPeriod", s.BackupQuietPeriod)
-	v.dur("sync.prune.olderThan", s.Prune.OlderThan)
-	if s.Prune.FreeSpacePercent < 0 || s.Prune.FreeSpacePercent >= 100 {
-		v.add("sync.prune.freeSpacePercent", "%.1f: want 0 to 100", s.Prune.FreeSpacePercent)
+	for _, u := range []struct {
+		key string
+		err error
+	}{{"bandwidthLimit", s.BandwidthLimit.Err()}, {"backupQuietPeriod", s.BackupQuietPeriod.Err()}, {"prune.olderThan", s.Prune.OlderThan.Err()}} {
+		if u.err != nil {
+			add(u.key, "%v", u.err)
+		}
+	}
+	if p := s.Prune.OlderThan; p.Err() == nil && p.IsSet() && p.Value() <= 0 {
+		add("prune.olderThan", "must be a positive age such as 30d")
+	}
+	if f := s.Prune.FreeSpacePercent; f < 0 || f >= 100 {
+		add("prune.freeSpacePercent", "%.1f: want a percentage between 0 and 100", f)
 	}
 	if ol := s.ObjectLock; ol != nil {
 		if err := ol.Mode.Err(); err != nil {
-			v.add("sync.objectLock.mode", "%v", err)
-		} else if !ol.Mode.IsSet() {
-			_, err := objectlock.Parse("")
-			v.add("sync.objectLock.mode", "%v", err)
+			add("objectLock.mode", "%v", err)
+		} else if _, err := objectlock.Parse(""); !ol.Mode.IsSet() {
+			add("objectLock.mode", "%v", err)
+		} else if !s3 {
+			add("objectLock.mode", "needs an s3:// destination (Object Lock is S3's)")
 		}
-		if !ol.Retention.IsSet() {
-			v.add("sync.objectLock.retention", "required with objectLock")
+		if err := ol.Retention.Err(); err != nil {
+			add("objectLock.retention", "%v", err)
+		} else if !ol.Retention.IsSet() {
+			add("objectLock.retention", "required: mode and retention go together")
 		}
-		v.dur("sync.objectLock.retention", ol.Retention)
 	}
+	return ps
 }
 
 func (c *Config) validateSnapshot(v *validator) {

@@ -58,6 +58,11 @@ func TestErrorsNameLineAndField(t *testing.T) {
 		{"lower-case lock mode", strings.Replace(good, "GOVERNANCE", "governance", 1), "sync.objectLock.mode"},
 		{"lock without mode", strings.Replace(good, "    mode: GOVERNANCE\n", "", 1), `sync.objectLock.mode: "": want GOVERNANCE or COMPLIANCE`},
 		{"lock mode not a scalar", strings.Replace(good, "mode: GOVERNANCE", "mode: [GOVERNANCE]", 1), "sync.objectLock.mode: want GOVERNANCE or COMPLIANCE"},
+		{"zero prune age", strings.Replace(good, "olderThan: 30d", "olderThan: 0s", 1), "sync.prune.olderThan: must be a positive age"},
+		{"object lock on a directory", strings.Replace(good, "dest: s3://bucket/xroad/ss1", "dest: file:///srv/archive", 1), "sync.objectLock.mode: needs an s3:// destination"},
+		{"lock without retention", strings.Replace(good, "    retention: 7y\n", "", 1), "sync.objectLock.retention: required: mode and retention go together"},
+		{"bad compress", strings.Replace(good, "  source:", "  compress: lz4\n  source:", 1), `sync.compress: compression "lz4"`},
+		{"too much concurrency", strings.Replace(good, "  source:", "  concurrency: 65\n  source:", 1), "sync.concurrency: 65: want 1 to 64"},
 		{"bad zone", strings.Replace(good, "Europe/Tallinn", "Mars/Olympus", 1), "line 3: timeZone"},
 		{"bad archive zone", good + "archiveZone: Mars/Olympus\n", "archiveZone"},
 		{"bad pvc", strings.Replace(good, "[xroad/xroad-data]", "[xroad-data]", 1), "snapshot.pvcs[0]"},
@@ -136,5 +141,21 @@ func TestArchiveLocation(t *testing.T) {
 		if err != nil || loc.String() != tc.want {
 			t.Errorf("ArchiveLocation(%q, %q) = %v, %v; want %s", tc.archive, tc.tz, loc, err, tc.want)
 		}
+	}
+}
+
+// TestSyncCheckKeys pins the keys Sync.Check names, which archiver sync
+// maps to its flags; 0 workers is the file's default, not a problem.
+func TestSyncCheckKeys(t *testing.T) {
+	bad := Sync{Dest: "ftp://x", Compress: "lz4", Concurrency: 65, Prune: Prune{FreeSpacePercent: 100}}
+	var keys []string
+	for _, p := range bad.Check() {
+		keys = append(keys, p.Key)
+	}
+	if got, want := strings.Join(keys, " "), "dest compress concurrency prune.freeSpacePercent"; got != want {
+		t.Errorf("keys %q, want %q", got, want)
+	}
+	if ps := (Sync{Dest: "file:///srv/a"}).Check(); len(ps) != 0 {
+		t.Errorf("defaults: %v, want no problem", ps)
 	}
 }

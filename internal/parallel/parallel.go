@@ -5,6 +5,7 @@ package parallel
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -45,4 +46,17 @@ feed:
 	close(jobs)
 	wg.Wait()
 	return context.Cause(ctx)
+}
+
+// MaxWorkers is the most workers a command or the configuration may ask
+// for (--concurrency, sync.concurrency).
+const MaxWorkers = 64
+
+// CheckWorkers refuses a worker count outside 1 to MaxWorkers; the error
+// names the value, the caller names its flag or key.
+func CheckWorkers(n int) error {
+	if n < 1 || n > MaxWorkers {
+		return fmt.Errorf("%d: want 1 to %d", n, MaxWorkers)
+	}
+	return nil
 }

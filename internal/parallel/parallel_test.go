@@ -3,6 +3,7 @@ package parallel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -64,5 +65,20 @@ func TestForEachStopsWhenCancelled(t *testing.T) {
 	// it has, at most one item already being handed over may still start.
 	if !errors.Is(err, context.Canceled) || after.Load() > 1 {
 		t.Fatalf("err %v after %d calls, %d after the cancel", err, ran.Load(), after.Load())
+	}
+}
+
+func TestCheckWorkers(t *testing.T) {
+	for _, tc := range []struct {
+		n  int
+		ok bool
+	}{{-1, false}, {0, false}, {1, true}, {8, true}, {MaxWorkers, true}, {MaxWorkers + 1, false}} {
+		err := CheckWorkers(tc.n)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckWorkers(%d) = %v, want ok %v", tc.n, err, tc.ok)
+		}
+		if err != nil && err.Error() != fmt.Sprintf("%d: want 1 to 64", tc.n) {
+			t.Errorf("CheckWorkers(%d) = %q, want the value and the range", tc.n, err)
+		}
 	}
 }
