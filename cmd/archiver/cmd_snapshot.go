@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -125,13 +124,9 @@ func (o *snapshotOptions) build(cmd *cobra.Command, list bool) (snapshot.Options
 	if o.Location, err = time.LoadLocation(o.timeZone); err != nil {
 		return snapshot.Options{}, usageErrorf("--time-zone %q: %v", o.timeZone, err)
 	}
-	o.Mounts, o.Timeout, o.Region = map[string]string{}, o.timeout.Value(), o.region
-	for _, m := range o.mounts {
-		ref, path, ok := strings.Cut(m, "=")
-		if _, _, err := snapshot.ParseRef(ref); !ok || err != nil || !strings.HasPrefix(path, "/") {
-			return snapshot.Options{}, usageErrorf("--mount %q: want NAMESPACE/NAME=/absolute/path", m)
-		}
-		o.Mounts[ref] = path
+	o.Timeout, o.Region = o.timeout.Value(), o.region
+	if o.Mounts, err = snapshot.ParseMounts(o.mounts); err != nil {
+		return snapshot.Options{}, usageErrorf("--mount %v", err)
 	}
 	if o.dest != "" {
 		if o.Store, err = openStore(ctx, o.destOptions, 4, !list && !o.DryRun); err != nil {

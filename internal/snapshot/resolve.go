@@ -61,6 +61,21 @@ func ParseRef(ref string) (ns, name string, err error) {
 	return ns, name, nil
 }
 
+// ParseMounts parses NAMESPACE/NAME=/absolute/path entries (where this
+// pod mounts each PVC) into a map from the PVC's reference to its path; a
+// later entry for the same PVC wins.
+func ParseMounts(entries []string) (map[string]string, error) {
+	m := make(map[string]string, len(entries))
+	for _, e := range entries {
+		ref, path, ok := strings.Cut(e, "=")
+		if _, _, err := ParseRef(ref); !ok || err != nil || !strings.HasPrefix(path, "/") {
+			return nil, fmt.Errorf("%q: want NAMESPACE/NAME=/absolute/path", e)
+		}
+		m[ref] = path
+	}
+	return m, nil
+}
+
 // Resolve looks a PVC up and returns the volume behind it.
 func Resolve(ctx context.Context, kube kubernetes.Interface, ns, name string) (Volume, error) {
 	v := Volume{Namespace: ns, PVC: name}

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -78,6 +79,59 @@ func FuzzParseRef(f *testing.F) {
 		}
 		if ns == "" || name == "" || strings.Contains(ns, "/") || strings.Contains(name, "/") || ns+"/"+name != ref {
 			t.Fatalf("ParseRef(%q) = %q, %q", ref, ns, name)
+		}
+	})
+}
+
+func TestParseMounts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   []string
+		want map[string]string // nil: refused
+	}{
+		{"none", nil, map[string]string{}},
+		{"two", []string{"xroad/data=/mnt/data", "xroad/efs=/mnt/efs"}, map[string]string{"xroad/data": "/mnt/data", "xroad/efs": "/mnt/efs"}},
+		{"path with =", []string{"xroad/data=/mnt/a=b"}, map[string]string{"xroad/data": "/mnt/a=b"}},
+		{"later wins", []string{"xroad/data=/a", "xroad/data=/b"}, map[string]string{"xroad/data": "/b"}},
+		{"relative", []string{"xroad/data=mnt"}, nil},
+		{"no path", []string{"xroad/data"}, nil},
+		{"empty path", []string{"xroad/data="}, nil},
+		{"bad ref", []string{"data=/mnt"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseMounts(tc.in)
+			if tc.want == nil {
+				if err == nil || !strings.Contains(err.Error(), "want NAMESPACE/NAME=/absolute/path") {
+					t.Fatalf("got %v, %v; want an error naming the form", got, err)
+				}
+				return
+			}
+			if err != nil || fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("got %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzParseMounts: an accepted entry maps a valid reference to an
+// absolute path, and the two join back to the input.
+func FuzzParseMounts(f *testing.F) {
+	f.Add("xroad/data=/mnt/data")
+	f.Add("xroad/data=relative")
+	f.Add("=/x")
+	f.Add("a/b/c=/x=y")
+	f.Fuzz(func(t *testing.T, entry string) {
+		m, err := ParseMounts([]string{entry})
+		if err != nil {
+			return
+		}
+		if len(m) != 1 {
+			t.Fatalf("ParseMounts(%q) = %v, want one entry", entry, m)
+		}
+		for ref, path := range m {
+			if _, _, err := ParseRef(ref); err != nil || !strings.HasPrefix(path, "/") || ref+"="+path != entry {
+				t.Fatalf("ParseMounts(%q) = %q -> %q", entry, ref, path)
+			}
 		}
 	})
 }
