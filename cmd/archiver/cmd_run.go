@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -82,7 +83,7 @@ whole run as one JSON object.
 			if err != nil {
 				return err
 			}
-			rep, err := r.Run(cmd.Context(), runIDOr(o.runID), o.jobs)
+			rep, err := r.Run(cmd.Context(), schedule.RunIDOr(o.runID, time.Now()), o.jobs)
 			if rep != nil && err != nil {
 				// The report carries why and how the run ended (a
 				// secondary, a held lock), not only stderr.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/output"
+	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
@@ -157,7 +158,7 @@ func runSnapshot(cmd *cobra.Command, g *globalOptions, o *snapshotOptions, list 
 		}
 		return g.print(o.output, snapshot.Listing(vols), nil)
 	}
-	so.RunID = runIDOr(o.runID)
+	so.RunID = schedule.RunIDOr(o.runID, time.Now())
 	g.log.Info("snapshot started", "run_id", so.RunID, "pvcs", so.PVCs, "dry_run", so.DryRun)
 	res, err := snapshot.Run(ctx, so)
 	return g.print(o.output, res, err)

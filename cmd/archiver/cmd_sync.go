@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -11,6 +12,7 @@ import (
 	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/s3sync"
+	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
@@ -134,7 +136,7 @@ func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {
 	}
 	s3sync.LimitMemory(oo.Concurrency, oo.PartSize)
 	opts.Log = g.log
-	opts.RunID = runIDOr(o.runID)
+	opts.RunID = schedule.RunIDOr(o.runID, time.Now())
 	if bar := g.bar(o.noProgress, "sync"); bar != nil {
 		opts.Progress = bar
 	}

@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/progress"
-	"github.com/xroad-archiver/archiver/internal/schedule"
 )
 
 const exitCodesHelp = `Exit codes:
@@ -132,12 +130,4 @@ EKS Pod Identity, environment, shared files, instance metadata).
 	root.AddCommand(newSyncCommand(g), newVerifyCommand(g), newRestoreCommand(g), newSnapshotCommand(g),
 		newVerifyDirCommand(g), newRestoreTestCommand(g), newRunCommand(g), newServeCommand(g), newConfigCommand(), newAlarmsCommand(g), newDoctorCommand(g), newVersionCommand())
 	return root
-}
-
-// runIDOr is --run-id, or a new run id (sortable by time) without it.
-func runIDOr(id string) string {
-	if id == "" {
-		return schedule.NewRunID(time.Now())
-	}
-	return id
 }

@@ -268,9 +268,7 @@ type RestoreTestSpec struct {
 // EBS and EFS clients, and the backup selected (restoretest.Select).
 func RestoreTestOptions(ctx context.Context, s RestoreTestSpec, cl Clients) (restoretest.Options, error) {
 	cl = cl.withDefaults()
-	if s.RunID == "" {
-		s.RunID = schedule.NewRunID(time.Now())
-	}
+	s.RunID = schedule.RunIDOr(s.RunID, time.Now())
 	o := restoretest.Options{Namespace: s.Namespace, StorageClass: s.Selection.StorageClass, SnapshotClass: s.SnapshotClass, EFSPath: s.EFSPath,
 		Image: s.Image, RunAsUser: s.RunAsUser, Timeout: s.Timeout, Poll: s.Poll, Keep: s.Keep, RunID: s.RunID, GPG: s.GPG}
 	loc, err := store.ParseLocation(s.Dest)

@@ -14,3 +14,12 @@ func NewRunID(now time.Time) string {
 	rand.Read(b[:])
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
+
+// RunIDOr is id (a --run-id, a rerun's), or a fresh run id when id is
+// empty.
+func RunIDOr(id string, now time.Time) string {
+	if id == "" {
+		return NewRunID(now)
+	}
+	return id
+}

@@ -19,3 +19,13 @@ func TestNewRunIDSortsByTimeAndDiffers(t *testing.T) {
 		t.Errorf("%q does not sort after %q", later, a)
 	}
 }
+
+func TestRunIDOr(t *testing.T) {
+	at := time.Date(2026, 11, 30, 2, 15, 0, 0, time.UTC)
+	if got := RunIDOr("20261129T000000Z-abcdef", at); got != "20261129T000000Z-abcdef" {
+		t.Errorf("RunIDOr(given) = %q, want it unchanged", got)
+	}
+	if got := RunIDOr("", at); !regexp.MustCompile(`^20261130T021500Z-[0-9a-f]{6}$`).MatchString(got) {
+		t.Errorf("RunIDOr(\"\") = %q, want a fresh run id of now", got)
+	}
+}
