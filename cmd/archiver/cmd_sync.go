@@ -107,6 +107,7 @@ func (o *syncOptions) build(ctx context.Context) (s3sync.Options, store.OpenOpti
 // none: the store refuses an s3:// destination without a key, and openErr
 // names the flag.
 var syncFlags = map[string]string{"dest": "dest", "compress": "compress", "concurrency": "concurrency",
+	"bandwidthLimit": "bandwidth-limit", "backupQuietPeriod": "backup-quiet-period",
 	"prune.olderThan": "prune-local", "prune.freeSpacePercent": "prune-free-space",
 	"objectLock.mode": "object-lock-mode", "objectLock.retention": "object-lock-retention"}
 
