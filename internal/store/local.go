@@ -231,7 +231,6 @@ func (l *Local) Get(ctx context.Context, key string) (io.ReadCloser, Object, err
 	return f, o, nil
 }
 
-
 // AbortIncomplete implements Store: it removes temporary files left by
 // interrupted writes (their keys are unknown, so keep is not consulted).
 func (l *Local) AbortIncomplete(ctx context.Context, prefix string, keep func(string) bool) (int, error) {
