@@ -170,4 +170,3 @@ func offChain(ctx context.Context, s store.Reader, latestSeq int64, onChain map[
 	}
 	return findings, nil
 }
-
