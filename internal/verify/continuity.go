@@ -63,6 +63,10 @@ const (
 	prevArchived        // archived here under a name that does not parse
 )
 
+// spillLimit is how many records each sort keeps in memory (0: the
+// extsort default); tests lower it to make every pass spill.
+var spillLimit = 0
+
 // archiveSet collects the records of the scan (by name).
 type archiveSet struct {
 	dir    string
@@ -70,7 +74,7 @@ type archiveSet struct {
 }
 
 func newArchives(dir string) *archiveSet {
-	return &archiveSet{dir: dir, byName: extsort.New[archiveRec](dir, 0)}
+	return &archiveSet{dir: dir, byName: extsort.New[archiveRec](dir, spillLimit)}
 }
 
 func (a *archiveSet) close() { a.byName.Close() }
@@ -126,7 +130,7 @@ type chainCheck struct {
 // every other absent predecessor is a break.
 func (o *Options) continuity(st *manifest.State, a *archiveSet, rep *Report) error {
 	c := &chainCheck{o: o, rep: rep, head: st.Head,
-		join: extsort.New[archiveRec](a.dir, 0), ordered: extsort.New[archiveRec](a.dir, 0),
+		join: extsort.New[archiveRec](a.dir, spillLimit), ordered: extsort.New[archiveRec](a.dir, spillLimit),
 		earliest: map[string]archiveRec{}, groups: map[string]bool{}, recorded: map[string]manifest.ChainStart{}, started: map[string]bool{}}
 	defer c.join.Close()
 	defer c.ordered.Close()

@@ -161,6 +161,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return rep, err
 	}
 	arch, err := o.scan(ctx, st, rep)
+	if errors.Is(err, manifest.ErrInvalid) {
+		return rep, rep.unreadable(err) // a leaf of the state is damaged
+	}
 	if err != nil {
 		return rep.fail(err)
 	}
@@ -176,9 +179,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 func (o *Options) chain(ctx context.Context, rep *Report) (*manifest.State, error) {
 	st, n, findings, err := manifestChain(ctx, o.Store, o.AsOf, o.Now())
 	if errors.Is(err, manifest.ErrInvalid) {
-		rep.Findings = append(rep.Findings, Finding{Severity: "error", Kind: KindManifest, Detail: err.Error()})
-		rep.Status, rep.Error = outcome.StatusFailed, err.Error()
-		return nil, fmt.Errorf("the manifest to verify against is unreadable: %w", ErrFailed)
+		return nil, rep.unreadable(err)
 	}
 	if err != nil {
 		_, err = rep.fail(err)
@@ -187,6 +188,13 @@ func (o *Options) chain(ctx context.Context, rep *Report) (*manifest.State, erro
 	rep.Manifest, rep.Manifests = st.Ref.Key, n // Entries: counted by the scan
 	rep.Findings = append(rep.Findings, findings...)
 	return st, nil
+}
+
+// unreadable records a damaged or tampered record as a finding.
+func (r *Report) unreadable(err error) error {
+	r.Findings = append(r.Findings, Finding{Severity: "error", Kind: KindManifest, Detail: err.Error()})
+	r.Status, r.Error = outcome.StatusFailed, err.Error()
+	return fmt.Errorf("the manifest to verify against is unreadable: %w", ErrFailed)
 }
 
 func (r *Report) fail(err error) (*Report, error) {
