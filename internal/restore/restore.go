@@ -80,6 +80,9 @@ type Result struct {
 	Existing    []Item         `json:"existing,omitempty"`        // different file there; --force replaces
 	Failed      []Item         `json:"failed,omitempty"`
 	Planned     []Item         `json:"planned,omitempty"`
+	// Bookkeeping is what reading the record cost (manifests, checkpoint
+	// root, leaves).
+	Bookkeeping manifest.Stats `json:"bookkeeping"`
 	Started     time.Time      `json:"started"`
 	DurationSec float64        `json:"duration_seconds"`
 }
@@ -126,6 +129,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.RunID = st.Head.RunID
 	// Streamed one checkpoint leaf at a time: only the selection is kept.
 	sel, recorded, err := selectState(ctx, st, o.Include, o.Since, o.Until, o.Zone)
+	res.Bookkeeping = st.Stats
 	if err != nil {
 		return fail(err)
 	}
@@ -221,10 +225,28 @@ var ErrNothingSelected = errors.New("nothing matches the selection: no file rest
 // ErrBadWindow means --since is after --until.
 var ErrBadWindow = errors.New("the time window is empty: since is after until")
 
-// selectState is SelectIn over a state, read as a stream (path order, the
-// versions of a path together): it keeps only what it selects, and
-// returns how many paths the state records.
+// selectState is SelectIn over a state with bounded memory: it keeps
+// only what it selects, and returns how many paths (entries, when it
+// looked paths up) the state records. Includes that all name one path
+// exactly (no glob characters, and a "/", so a base name cannot match
+// them elsewhere) are looked up in the leaves they fall in
+// (State.Index); anything else streams the state one checkpoint leaf at
+// a time (path order, the versions of a path together).
 func selectState(ctx context.Context, st *manifest.State, include []string, since, until time.Time, zone *time.Location) ([]manifest.Entry, int, error) {
+	if exactPaths(include) {
+		ix, err := st.Index(ctx, include)
+		if err != nil {
+			return nil, 0, err
+		}
+		var found []manifest.Entry
+		for _, p := range include {
+			if e, ok := ix.Latest(p); ok {
+				found = append(found, e)
+			}
+		}
+		sel, err := SelectIn(found, include, since, until, zone)
+		return sel, int(st.Total()), err
+	}
 	var out []manifest.Entry
 	paths := 0
 	var last *manifest.Entry
@@ -250,6 +272,18 @@ func selectState(ctx context.Context, st *manifest.State, include []string, sinc
 		err = take()
 	}
 	return out, paths, err
+}
+
+// exactPaths says whether every include names one path exactly: no glob
+// characters, and a slash (a glob without one also matches base names,
+// in any directory).
+func exactPaths(include []string) bool {
+	for _, g := range include {
+		if !strings.Contains(g, "/") || strings.ContainsAny(g, `*?[\`) || store.CheckKey(g) != nil {
+			return false
+		}
+	}
+	return len(include) > 0
 }
 
 // Select picks the newest version of every path that matches the filters.
