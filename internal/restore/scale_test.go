@@ -77,7 +77,7 @@ func history(t *testing.T, n, perRun int) store.Store {
 // streams the state and keeps only the day's files; both restore exactly
 // what they name.
 func TestRestoreOfOneFileOrOneDayFromALargeState(t *testing.T) {
-	const n = 4000 // 8,000 entries: a checkpoint of 8 leaves
+	const n = 4000           // 8,000 entries: a checkpoint of 8 leaves
 	s := history(t, n, 4000) // two runs, each writing a checkpoint
 	ctx := context.Background()
 	all, err := Run(ctx, Options{Store: s, To: t.TempDir(), Include: []string{"*"}, DryRun: true})
