@@ -68,23 +68,21 @@ type Item struct {
 
 // Result is the outcome.
 type Result struct {
-	From     string         `json:"from"`
-	To       string         `json:"to"`
-	RunID    string         `json:"run_id"`
-	DryRun   bool           `json:"dry_run"`
-	Status   outcome.Status `json:"status"` // ok, partial, failed
-	Error    string         `json:"error,omitempty"`
-	Selected Count          `json:"selected"`
-	Restored Count          `json:"restored"`
-	Present  []Item         `json:"already_present,omitempty"` // identical file already there
-	Existing []Item         `json:"existing,omitempty"`        // different file there; --force replaces
-	Failed   []Item         `json:"failed,omitempty"`
-	Planned  []Item         `json:"planned,omitempty"`
-	// Bookkeeping is what reading the record cost (manifests, checkpoint
-	// root, leaves).
-	Bookkeeping manifest.Stats `json:"bookkeeping"`
+	From        string         `json:"from"`
+	To          string         `json:"to"`
+	RunID       string         `json:"run_id"`
+	DryRun      bool           `json:"dry_run"`
+	Status      outcome.Status `json:"status"` // ok, partial, failed
+	Error       string         `json:"error,omitempty"`
+	Selected    Count          `json:"selected"`
+	Restored    Count          `json:"restored"`
+	Present     []Item         `json:"already_present,omitempty"` // identical file already there
+	Existing    []Item         `json:"existing,omitempty"`        // different file there; --force replaces
+	Failed      []Item         `json:"failed,omitempty"`
+	Planned     []Item         `json:"planned,omitempty"`
 	Started     time.Time      `json:"started"`
 	DurationSec float64        `json:"duration_seconds"`
+	Bookkeeping manifest.Stats `json:"bookkeeping"` // reading the record: manifests, checkpoint root, leaves
 }
 
 // ErrPartial means some selected files were not restored (listed).
