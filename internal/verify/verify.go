@@ -103,6 +103,7 @@ type Report struct {
 	Started     time.Time      `json:"started"`
 	DurationSec float64        `json:"duration_seconds"`
 	MBPerSec    float64        `json:"reread_mb_per_second"`
+	Bookkeeping manifest.Stats `json:"bookkeeping"` // reading the record: manifests, checkpoints, leaves, markers
 }
 
 // ChainStart is one chain start, and the sync run that recorded it when
@@ -145,8 +146,11 @@ func (o *Options) defaults() {
 func Run(ctx context.Context, o Options) (*Report, error) {
 	o.defaults()
 	start := o.Now()
+	rec := &recordReader{Reader: o.Store}
+	o.Store = rec
 	rep := &Report{Destination: o.Store.URL(), Started: start, Status: outcome.StatusError, Findings: []Finding{}}
 	defer func() {
+		rep.Bookkeeping = rec.Stats()
 		rep.DurationSec = o.Now().Sub(start).Seconds()
 		if rep.DurationSec > 0 {
 			rep.MBPerSec = float64(rep.Reread.Bytes) / 1e6 / rep.DurationSec
