@@ -229,7 +229,9 @@ var ErrBadWindow = errors.New("the time window is empty: since is after until")
 // exactly (no glob characters, and a "/", so a base name cannot match
 // them elsewhere) are looked up in the leaves they fall in
 // (State.Index); anything else streams the state one checkpoint leaf at
-// a time (path order, the versions of a path together).
+// a time (path order, the versions of a path together), and includes
+// without glob characters (base names) skip decoding the leaves whose
+// bytes do not hold them.
 func selectState(ctx context.Context, st *manifest.State, include []string, since, until time.Time, zone *time.Location) ([]manifest.Entry, int, error) {
 	if exactPaths(include) {
 		ix, err := st.Index(ctx, include)
@@ -245,6 +247,14 @@ func selectState(ctx context.Context, st *manifest.State, include []string, sinc
 		sel, err := SelectIn(found, include, since, until, zone)
 		return sel, int(st.Total()), err
 	}
+	each := st.Each
+	if names := literals(include); names != nil {
+		// Leaves that do not hold one of the names cannot match: skip
+		// decoding them (the count of paths is then the state's total).
+		each = func(ctx context.Context, fn func(manifest.Entry) error) error {
+			return st.EachContaining(ctx, names, fn)
+		}
+	}
 	var out []manifest.Entry
 	paths := 0
 	var last *manifest.Entry
@@ -257,7 +267,7 @@ func selectState(ctx context.Context, st *manifest.State, include []string, sinc
 		out = append(out, sel...)
 		return err
 	}
-	err := st.Each(ctx, func(e manifest.Entry) error {
+	err := each(ctx, func(e manifest.Entry) error {
 		if last != nil && last.Path != e.Path {
 			if err := take(); err != nil {
 				return err
@@ -269,7 +279,24 @@ func selectState(ctx context.Context, st *manifest.State, include []string, sinc
 	if err == nil {
 		err = take()
 	}
+	if literals(include) != nil {
+		paths = int(st.Total())
+	}
 	return out, paths, err
+}
+
+// literals returns the includes when none has glob characters (each
+// names a path or a base name), else nil.
+func literals(include []string) []string {
+	if len(include) == 0 {
+		return nil
+	}
+	for _, g := range include {
+		if strings.ContainsAny(g, `*?[\`) {
+			return nil
+		}
+	}
+	return include
 }
 
 // exactPaths says whether every include names one path exactly: no glob

@@ -92,6 +92,14 @@ func TestRestoreOfOneFileOrOneDayFromALargeState(t *testing.T) {
 	if one.Bookkeeping.BytesRead*3 > all.Bookkeeping.BytesRead {
 		t.Errorf("one file read %d bytes of record, the whole state is %d: it should read one leaf", one.Bookkeeping.BytesRead, all.Bookkeeping.BytesRead)
 	}
+	// A bare name may match in any directory: the state streams, and the
+	// leaves that do not hold the name are not decoded.
+	x := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(1234 * time.Minute)
+	name := fmt.Sprintf("mlog-EE_GOV_70000310-%s-%s-%016x.zip", x.Format("20060102150405"), x.Add(30*time.Second).Format("20060102150405"), 1234)
+	byName, err := Run(ctx, Options{Store: s, To: to, Include: []string{name}})
+	if err != nil || byName.Restored.Files != 1 || string(read(t, filepath.Join(to, name))) != "archive 1234\n" {
+		t.Fatalf("one name: %v, %+v", err, byName.Restored)
+	}
 	missing, err := Run(ctx, Options{Store: s, To: t.TempDir(), Include: []string{"backup/nosuch.tar"}})
 	if err == nil || missing.Selected.Files != 0 {
 		t.Fatalf("a path not recorded: %v, %+v", err, missing.Selected)
