@@ -1,6 +1,7 @@
 // Package extsort orders records by a string key in bounded memory: it
 // keeps at most a fixed number of records, spills sorted runs to unlinked
-// temporary files (JSON lines) and merges them when read. It is how
+// temporary files (JSON lines, zstd-compressed) and merges them when
+// read. It is how
 // verify and the local store handle a million entries without holding
 // them all.
 //
@@ -19,6 +20,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // DefaultLimit is how many records a Sorter keeps in memory by default.
@@ -85,11 +88,19 @@ func (s *Sorter[T]) spill() error {
 		return fmt.Errorf("%w: %v", ErrSpill, err)
 	}
 	w := bufio.NewWriterSize(f, 256<<10)
-	enc := json.NewEncoder(w)
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(128<<10)) // a small window: each run being merged holds one
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrSpill, err)
+	}
+	enc := json.NewEncoder(zw)
 	for _, it := range s.buf {
 		if err := enc.Encode(onDisk[T]{[]byte(it.K), it.V}); err != nil {
 			return fmt.Errorf("%w: %v", ErrSpill, err)
 		}
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("%w: %v", ErrSpill, err)
 	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("%w: %v", ErrSpill, err)
@@ -130,7 +141,12 @@ func (s *Sorter[T]) Each(fn func(key string, v T) error) error {
 	}
 	h := &runHeap[T]{}
 	for i, f := range s.runs {
-		r := &run[T]{n: i, dec: json.NewDecoder(bufio.NewReaderSize(f, 64<<10))}
+		zr, err := zstd.NewReader(bufio.NewReaderSize(f, 32<<10), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrSpill, err)
+		}
+		defer zr.Close()
+		r := &run[T]{n: i, dec: json.NewDecoder(zr)}
 		ok, err := r.next()
 		if err != nil {
 			return err

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"sort"
@@ -33,8 +34,8 @@ import (
 type archiveRec struct {
 	Ord        int64     `json:"o"`
 	Name       string    `json:"n"`
-	Key        string    `json:"k"`
-	Path       string    `json:"p"`
+	Key        string    `json:"k,omitempty"` // "" when it is Path
+	Path       string    `json:"p,omitempty"` // "" when it is Name
 	Parsed     bool      `json:"ok,omitempty"`
 	ParseErr   string    `json:"e,omitempty"`
 	Group      string    `json:"g,omitempty"`
@@ -100,6 +101,12 @@ func (a *archiveSet) add(e manifest.Entry, ord int64, present bool, content *xro
 		if l := content; l != nil {
 			r.Prev, r.PrevDigest, r.LastDigest, r.Known = l.PrevArchive, l.PrevDigest, l.LastDigest, l.Known
 		}
+	}
+	if r.Key == r.Path {
+		r.Key = "" // what is spilled stays small: most keys are their path,
+	}
+	if r.Path == r.Name {
+		r.Path = "" // and most paths are their archive's name
 	}
 	return a.byName.Add(fmt.Sprintf("%s\x00%019d", r.Name, ord), r)
 }
@@ -179,7 +186,8 @@ func (c *chainCheck) newest(a *archiveSet) error {
 // archive that names its own.
 func (c *chainCheck) archive(r archiveRec) error {
 	if !r.Parsed {
-		c.rep.add("error", KindEvidence, manifest.Entry{Key: r.Key, Path: r.Path}, r.ParseErr)
+		p := cmp.Or(r.Path, r.Name)
+		c.rep.add("error", KindEvidence, manifest.Entry{Key: cmp.Or(r.Key, p), Path: p}, r.ParseErr)
 		return c.join.Add(r.Name+"\x00A", r)
 	}
 	if e, ok := c.earliest[r.Group]; !ok || r.First.Before(e.First) || r.First.Equal(e.First) && r.Name < e.Name {
