@@ -1,7 +1,6 @@
 // Package extsort orders records by a string key in bounded memory: it
 // keeps at most a fixed number of records, spills sorted runs to unlinked
-// temporary files (JSON lines, zstd-compressed) and merges them when
-// read. It is how
+// temporary files (JSON lines, deflated) and merges them when read. It is how
 // verify and the local store handle a million entries without holding
 // them all.
 //
@@ -21,7 +20,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/compress/flate"
 )
 
 // DefaultLimit is how many records a Sorter keeps in memory by default.
@@ -88,8 +87,9 @@ func (s *Sorter[T]) spill() error {
 		return fmt.Errorf("%w: %v", ErrSpill, err)
 	}
 	w := bufio.NewWriterSize(f, 256<<10)
-	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-		zstd.WithWindowSize(128<<10)) // a small window: each run being merged holds one
+	// Deflate, not zstd: merging holds one decompressor per run, and
+	// deflate's is about 50 kB where zstd's is several hundred.
+	zw, err := flate.NewWriter(w, flate.BestSpeed)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrSpill, err)
 	}
@@ -141,10 +141,7 @@ func (s *Sorter[T]) Each(fn func(key string, v T) error) error {
 	}
 	h := &runHeap[T]{}
 	for i, f := range s.runs {
-		zr, err := zstd.NewReader(bufio.NewReaderSize(f, 32<<10), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrSpill, err)
-		}
+		zr := flate.NewReader(bufio.NewReaderSize(f, 16<<10))
 		defer zr.Close()
 		r := &run[T]{n: i, dec: json.NewDecoder(zr)}
 		ok, err := r.next()

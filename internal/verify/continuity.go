@@ -64,9 +64,10 @@ const (
 	prevArchived        // archived here under a name that does not parse
 )
 
-// spillLimit is how many records each sort keeps in memory (0: the
-// extsort default); tests lower it to make every pass spill.
-var spillLimit = 0
+// spillLimit is how many records each sort keeps in memory (about 4 MB
+// of them; two sorts fill at once); tests lower it to make every pass
+// spill.
+var spillLimit = 8192
 
 // archiveSet collects the records of the scan (by name).
 type archiveSet struct {

@@ -207,8 +207,9 @@ func TestSampleReadsOnlyWhatItSamples(t *testing.T) {
 // sort of continuity spilling after two records: the result may not
 // depend on what fits in memory.
 func TestContinuitySpillingAtEveryRecord(t *testing.T) {
+	old := spillLimit
 	spillLimit = 2
-	t.Cleanup(func() { spillLimit = 0 })
+	t.Cleanup(func() { spillLimit = old })
 	t.Run("deleted archive", TestDeletedArchiveIsAChainBreakBetweenItsNeighbours)
 	t.Run("rewritten archive", TestRewrittenArchiveWithWrongChainIsCaught)
 	t.Run("real server histories", TestRealServerHistories)
