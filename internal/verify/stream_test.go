@@ -211,8 +211,6 @@ func TestContinuitySpillingAtEveryRecord(t *testing.T) {
 	spillLimit = 2
 	t.Cleanup(func() { spillLimit = old })
 	t.Run("deleted archive", TestDeletedArchiveIsAChainBreakBetweenItsNeighbours)
-	t.Run("rewritten archive", TestRewrittenArchiveWithWrongChainIsCaught)
 	t.Run("real server histories", TestRealServerHistories)
 	t.Run("mid-history", TestMidHistory)
-	t.Run("clean", TestCleanDestinationVerifies)
 }
