@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 DEMO_DIR ?= $(CURDIR)/.demo
 TESTENV := scripts/testenv.sh
 # Packages whose tests need the test servers; the rest run without them.
-TEST_FLAGS ?= -count=1 -timeout 30m
+TEST_FLAGS ?= -count=1 -timeout 45m
 
 .PHONY: help build image demo test test-unit testenv testenv-stop bench bench-scale chaos check fuzz clean
 
