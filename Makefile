@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 DEMO_DIR ?= $(CURDIR)/.demo
 TESTENV := scripts/testenv.sh
 # Packages whose tests need the test servers; the rest run without them.
-TEST_FLAGS ?= -count=1 -timeout 30m
+TEST_FLAGS ?= -count=1 -timeout 45m
 
 .PHONY: help build image demo test test-unit testenv testenv-stop bench bench-scale chaos check fuzz clean
 
@@ -40,7 +40,7 @@ test-unit: ## tests that need no server (integration tests skip visibly)
 bench: build ## benchmark sync against aws s3 sync and rclone on the same MinIO; prints ratios
 	@scripts/bench.sh $(BIN)
 
-bench-scale: build ## cost of one sync run as the history grows (BENCH_SCALE_SIZES=1000,10000,100000,1000000 entries, 1,000 files on the volume): time, peak RSS, bookkeeping bytes
+bench-scale: build ## cost of sync, verify and restore as the history grows (BENCH_SCALE_SIZES=1000,10000,100000,1000000 entries, 1,000 files on the volume): time, peak RSS, bookkeeping bytes
 	$(GO) run ./tools/benchscale -bin $(BIN) -sizes $${BENCH_SCALE_SIZES:-1000,10000,100000,1000000}
 
 chaos: testenv ## hardening campaign (size: CHAOS_KILLS=500 random kills): sync, verify, restore, network faults, MinIO restarts, disk full, fuzzing

@@ -432,6 +432,19 @@ func (st *State) readLeaf(ctx context.Context, l Leaf) ([]Entry, error) {
 	return es, nil
 }
 
+// readLeafIf reads a leaf, and decodes it only when keep (nil: always)
+// accepts its bytes.
+func (st *State) readLeafIf(ctx context.Context, l Leaf, keep func([]byte) bool) ([]Entry, error) {
+	if keep == nil {
+		return st.readLeaf(ctx, l)
+	}
+	b, err := st.readPinned(ctx, Ref{Key: l.Key, SHA256: l.SHA256}, maxLeafBytes)
+	if err != nil || !keep(b) {
+		return nil, err
+	}
+	return DecodeLeaf(bytes.NewReader(b), l)
+}
+
 // forget drops the leaves kept by Index once the caller is done.
 func (st *State) forget() { clear(st.leaves) }
 
@@ -494,6 +507,35 @@ func (st *State) Index(ctx context.Context, paths []string) (*Index, error) {
 // Each calls fn for every entry of the state in path order, the versions
 // of one path oldest first, reading one leaf at a time.
 func (st *State) Each(ctx context.Context, fn func(Entry) error) error {
+	return st.each(ctx, nil, fn)
+}
+
+// EachContaining is Each for a caller that wants only entries whose JSON
+// form contains one of needles (say, a file name): a checkpoint leaf
+// whose bytes (checked against the SHA-256 its root pins) contain none
+// of them is skipped without being decoded. Every other entry, of the
+// leaves read and of the deltas, is passed on; fn still filters exactly.
+// Needles are matched as JSON encodes them (see JSONText).
+func (st *State) EachContaining(ctx context.Context, needles []string, fn func(Entry) error) error {
+	keep := func(b []byte) bool {
+		for _, n := range needles {
+			if bytes.Contains(b, []byte(JSONText(n))) {
+				return true
+			}
+		}
+		return false
+	}
+	return st.each(ctx, keep, fn)
+}
+
+// JSONText is s as it appears inside a JSON string written by this
+// package (escapes included, quotes not).
+func JSONText(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
+}
+
+func (st *State) each(ctx context.Context, keep func([]byte) bool, fn func(Entry) error) error {
 	if st == nil {
 		return nil
 	}
@@ -525,7 +567,7 @@ func (st *State) Each(ctx context.Context, fn func(Entry) error) error {
 	}
 	if st.cp != nil {
 		for _, l := range st.cp.Leaves {
-			es, err := st.readLeaf(ctx, l)
+			es, err := st.readLeafIf(ctx, l, keep)
 			if err != nil {
 				return err
 			}

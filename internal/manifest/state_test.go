@@ -499,3 +499,46 @@ func FuzzParseTip(f *testing.F) {
 		}
 	})
 }
+
+// EachContaining decodes only the leaves that hold a needle, and still
+// passes every delta entry and every version of a matching path, in
+// path order.
+func TestEachContainingSkipsLeavesWithoutTheName(t *testing.T) {
+	small(t, 64, 8, 16)
+	s, _ := store.NewLocal(t.TempDir())
+	all := commitRuns(t, s, 500, 10) // a checkpoint of ~30 leaves, then a delta
+	ctx := context.Background()
+	st, err := OpenLatest(ctx, s)
+	if err != nil || st.Head.Checkpoint != nil || len(st.pending) != 1 {
+		t.Fatalf("want a checkpoint plus one delta: %v", err)
+	}
+	want := "mlog-000101.zip" // rewritten once (entry 203)
+	var got []Entry
+	err = st.EachContaining(ctx, []string{want}, func(e Entry) error { got = append(got, e); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions, deltas int
+	for i, e := range got {
+		if i > 0 && got[i-1].Path > e.Path {
+			t.Fatalf("out of path order at %d: %s after %s", i, e.Path, got[i-1].Path)
+		}
+		if e.Path == want {
+			versions++
+		}
+	}
+	for _, e := range all {
+		if e.Path == want {
+			deltas-- // count the versions recorded
+		}
+	}
+	if versions != -deltas || versions != 2 {
+		t.Errorf("%d versions of %s passed, %d recorded", versions, want, -deltas)
+	}
+	if len(got) > 16*2+10 || len(got) < 10 {
+		t.Errorf("%d entries passed of %d: want the one leaf (or two) holding the name, plus the delta's 10", len(got), len(all))
+	}
+	if JSONText("a<b\"c") != `a\u003cb\"c` {
+		t.Errorf("JSONText = %s", JSONText("a<b\"c"))
+	}
+}

@@ -82,6 +82,7 @@ type Result struct {
 	Planned     []Item         `json:"planned,omitempty"`
 	Started     time.Time      `json:"started"`
 	DurationSec float64        `json:"duration_seconds"`
+	Bookkeeping manifest.Stats `json:"bookkeeping"` // reading the record: manifests, checkpoint root, leaves
 }
 
 // ErrPartial means some selected files were not restored (listed).
@@ -126,6 +127,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.RunID = st.Head.RunID
 	// Streamed one checkpoint leaf at a time: only the selection is kept.
 	sel, recorded, err := selectState(ctx, st, o.Include, o.Since, o.Until, o.Zone)
+	res.Bookkeeping = st.Stats
 	if err != nil {
 		return fail(err)
 	}
@@ -221,10 +223,38 @@ var ErrNothingSelected = errors.New("nothing matches the selection: no file rest
 // ErrBadWindow means --since is after --until.
 var ErrBadWindow = errors.New("the time window is empty: since is after until")
 
-// selectState is SelectIn over a state, read as a stream (path order, the
-// versions of a path together): it keeps only what it selects, and
-// returns how many paths the state records.
+// selectState is SelectIn over a state with bounded memory: it keeps
+// only what it selects, and returns how many paths (entries, when it
+// looked paths up) the state records. Includes that all name one path
+// exactly (no glob characters, and a "/", so a base name cannot match
+// them elsewhere) are looked up in the leaves they fall in
+// (State.Index); anything else streams the state one checkpoint leaf at
+// a time (path order, the versions of a path together), and includes
+// without glob characters (base names) skip decoding the leaves whose
+// bytes do not hold them.
 func selectState(ctx context.Context, st *manifest.State, include []string, since, until time.Time, zone *time.Location) ([]manifest.Entry, int, error) {
+	if exactPaths(include) {
+		ix, err := st.Index(ctx, include)
+		if err != nil {
+			return nil, 0, err
+		}
+		var found []manifest.Entry
+		for _, p := range include {
+			if e, ok := ix.Latest(p); ok {
+				found = append(found, e)
+			}
+		}
+		sel, err := SelectIn(found, include, since, until, zone)
+		return sel, int(st.Total()), err
+	}
+	each := st.Each
+	if names := literals(include); names != nil {
+		// Leaves that do not hold one of the names cannot match: skip
+		// decoding them (the count of paths is then the state's total).
+		each = func(ctx context.Context, fn func(manifest.Entry) error) error {
+			return st.EachContaining(ctx, names, fn)
+		}
+	}
 	var out []manifest.Entry
 	paths := 0
 	var last *manifest.Entry
@@ -237,7 +267,7 @@ func selectState(ctx context.Context, st *manifest.State, include []string, sinc
 		out = append(out, sel...)
 		return err
 	}
-	err := st.Each(ctx, func(e manifest.Entry) error {
+	err := each(ctx, func(e manifest.Entry) error {
 		if last != nil && last.Path != e.Path {
 			if err := take(); err != nil {
 				return err
@@ -249,7 +279,36 @@ func selectState(ctx context.Context, st *manifest.State, include []string, sinc
 	if err == nil {
 		err = take()
 	}
+	if literals(include) != nil {
+		paths = int(st.Total())
+	}
 	return out, paths, err
+}
+
+// literals returns the includes when none has glob characters (each
+// names a path or a base name), else nil.
+func literals(include []string) []string {
+	if len(include) == 0 {
+		return nil
+	}
+	for _, g := range include {
+		if strings.ContainsAny(g, `*?[\`) {
+			return nil
+		}
+	}
+	return include
+}
+
+// exactPaths says whether every include names one path exactly: no glob
+// characters, and a slash (a glob without one also matches base names,
+// in any directory).
+func exactPaths(include []string) bool {
+	for _, g := range include {
+		if !strings.Contains(g, "/") || strings.ContainsAny(g, `*?[\`) || store.CheckKey(g) != nil {
+			return false
+		}
+	}
+	return len(include) > 0
 }
 
 // Select picks the newest version of every path that matches the filters.

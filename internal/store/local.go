@@ -13,7 +13,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 )
@@ -230,55 +229,6 @@ func (l *Local) Get(ctx context.Context, key string) (io.ReadCloser, Object, err
 		return nil, o, fmt.Errorf("get %s: %w", key, err)
 	}
 	return f, o, nil
-}
-
-// List implements Store.
-func (l *Local) List(ctx context.Context, prefix string, fn func(Object) error) error {
-	var objs []Object
-	// Walk only the directory the prefix names (".archiver/manifests/" is
-	// one small directory beside a million archives), not the whole tree.
-	start := l.root
-	if dir := path.Dir(prefix + "x"); dir != "." && CheckKey(dir) == nil {
-		start = filepath.Join(l.root, filepath.FromSlash(dir))
-	}
-	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
-		if errors.Is(err, fs.ErrNotExist) && p == start && start != l.root {
-			return filepath.SkipAll
-		}
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err // also when there is nothing to list
-		}
-		rel, _ := filepath.Rel(l.root, p)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if rel == localTmpDir || rel == localMetaDir {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() || !strings.HasPrefix(rel, prefix) {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		objs = append(objs, Object{Key: rel, Size: info.Size(), LastModified: info.ModTime()})
-		return ctx.Err()
-	})
-	if err != nil {
-		return fmt.Errorf("list %s: %w", prefix, err)
-	}
-	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
-	for _, o := range objs {
-		if err := fn(o); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // AbortIncomplete implements Store: it removes temporary files left by

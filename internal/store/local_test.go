@@ -2,9 +2,15 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
+	"github.com/xroad-archiver/archiver/internal/extsort"
 	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/store/storetest"
 )
@@ -43,5 +49,52 @@ func TestLocalLongName(t *testing.T) {
 	s.List(ctx, "", func(o store.Object) error { listed = append(listed, o.Key); return nil })
 	if len(listed) != 1 || listed[0] != key {
 		t.Fatalf("List = %v", listed)
+	}
+}
+
+// TestLocalListStreamsInKeyOrder: a subdirectory's keys sort as "name/",
+// not as the bare name (so "a-c" and "a.zst" come before "a/b"), and a
+// directory larger than what List keeps in memory is still in order.
+func TestLocalListStreamsInKeyOrder(t *testing.T) {
+	dir := t.TempDir()
+	s, err := store.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a/b", "a/b0/c", "a-c", "a.zst", "a~1", "ab", "a0/x", "big/x"}
+	for i := 0; i < extsort.DefaultLimit+500; i++ {
+		want = append(want, fmt.Sprintf("big/%06d", (i*7919)%(extsort.DefaultLimit+500)))
+	}
+	for _, k := range want {
+		p := filepath.Join(dir, filepath.FromSlash(k))
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(k), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sort.Strings(want)
+	for _, prefix := range []string{"", "a", "big/0000"} {
+		var got []string
+		err := s.List(context.Background(), prefix, func(o store.Object) error {
+			if o.Size != int64(len(o.Key)) {
+				t.Errorf("%s: size %d", o.Key, o.Size)
+			}
+			got = append(got, o.Key)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var exp []string
+		for _, k := range want {
+			if strings.HasPrefix(k, prefix) {
+				exp = append(exp, k)
+			}
+		}
+		if !slices.Equal(got, exp) {
+			t.Errorf("List(%q): got %d keys %v..., want %d keys %v...", prefix, len(got), got[:min(8, len(got))], len(exp), exp[:min(8, len(exp))])
+		}
 	}
 }

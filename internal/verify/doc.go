@@ -5,5 +5,8 @@
 // and the archives of each group form one unbroken chain. It also walks the
 // manifest chain and reports objects no manifest records.
 //
-// It reads and never writes the destination.
+// It streams, so memory stays bounded whatever the history's length
+// (scan.go merges the state with the listing, continuity.go sorts
+// through spill files in the local temporary directory). It reads and
+// never writes the destination.
 package verify

@@ -37,6 +37,7 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		row("chain start", fmt.Sprintf("group %q: %s: %s", c.Group, c.Archive, what))
 	}
+	row("record read", fmt.Sprintf("%d requests, %s (manifests, checkpoints, leaves)", r.Bookkeeping.Requests, progress.Bytes(r.Bookkeeping.BytesRead)))
 	row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
 	tw.Flush()
 	for _, f := range r.Findings {

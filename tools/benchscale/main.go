@@ -5,8 +5,16 @@
 // of -per-run entries, and a source volume holding the newest -local of
 // those files (the rest pruned, as in production). Then it times the real
 // binary: a no-op sync (median of three) and an incremental sync of
-// -new new files, with peak RSS (/usr/bin/time) and the bookkeeping
-// requests and bytes the run reports in its JSON output.
+// -new new files, then verify (every object re-read, and a 1% sample)
+// and restore (one file by name, one day by --since/--until), each with
+// peak RSS (/usr/bin/time) and the bookkeeping requests and bytes the
+// run reports in its JSON output.
+//
+// The history's archives are encrypted archives (.zip.gpg, the same
+// small well-formed OpenPGP message in each) whose manifest entries
+// carry a chain record, so verify checks every object's SHA-256 and
+// framing and the whole chain's continuity, without the cost of
+// generating a million real archives.
 //
 //	go run ./tools/benchscale -bin bin/archiver -sizes 1000,10000,100000,1000000
 package main
@@ -29,6 +37,8 @@ import (
 
 	"github.com/xroad-archiver/archiver/internal/manifest"
 	"github.com/xroad-archiver/archiver/internal/store"
+	"github.com/xroad-archiver/archiver/internal/xroad"
+	"github.com/xroad-archiver/archiver/internal/xroadgen"
 )
 
 func main() {
@@ -45,13 +55,41 @@ func main() {
 		defer os.RemoveAll(d)
 		*work = d
 	}
+	body = framedMessage(*work)
+	var rows []string
 	fmt.Println("| history (entries) | build history | no-op run | no-op RSS | no-op bookkeeping read | incremental run (+" + strconv.Itoa(*newFiles) + ") | incr. RSS | incr. bookkeeping read / written |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, f := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		check(err)
-		row(*bin, filepath.Join(*work, strconv.Itoa(n)), n, min(*local, n), *perRun, *newFiles)
+		rows = append(rows, row(*bin, filepath.Join(*work, strconv.Itoa(n)), n, min(*local, n), *perRun, *newFiles))
 	}
+	fmt.Println()
+	fmt.Println("| history (entries) | verify, all re-read | RSS | record read | verify --sample 1 | RSS | record read | restore one file | RSS | record read | restore one day | RSS | record read |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Println(r)
+	}
+}
+
+// body is every history archive's content: a small well-formed OpenPGP
+// encrypted message, as X-Road's gpg call writes (from xroadgen).
+var body []byte
+
+func framedMessage(work string) []byte {
+	dir := filepath.Join(work, "framed")
+	files, err := xroadgen.Generate(xroadgen.Options{Dir: dir, Start: base, Seed: 7, Encrypted: 1, SmallArchives: 1, SmallSize: 512})
+	check(err)
+	for _, f := range files {
+		if f.Kind == xroad.KindEncryptedArchive {
+			b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Rel)))
+			check(err)
+			check(os.RemoveAll(dir))
+			return b
+		}
+	}
+	check(fmt.Errorf("xroadgen wrote no encrypted archive"))
+	return nil
 }
 
 func check(err error) {
@@ -63,13 +101,30 @@ func check(err error) {
 
 var base = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// name is the i-th archive: one group, an X-Road name per minute.
+// name is the i-th archive: one group, an X-Road name per minute, its Z
+// the prefix of its last chain digest.
 func name(i int) string {
 	x := base.Add(time.Duration(i) * time.Minute)
-	return fmt.Sprintf("mlog-EE_GOV_70000310-%s-%s-%016x.zip", x.Format("20060102150405"), x.Add(30*time.Second).Format("20060102150405"), uint64(i)*2654435761)
+	return fmt.Sprintf("mlog-EE_GOV_70000310-%s-%s-%s.zip.gpg", x.Format("20060102150405"), x.Add(30*time.Second).Format("20060102150405"), digest(i)[:16])
 }
 
-func row(bin, dir string, n, local, perRun, newFiles int) {
+// digest is the i-th archive's last chain digest.
+func digest(i int) string {
+	sum := sha256.Sum256([]byte(strconv.Itoa(i)))
+	return hex.EncodeToString(sum[:])
+}
+
+// chain is the i-th archive's place in the chain, as sync records it for
+// an archive whose linkinginfo it read.
+func chain(i int) *manifest.Chain {
+	c := &manifest.Chain{Algorithm: "SHA-256", LastDigest: digest(i), Containers: 1}
+	if i > 0 {
+		c.PrevArchive, c.PrevDigest = name(i-1), digest(i-1)
+	}
+	return c
+}
+
+func row(bin, dir string, n, local, perRun, newFiles int) string {
 	ctx := context.Background()
 	src, dest := filepath.Join(dir, "src"), filepath.Join(dir, "dest")
 	check(os.MkdirAll(src, 0o755))
@@ -96,16 +151,16 @@ func row(bin, dir string, n, local, perRun, newFiles int) {
 		check(err)
 		entries = nil
 	}
+	sum := sha256.Sum256(body)
 	for i := 0; i < n; i++ {
 		p := name(i)
-		e := manifest.Entry{Path: p, Key: p, Kind: "archive", Size: 64, MTime: base.Add(time.Duration(i) * time.Minute), StoredSize: 64, RunID: fmt.Sprintf("history-%06d", seq+1)}
-		body := []byte(fmt.Sprintf("%064d", i))
+		e := manifest.Entry{Path: p, Key: p, Kind: "encrypted-archive", Size: int64(len(body)), MTime: base.Add(time.Duration(i) * time.Minute),
+			StoredSize: int64(len(body)), RunID: fmt.Sprintf("history-%06d", seq+1), SHA256: hex.EncodeToString(sum[:]), Chain: chain(i)}
 		if i >= n-local {
 			check(os.WriteFile(filepath.Join(src, p), body, 0o640))
 			check(os.Chtimes(filepath.Join(src, p), e.MTime, e.MTime))
 		}
-		sum := sha256.Sum256(body)
-		e.SHA256 = hex.EncodeToString(sum[:])
+		check(os.WriteFile(filepath.Join(dest, p), body, 0o640))
 		entries = append(entries, e)
 		if len(entries) == perRun {
 			flush()
@@ -120,7 +175,7 @@ func row(bin, dir string, n, local, perRun, newFiles int) {
 	sort.Slice(noop, func(i, j int) bool { return noop[i].secs < noop[j].secs })
 	for i := n; i < n+newFiles; i++ {
 		p := filepath.Join(src, name(i))
-		check(os.WriteFile(p, []byte(fmt.Sprintf("%064d", i)), 0o640))
+		check(os.WriteFile(p, body, 0o640))
 		t := base.Add(time.Duration(i) * time.Minute)
 		check(os.Chtimes(p, t, t))
 	}
@@ -132,7 +187,23 @@ func row(bin, dir string, n, local, perRun, newFiles int) {
 	fmt.Printf("| %d | %.1f s | %.3f s | %d MiB | %s in %d requests | %.3f s | %d MiB | %s / %s |\n", n, build.Seconds(),
 		med.secs, med.kib/1024, size(med.Bookkeeping.BytesRead), med.Bookkeeping.Requests,
 		incr.secs, incr.kib/1024, size(incr.Bookkeeping.BytesRead), size(incr.Bookkeeping.BytesWritten))
+	full := run(bin, "verified", "verify", "--dest", "file://"+dest)
+	sample := run(bin, "verified", "verify", "--dest", "file://"+dest, "--sample", "1")
+	one := run(bin, "ok", "restore", "--from", "file://"+dest, "--to", filepath.Join(dir, "one"), "--include", name(n/2))
+	day := base.Add(time.Duration(n/2) * time.Minute).Truncate(24 * time.Hour)
+	if day.Before(base) {
+		day = base
+	}
+	oneDay := run(bin, "ok", "restore", "--from", "file://"+dest, "--to", filepath.Join(dir, "day"),
+		"--since", day.Format(time.RFC3339), "--until", day.Add(24*time.Hour-time.Second).Format(time.RFC3339))
+	if one.Restored.Files != 1 || oneDay.Restored.Files == 0 {
+		check(fmt.Errorf("restored %d files for one name, %d for one day", one.Restored.Files, oneDay.Restored.Files))
+	}
 	check(os.RemoveAll(dir))
+	cell := func(r result) string {
+		return fmt.Sprintf("%.2f s | %d MiB | %s", r.secs, r.kib/1024, size(r.Bookkeeping.BytesRead))
+	}
+	return fmt.Sprintf("| %d | %s | %s | %s | %s (%d files) |", n, cell(full), cell(sample), cell(one), cell(oneDay), oneDay.Restored.Files)
 }
 
 type result struct {
@@ -140,30 +211,47 @@ type result struct {
 	kib         int
 	Uploaded    int
 	Bookkeeping manifest.Stats
+	Status      string
+	Restored    struct {
+		Files int `json:"files"`
+	}
 }
 
-// sync runs the binary once under /usr/bin/time.
+// sync runs the binary's sync once under /usr/bin/time.
 func sync(bin, src, dest string) result {
+	r := run(bin, "", "sync", "--source", src, "--dest", "file://"+dest)
+	return r
+}
+
+// run runs the binary once under /usr/bin/time with JSON output; a
+// status other than want ("" any) stops the benchmark.
+func run(bin, want string, args ...string) result {
 	tf, err := os.CreateTemp("", "benchscale-time-")
 	check(err)
 	tf.Close()
 	defer os.Remove(tf.Name())
-	cmd := exec.Command("/usr/bin/time", "-f", "%e %M", "-o", tf.Name(), bin, "sync", "--source", src, "--dest", "file://"+dest,
-		"-o", "json", "--log-level", "warn", "--no-progress")
+	args = append([]string{"-f", "%e %M", "-o", tf.Name(), bin}, args...)
+	cmd := exec.Command("/usr/bin/time", append(args, "-o", "json", "--log-level", "warn", "--no-progress")...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		check(fmt.Errorf("sync: %v: %s", err, errb.String()))
-	}
+	runErr := cmd.Run()
 	var r result
 	var js struct {
 		Uploaded struct {
 			Files int `json:"files"`
 		} `json:"uploaded"`
-		Bookkeeping manifest.Stats `json:"bookkeeping"`
+		Bookkeeping manifest.Stats  `json:"bookkeeping"`
+		Status      string          `json:"status"`
+		Findings    json.RawMessage `json:"findings"`
+		Restored    struct {
+			Files int `json:"files"`
+		} `json:"restored"`
 	}
-	check(json.Unmarshal(out.Bytes(), &js))
-	r.Uploaded, r.Bookkeeping = js.Uploaded.Files, js.Bookkeeping
+	if err := json.Unmarshal(out.Bytes(), &js); err != nil || runErr != nil && want == "" || want != "" && js.Status != want {
+		f := string(js.Findings)
+		check(fmt.Errorf("%s: %v, status %q (want %q): %s %.2000s", args[4], runErr, js.Status, want, errb.String(), f))
+	}
+	r.Uploaded, r.Bookkeeping, r.Status, r.Restored = js.Uploaded.Files, js.Bookkeeping, js.Status, js.Restored
 	b, err := os.ReadFile(tf.Name())
 	check(err)
 	_, err = fmt.Sscanf(string(b), "%f %d", &r.secs, &r.kib)
