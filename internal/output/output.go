@@ -3,10 +3,13 @@
 // JSON document, indented for a person at a terminal and on one line
 // otherwise, so a log pipeline (Fluent Bit to CloudWatch Logs) keeps it as
 // one event. Format is the -o/--output value, checked once as it is
-// parsed, so a command never sees a format it cannot print.
+// parsed, so a command never sees a format it cannot print. The frame
+// every result's text shares is here too: the title line ("archiver
+// sync: ok (run ...)", Title) and the aligned table under it (Table).
 //
-// It owns only the choice and the encoding of the format; it must not
-// word any result, decide exit codes, or import anything of ours.
+// It owns only the choice and the encoding of the format and that frame;
+// it must not word any result (the words in a Title or a Table are the
+// result's package's), decide exit codes, or import anything of ours.
 package output
 
 import (

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/xroad-archiver/archiver/internal/outcome"
+	"github.com/xroad-archiver/archiver/internal/output"
 )
 
 // WriteText writes r for a person: the backup restored, the verifier's
@@ -13,7 +14,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r == nil {
 		return nil
 	}
-	fmt.Fprintf(w, "archiver restore-test: %s (run %s)\n", r.Status, r.RunID)
+	output.Title{Command: "restore-test", Status: string(r.Status), Notes: []string{"run " + r.RunID}}.Write(w)
 	fmt.Fprintf(w, "  %s %s of %s (%s, run %s) into namespace %s\n", r.Backup.Kind, r.Backup.ID, r.Source, r.Kind, r.Backup.RunID, r.Namespace)
 	if r.Check != nil {
 		c := r.Check
@@ -64,7 +65,8 @@ func NewDryRunPlan(do Options) *DryRunPlan {
 
 // WriteText writes the plan for a person (JSON is the plan itself).
 func (plan *DryRunPlan) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "archiver restore-test (dry run: nothing created)\n  %s %s of %s (run %s) into namespace %s\n", plan.Backup.Kind, plan.Backup.ID, plan.Source, plan.Backup.RunID, plan.Namespace)
+	output.Title{Command: "restore-test", DryRun: true, Untouched: "nothing created"}.Write(w)
+	fmt.Fprintf(w, "  %s %s of %s (run %s) into namespace %s\n", plan.Backup.Kind, plan.Backup.ID, plan.Source, plan.Backup.RunID, plan.Namespace)
 	for _, c := range plan.Create {
 		fmt.Fprintf(w, "  would create %s\n", c)
 	}

@@ -4,53 +4,48 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
+	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/progress"
 )
 
 // WriteText writes r for a person: a summary table, then one line per
 // planned, conflicting, skipped or failed file (JSON is r itself).
 func (r *Result) WriteText(w io.Writer) error {
-	title := "archiver sync"
-	if r.DryRun {
-		title += " (dry run: nothing changed)"
-	}
-	fmt.Fprintf(w, "%s: %s (run %s)\n", title, r.Status, r.RunID)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "  %s\t%s\n", k, v) }
+	output.Title{Command: "sync", DryRun: r.DryRun, Untouched: "nothing changed", Status: string(r.Status), Notes: []string{"run " + r.RunID}}.Write(w)
+	t := output.NewTable(w, "  ")
 	count := func(c Count) string {
 		return fmt.Sprintf("%d files, %s", c.Files, progress.Bytes(c.Bytes))
 	}
-	row("source", r.Source)
-	row("destination", r.Destination)
+	t.Row("source", r.Source)
+	t.Row("destination", r.Destination)
 	if r.DryRun {
-		row("would ship", fmt.Sprintf("%d files", len(r.Planned)))
+		t.Row("would ship", fmt.Sprintf("%d files", len(r.Planned)))
 	} else {
-		row("uploaded", fmt.Sprintf("%s (stored %s)", count(r.Uploaded), progress.Bytes(r.StoredBytes)))
+		t.Row("uploaded", fmt.Sprintf("%s (stored %s)", count(r.Uploaded), progress.Bytes(r.StoredBytes)))
 		if r.Resumed.Files > 0 {
-			row("resumed", count(r.Resumed))
+			t.Row("resumed", count(r.Resumed))
 		}
 		if r.Adopted.Files > 0 {
-			row("adopted", count(r.Adopted)+" already stored by an interrupted run")
+			t.Row("adopted", count(r.Adopted)+" already stored by an interrupted run")
 		}
 	}
-	row("unchanged", count(r.Unchanged))
+	t.Row("unchanged", count(r.Unchanged))
 	if len(r.Waiting) > 0 {
-		row("waiting", fmt.Sprintf("%d backups still being written (quiet period): %s", len(r.Waiting), strings.Join(r.Waiting, ", ")))
+		t.Row("waiting", fmt.Sprintf("%d backups still being written (quiet period): %s", len(r.Waiting), strings.Join(r.Waiting, ", ")))
 	}
-	row("ignored", fmt.Sprintf("%d working files", r.Ignored))
+	t.Row("ignored", fmt.Sprintf("%d working files", r.Ignored))
 	if r.DryRun && len(r.PrunePlanned) > 0 {
-		row("would prune", fmt.Sprintf("%d files", len(r.PrunePlanned)))
+		t.Row("would prune", fmt.Sprintf("%d files", len(r.PrunePlanned)))
 	} else if r.Pruned.Files > 0 {
-		row("pruned", count(r.Pruned))
+		t.Row("pruned", count(r.Pruned))
 	}
 	if r.Manifest != "" {
-		row("manifest", r.Manifest)
+		t.Row("manifest", r.Manifest)
 	}
-	row("backlog", fmt.Sprintf("%d files, %s not yet archived", r.Backlog.Files, progress.Bytes(r.Backlog.Bytes)))
-	row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
-	tw.Flush()
+	t.Row("backlog", fmt.Sprintf("%d files, %s not yet archived", r.Backlog.Files, progress.Bytes(r.Backlog.Bytes)))
+	t.Row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
+	t.Flush()
 	for _, p := range r.Planned {
 		fmt.Fprintf(w, "  ship   %s\n", p)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/xroad-archiver/archiver/internal/output"
 )
 
 // WriteText writes r for a person: the run's status, then one line per
@@ -12,7 +14,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r == nil {
 		return nil
 	}
-	fmt.Fprintf(w, "archiver run: %s (run %s, %.1fs)\n", r.Status, r.RunID, r.DurationSec)
+	output.Title{Command: "run", Status: string(r.Status), Notes: []string{"run " + r.RunID, fmt.Sprintf("%.1fs", r.DurationSec)}}.Write(w)
 	for _, j := range r.Jobs {
 		fmt.Fprintf(w, "  %-9s %-8s %.1fs", j.Name, j.Status, j.DurationSec)
 		if j.Error != "" {

@@ -3,20 +3,16 @@ package snapshot
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
+	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/progress"
 )
 
 // WriteText writes r for a person: one line per volume with what was
 // created, reused or pruned (JSON is r itself).
 func (r *Result) WriteText(w io.Writer) error {
-	title := "archiver snapshot"
-	if r.DryRun {
-		title += " (dry run: nothing created or deleted)"
-	}
-	fmt.Fprintf(w, "%s: %s (run %s)\n", title, r.Status, r.RunID)
+	output.Title{Command: "snapshot", DryRun: r.DryRun, Untouched: "nothing created or deleted", Status: string(r.Status), Notes: []string{"run " + r.RunID}}.Write(w)
 	for _, v := range r.Volumes {
 		what := ""
 		if v.Volume != nil {
@@ -65,17 +61,17 @@ func (l Listing) WriteText(w io.Writer) error { return WriteList(w, l) }
 // WriteList writes the archiver backups of each volume as a table (what
 // `archiver snapshot list` prints), an error row for a volume that failed.
 func WriteList(w io.Writer, vols []VolumeResult) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PVC\tKIND\tID\tREGION\tSTATE\tSIZE\tAGE\tRUN")
+	t := output.NewTable(w, "")
+	t.Row("PVC", "KIND", "ID", "REGION", "STATE", "SIZE", "AGE", "RUN")
 	for _, v := range vols {
 		if v.Error != "" {
-			fmt.Fprintf(tw, "%s\terror\t%s\t\t\t\t\t\n", v.PVC, v.Error)
+			t.Row(v.PVC, "error", v.Error, "", "", "", "", "")
 			continue
 		}
 		for _, a := range v.Artifacts {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.PVC, a.Kind, a.ID, a.Region, a.State, progress.Bytes(a.SizeBytes),
-				time.Since(a.Started).Round(time.Minute), a.RunID)
+			t.Row(v.PVC, a.Kind, a.ID, a.Region, a.State, progress.Bytes(a.SizeBytes),
+				time.Since(a.Started).Round(time.Minute).String(), a.RunID)
 		}
 	}
-	return tw.Flush()
+	return t.Flush()
 }

@@ -3,29 +3,28 @@ package verify
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
 
+	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/progress"
 )
 
 // WriteText writes r for a person: a summary table, then one line per
 // finding (JSON is r itself).
 func (r *Report) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "archiver verify: %s\n", r.Status)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "  %s\t%s\n", k, v) }
-	row("destination", r.Destination)
+	output.Title{Command: "verify", Status: string(r.Status)}.Write(w)
+	t := output.NewTable(w, "  ")
+	t.Row("destination", r.Destination)
 	if r.Manifest != "" {
-		row("manifest", fmt.Sprintf("%s (%d in chain)", r.Manifest, r.Manifests))
+		t.Row("manifest", fmt.Sprintf("%s (%d in chain)", r.Manifest, r.Manifests))
 	}
-	row("objects", fmt.Sprintf("%d recorded, %d present", r.Entries, r.Present))
-	row("re-read", fmt.Sprintf("%d files, %s (%.1f MB/s); %d not re-read (sample/budget)", r.Reread.Files, progress.Bytes(r.Reread.Bytes), r.MBPerSec, r.NotReread))
-	row("evidence", fmt.Sprintf("%d archives checked, %d groups", r.Archives, r.Groups))
+	t.Row("objects", fmt.Sprintf("%d recorded, %d present", r.Entries, r.Present))
+	t.Row("re-read", fmt.Sprintf("%d files, %s (%.1f MB/s); %d not re-read (sample/budget)", r.Reread.Files, progress.Bytes(r.Reread.Bytes), r.MBPerSec, r.NotReread))
+	t.Row("evidence", fmt.Sprintf("%d archives checked, %d groups", r.Archives, r.Groups))
 	if r.Decrypted > 0 {
-		row("encrypted", fmt.Sprintf("%d of %d encrypted archives decrypted, signature and chain checked", r.Decrypted, r.Encrypted))
+		t.Row("encrypted", fmt.Sprintf("%d of %d encrypted archives decrypted, signature and chain checked", r.Decrypted, r.Encrypted))
 	}
 	if r.IntegrityOnly > 0 {
-		row("encrypted", fmt.Sprintf("%d encrypted archives checked for integrity only (SHA-256 and OpenPGP form; no key given: content, chain and signer not checked)", r.IntegrityOnly))
+		t.Row("encrypted", fmt.Sprintf("%d encrypted archives checked for integrity only (SHA-256 and OpenPGP form; no key given: content, chain and signer not checked)", r.IntegrityOnly))
 	}
 	for _, c := range r.Chains {
 		what := map[string]string{"first": "first archive of the group", "restart": "new chain after a message-log database reset (line 1 \"- -\")"}[c.Kind]
@@ -35,11 +34,11 @@ func (r *Report) WriteText(w io.Writer) error {
 				what += " (recorded by run " + c.RecordedBy + ")"
 			}
 		}
-		row("chain start", fmt.Sprintf("group %q: %s: %s", c.Group, c.Archive, what))
+		t.Row("chain start", fmt.Sprintf("group %q: %s: %s", c.Group, c.Archive, what))
 	}
-	row("record read", fmt.Sprintf("%d requests, %s (manifests, checkpoints, leaves)", r.Bookkeeping.Requests, progress.Bytes(r.Bookkeeping.BytesRead)))
-	row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
-	tw.Flush()
+	t.Row("record read", fmt.Sprintf("%d requests, %s (manifests, checkpoints, leaves)", r.Bookkeeping.Requests, progress.Bytes(r.Bookkeeping.BytesRead)))
+	t.Row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
+	t.Flush()
 	for _, f := range r.Findings {
 		name := f.Key
 		if name == "" {
