@@ -2,15 +2,12 @@ package restore
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/xroad-archiver/archiver/internal/manifest"
+	"github.com/xroad-archiver/archiver/internal/manifest/manifesttest"
 	"github.com/xroad-archiver/archiver/internal/store"
 )
 
@@ -21,55 +18,29 @@ import (
 func history(t *testing.T, n, perRun int) store.Store {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := store.NewLocal(dir)
+	h, err := manifesttest.NewHistory(t.TempDir(), perRun)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var run []manifest.Entry
-	var st *manifest.State
-	seq := 0
-	commit := func() {
-		seq++
-		m := &manifest.Manifest{Seq: 1, RunID: fmt.Sprintf("h%d", seq), Created: time.Now().UTC(), Entries: run}
-		if st != nil {
-			m.Seq, m.Previous = st.Head.Seq+1, st.Ref
-		}
-		if _, err := manifest.CommitRun(ctx, s, st, m, nil); err != nil {
+	h.RunID = func(seq int) string { return fmt.Sprintf("h%d", seq) }
+	add := func(p, kind string, mtime time.Time, body []byte) {
+		e := manifesttest.Entry(p, kind, mtime, body)
+		e.RunID = "h"
+		if err := h.Add(ctx, e, body); err != nil {
 			t.Fatal(err)
-		}
-		if st, err = manifest.OpenLatest(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-		run = nil
-	}
-	add := func(p string, mtime time.Time, body []byte) {
-		sum := sha256.Sum256(body)
-		run = append(run, manifest.Entry{Path: p, Key: p, Kind: "backup", Size: int64(len(body)), StoredSize: int64(len(body)),
-			MTime: mtime, SHA256: hex.EncodeToString(sum[:]), RunID: "h"})
-		f := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(f), 0o750); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(f, body, 0o640); err != nil {
-			t.Fatal(err)
-		}
-		if len(run) == perRun {
-			commit()
 		}
 	}
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < n; i++ {
 		x := start.Add(time.Duration(i) * time.Minute)
 		name := fmt.Sprintf("mlog-EE_GOV_70000310-%s-%s-%016x.zip", x.Format("20060102150405"), x.Add(30*time.Second).Format("20060102150405"), i)
-		add(name, x, []byte(fmt.Sprintf("archive %d\n", i)))
-		run[len(run)-1].Kind = "archive"
-		add(fmt.Sprintf("backup/%05d.tar", i), x, []byte(fmt.Sprintf("backup %d\n", i)))
+		add(name, "archive", x, []byte(fmt.Sprintf("archive %d\n", i)))
+		add(fmt.Sprintf("backup/%05d.tar", i), "backup", x, []byte(fmt.Sprintf("backup %d\n", i)))
 	}
-	if len(run) > 0 {
-		commit()
+	if err := h.Commit(ctx); err != nil {
+		t.Fatal(err)
 	}
-	return s
+	return h.Store
 }
 
 // TestRestoreOfOneFileOrOneDayFromALargeState: one exact path is looked

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xroad-archiver/archiver/internal/manifest"
+	"github.com/xroad-archiver/archiver/internal/manifest/manifesttest"
 	"github.com/xroad-archiver/archiver/internal/store"
 )
 
@@ -28,53 +29,31 @@ import (
 func generated(t *testing.T, n, perRun int) (store.Store, string, []manifest.Entry) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	s, err := store.NewLocal(dir)
+	h, err := manifesttest.NewHistory(t.TempDir(), perRun)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var all, run []manifest.Entry
-	var st *manifest.State
-	commit := func() {
-		m := &manifest.Manifest{Seq: 1, RunID: fmt.Sprintf("g%d", len(all)), Created: time.Now().UTC(), Entries: run}
-		if st != nil {
-			m.Seq, m.Previous = st.Head.Seq+1, st.Ref
-		}
-		if _, err := manifest.CommitRun(ctx, s, st, m, nil); err != nil {
-			t.Fatal(err)
-		}
-		if st, err = manifest.OpenLatest(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-		all, run = append(all, run...), nil
-	}
+	h.RunID = func(seq int) string { return fmt.Sprintf("g%d", (seq-1)*perRun) }
+	var all []manifest.Entry
 	for i := 0; i < n; i++ {
 		body := []byte(fmt.Sprintf("%08d\n", i))
-		sum := sha256.Sum256(body)
-		e := manifest.Entry{Path: fmt.Sprintf("d/%05d.bin", i), Kind: "backup", Size: int64(len(body)), StoredSize: int64(len(body)),
-			MTime: time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC), SHA256: hex.EncodeToString(sum[:]), RunID: "g"}
-		e.Key = e.Path
+		e := manifesttest.Entry(fmt.Sprintf("d/%05d.bin", i), "backup", time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC), body)
+		e.RunID = "g"
 		switch {
 		case i == 3:
 			e.Key = "a-early/" + e.Path
 		case i%7 == 0:
 			e.Key = e.Path + "~" + e.SHA256[:16]
 		}
-		p := filepath.Join(dir, filepath.FromSlash(e.Key))
-		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		if err := h.Add(ctx, e, body); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, body, 0o640); err != nil {
-			t.Fatal(err)
-		}
-		if run = append(run, e); len(run) == perRun {
-			commit()
-		}
+		all = append(all, e)
 	}
-	if len(run) > 0 {
-		commit()
+	if err := h.Commit(ctx); err != nil {
+		t.Fatal(err)
 	}
-	return s, dir, all
+	return h.Store, h.Dir, all
 }
 
 // TestStreamingMergeNamesEveryProblem: the merge of the state with the

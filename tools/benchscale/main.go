@@ -36,7 +36,7 @@ import (
 	"time"
 
 	"github.com/xroad-archiver/archiver/internal/manifest"
-	"github.com/xroad-archiver/archiver/internal/store"
+	"github.com/xroad-archiver/archiver/internal/manifest/manifesttest"
 	"github.com/xroad-archiver/archiver/internal/xroad"
 	"github.com/xroad-archiver/archiver/internal/xroadgen"
 )
@@ -129,44 +129,22 @@ func row(bin, dir string, n, local, perRun, newFiles int) string {
 	src, dest := filepath.Join(dir, "src"), filepath.Join(dir, "dest")
 	check(os.MkdirAll(src, 0o755))
 	check(os.MkdirAll(dest, 0o755))
-	s, err := store.NewLocal(dest)
+	h, err := manifesttest.NewHistory(dest, perRun)
 	check(err)
+	h.RunID = func(seq int) string { return fmt.Sprintf("history-%06d", seq) }
+	h.StartsRecorded = true
 	started := time.Now()
-	var entries []manifest.Entry
-	seq := int64(0)
-	var st *manifest.State
-	flush := func() {
-		if len(entries) == 0 {
-			return
-		}
-		seq++
-		run := fmt.Sprintf("history-%06d", seq)
-		m := &manifest.Manifest{Seq: 1, RunID: run, Created: time.Now().UTC(), Entries: entries, StartsRecorded: true}
-		if st != nil {
-			m.Seq, m.Previous = st.Head.Seq+1, st.Ref
-		}
-		_, err := manifest.CommitRun(ctx, s, st, m, nil)
-		check(err)
-		st, err = manifest.OpenLatest(ctx, s)
-		check(err)
-		entries = nil
-	}
-	sum := sha256.Sum256(body)
 	for i := 0; i < n; i++ {
 		p := name(i)
-		e := manifest.Entry{Path: p, Key: p, Kind: "encrypted-archive", Size: int64(len(body)), MTime: base.Add(time.Duration(i) * time.Minute),
-			StoredSize: int64(len(body)), RunID: fmt.Sprintf("history-%06d", seq+1), SHA256: hex.EncodeToString(sum[:]), Chain: chain(i)}
+		e := manifesttest.Entry(p, "encrypted-archive", base.Add(time.Duration(i)*time.Minute), body)
+		e.RunID, e.Chain = h.NextRunID(), chain(i)
 		if i >= n-local {
 			check(os.WriteFile(filepath.Join(src, p), body, 0o640))
 			check(os.Chtimes(filepath.Join(src, p), e.MTime, e.MTime))
 		}
-		check(os.WriteFile(filepath.Join(dest, p), body, 0o640))
-		entries = append(entries, e)
-		if len(entries) == perRun {
-			flush()
-		}
+		check(h.Add(ctx, e, body))
 	}
-	flush()
+	check(h.Commit(ctx))
 	build := time.Since(started)
 	var noop []result
 	for range 3 {
