@@ -1,12 +1,67 @@
 package units
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 )
+
+// written is a value as written and parsed: what Size and Duration
+// share. The zero written is unset; a YAML value that does not parse is
+// kept with its error (see Size).
+type written[T any] struct {
+	v    T
+	text string // as written; "" when unset
+	err  error
+}
+
+// IsSet reports whether a value was given.
+func (w written[T]) IsSet() bool { return w.text != "" }
+
+// Err is the parse error of a YAML value, nil when it parsed.
+func (w written[T]) Err() error { return w.err }
+
+// String is the value as written.
+func (w written[T]) String() string { return w.text }
+
+// MarshalYAML implements yaml.Marshaler.
+func (w written[T]) MarshalYAML() (any, error) { return w.text, nil }
+
+func (w written[T]) or(def T) T {
+	if !w.IsSet() {
+		return def
+	}
+	return w.v
+}
+
+// set is pflag.Value's Set: a bad value is refused with its error.
+func (w *written[T]) set(v string, parse func(string) (T, error)) error {
+	x, err := parse(v)
+	if err != nil {
+		return err
+	}
+	*w = written[T]{v: x, text: v}
+	return nil
+}
+
+// unmarshal is yaml.Unmarshaler's UnmarshalYAML, which never fails: a
+// value that is not a scalar is kept as "?" with an error that says what
+// is wanted, an empty one leaves w unset.
+func (w *written[T]) unmarshal(n *yaml.Node, parse func(string) (T, error), want string) {
+	*w = written[T]{}
+	if n.Kind != yaml.ScalarNode {
+		w.text, w.err = "?", errors.New(want)
+		return
+	}
+	if n.Value == "" {
+		return
+	}
+	w.text = n.Value
+	w.v, w.err = parse(n.Value)
+}
 
 // Size is a byte count that parses itself, the same way, from a flag (it
 // is a pflag.Value), from YAML and from text ("16MiB"). The zero Size is
@@ -15,128 +70,56 @@ import (
 // A YAML value that does not parse does not stop the decoder (so every
 // problem of a file is listed at once): it is kept in the Size, and Err
 // returns it for the validator to report with its field and line.
-type Size struct {
-	n    int64
-	text string // as written; "" when unset
-	err  error
-}
+type Size struct{ written[int64] }
 
 // SizeOf is n as a set Size, written the human way (8388608 is "8MiB").
-func SizeOf(n int64) Size { return Size{n: n, text: FormatSize(n)} }
+func SizeOf(n int64) Size { return Size{written[int64]{v: n, text: FormatSize(n)}} }
 
 // Bytes is the size; 0 when unset.
-func (s Size) Bytes() int64 { return s.n }
+func (s Size) Bytes() int64 { return s.v }
 
 // Or is the size, or def when unset.
-func (s Size) Or(def int64) int64 {
-	if !s.IsSet() {
-		return def
-	}
-	return s.n
-}
-
-// IsSet reports whether a value was given.
-func (s Size) IsSet() bool { return s.text != "" }
-
-// Err is the parse error of a YAML value, nil when it parsed.
-func (s Size) Err() error { return s.err }
-
-// String is the size as written.
-func (s Size) String() string { return s.text }
+func (s Size) Or(def int64) int64 { return s.or(def) }
 
 // Set implements pflag.Value: a bad value is refused with its error.
-func (s *Size) Set(v string) error {
-	n, err := ParseSize(v)
-	if err != nil {
-		return err
-	}
-	*s = Size{n: n, text: v}
-	return nil
-}
+func (s *Size) Set(v string) error { return s.set(v, ParseSize) }
 
 // Type implements pflag.Value.
 func (s *Size) Type() string { return "size" }
 
 // UnmarshalYAML implements yaml.Unmarshaler; it never fails (see Size).
 func (s *Size) UnmarshalYAML(n *yaml.Node) error {
-	*s = Size{}
-	if n.Kind != yaml.ScalarNode {
-		s.text, s.err = "?", fmt.Errorf("want a size such as 16MiB")
-		return nil
-	}
-	if n.Value == "" {
-		return nil
-	}
-	s.text = n.Value
-	s.n, s.err = ParseSize(n.Value)
+	s.unmarshal(n, ParseSize, "want a size such as 16MiB")
 	return nil
 }
-
-// MarshalYAML implements yaml.Marshaler.
-func (s Size) MarshalYAML() (any, error) { return s.text, nil }
 
 // Duration is a time.Duration that parses itself, the same way, from a
 // flag, from YAML and from text ("30d", "7y", "90m"); the zero Duration is
 // unset. A bad YAML value is kept for the validator, as with Size.
-type Duration struct {
-	d    time.Duration
-	text string
-	err  error
-}
+type Duration struct{ written[time.Duration] }
 
 // DurationOf is d as a set Duration, written the human way (30d, 2m).
-func DurationOf(d time.Duration) Duration { return Duration{d: d, text: FormatDuration(d)} }
+func DurationOf(d time.Duration) Duration {
+	return Duration{written[time.Duration]{v: d, text: FormatDuration(d)}}
+}
 
 // Value is the duration; 0 when unset.
-func (d Duration) Value() time.Duration { return d.d }
+func (d Duration) Value() time.Duration { return d.v }
 
 // Or is the duration, or def when unset.
-func (d Duration) Or(def time.Duration) time.Duration {
-	if !d.IsSet() {
-		return def
-	}
-	return d.d
-}
-
-// IsSet reports whether a value was given.
-func (d Duration) IsSet() bool { return d.text != "" }
-
-// Err is the parse error of a YAML value, nil when it parsed.
-func (d Duration) Err() error { return d.err }
-
-// String is the duration as written.
-func (d Duration) String() string { return d.text }
+func (d Duration) Or(def time.Duration) time.Duration { return d.or(def) }
 
 // Set implements pflag.Value.
-func (d *Duration) Set(v string) error {
-	x, err := ParseDuration(v)
-	if err != nil {
-		return err
-	}
-	*d = Duration{d: x, text: v}
-	return nil
-}
+func (d *Duration) Set(v string) error { return d.set(v, ParseDuration) }
 
 // Type implements pflag.Value.
 func (d *Duration) Type() string { return "duration" }
 
 // UnmarshalYAML implements yaml.Unmarshaler; it never fails (see Size).
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	*d = Duration{}
-	if n.Kind != yaml.ScalarNode {
-		d.text, d.err = "?", fmt.Errorf("want a duration such as 30d, 36h or 90m")
-		return nil
-	}
-	if n.Value == "" {
-		return nil
-	}
-	d.text = n.Value
-	d.d, d.err = ParseDuration(n.Value)
+	d.unmarshal(n, ParseDuration, "want a duration such as 30d, 36h or 90m")
 	return nil
 }
-
-// MarshalYAML implements yaml.Marshaler.
-func (d Duration) MarshalYAML() (any, error) { return d.text, nil }
 
 // FormatSize writes n with the largest binary unit that divides it
 // exactly (8MiB, 1536KiB, 100): ParseSize reads it back to n.
