@@ -121,12 +121,7 @@ func (o *syncOptions) check() error {
 	if _, err := (destOptions{dest: o.Dest}).location(); err != nil {
 		return err
 	}
-	for _, p := range o.Sync.Check() {
-		if f, ok := syncFlags[p.Key]; ok {
-			return usageErrorf("--%s: %s", f, p.Msg)
-		}
-	}
-	return nil
+	return flagProblem(o.Sync.Check(), syncFlags)
 }
 
 func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"time"
-
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -17,7 +15,7 @@ import (
 type verifyOptions struct {
 	verify.Options
 	destOptions
-	since      string
+	since      units.Time
 	maxBytes   units.Size
 	output     output.Format
 	noProgress bool
@@ -30,7 +28,7 @@ func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
 	fs.StringVar(&o.AsOf, "as-of", "", "verify the state recorded by this run's manifest (default: the latest)")
 	fs.Float64Var(&o.SamplePercent, "sample", 100, "percentage of objects to re-read; the sample rotates daily so repeated runs cover everything")
-	fs.StringVar(&o.since, "since", "", "re-read only files modified since this time (RFC 3339 or YYYY-MM-DD) or age (e.g. 7d)")
+	fs.Var(&o.since, "since", "re-read only files modified since this time (RFC 3339 or YYYY-MM-DD) or age (e.g. 7d)")
 	fs.Var(&o.maxBytes, "max-bytes", "stop re-reading after this many bytes, e.g. 50GiB (0: no limit); the rest is checked for presence and size")
 	fs.IntVar(&o.Concurrency, "concurrency", verify.DefaultConcurrency, "objects re-read at once")
 	addOutputFlag(fs, &o.output)
@@ -72,15 +70,6 @@ were checked for integrity only. Objects no manifest records are reported as war
 	return c
 }
 
-// parseSince parses a point in time flag (units.ParseTime).
-func parseSince(flag, v string, now time.Time) (time.Time, error) {
-	t, err := units.ParseTime(v, now)
-	if err != nil {
-		return t, usageErrorf("%s %v", flag, err)
-	}
-	return t, nil
-}
-
 func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	ctx := cmd.Context()
 	switch {
@@ -93,9 +82,6 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	if err != nil {
 		return usageErrorf("--concurrency %v", err)
 	}
-	if o.Since, err = parseSince("--since", o.since, time.Now()); err != nil {
-		return err
-	}
 	loc, err := o.location()
 	if err != nil {
 		return err
@@ -106,7 +92,7 @@ func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	if o.Store, err = openReader(ctx, o.destOptions, o.Concurrency); err != nil {
 		return err
 	}
-	o.MaxBytes, o.RequireEncryption, o.Log = o.maxBytes.Bytes(), loc.Scheme == "s3", g.log
+	o.Since, o.MaxBytes, o.RequireEncryption, o.Log = o.since.Value(), o.maxBytes.Bytes(), loc.Scheme == "s3", g.log
 	if o.Keys != nil {
 		g.log.Info("encrypted archives are decrypted and signature-checked", "keys", o.Keys.String())
 	}
