@@ -116,6 +116,13 @@ func (g *globalOptions) print(format output.Format, res output.Result, err error
 	return err
 }
 
+// addOutputFlag binds -o/--output to f, text by default; internal/output
+// checks the value as it is parsed and writes the result.
+func addOutputFlag(fs *pflag.FlagSet, f *output.Format) {
+	*f = output.Text
+	fs.VarP(f, "output", "o", "output format: text or json")
+}
+
 func newRootCommand(s streams) *cobra.Command {
 	g := &globalOptions{streams: s}
 	root := &cobra.Command{

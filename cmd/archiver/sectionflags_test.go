@@ -10,7 +10,8 @@ import (
 )
 
 // TestEverySectionProblemNamesAFlag: every key the check of a section
-// (config.Sync.Check, config.Snapshot.Check, config.RestoreTest.Check) can
+// (config.Sync.Check, config.Snapshot.Check, config.RestoreTest.Check,
+// config.Verify.Check) can
 // report maps to a flag of the command that binds that section, so no
 // problem is silently dropped (only sync's kmsKeyId is left to the store's
 // refusal), and every entry of the command's table is a key its check
@@ -34,6 +35,9 @@ func TestEverySectionProblemNamesAFlag(t *testing.T) {
 		}},
 		{"restore-test", restoreTestFlags, checkOf[config.RestoreTest], []string{
 			`{pvcs: [nonamespace], archives: true, runAsUser: -1, efsPaths: {a/b: relative}, timeout: soon, gpgSecret: {name: x}}`,
+		}},
+		{"verify", verifyFlags, checkOf[config.Verify], []string{
+			`{samplePercent: 200, maxBytes: lots, gpgSigners: [k.asc]}`,
 		}},
 	} {
 		seen := map[string]bool{}

@@ -391,21 +391,33 @@ func (c *Config) validateGlobal(v *validator) {
 }
 
 func (c *Config) validateVerify(v *validator) {
-	vf := c.Verify
-	if !vf.Enabled {
+	if !c.Verify.Enabled {
 		return
 	}
-	v.sched("verify.schedule", vf.Schedule)
-	if vf.SamplePercent < 0 || vf.SamplePercent > 100 {
-		v.add("verify.samplePercent", "%v: want a percentage above 0 and at most 100", vf.SamplePercent)
-	}
-	v.size("verify.maxBytes", vf.MaxBytes)
+	v.sched("verify.schedule", c.Verify.Schedule)
 	if c.Sync.Dest == "" {
 		v.add("verify.enabled", "needs sync.dest: the destination to re-read")
 	}
-	if len(vf.GPGSigners) > 0 && vf.GPGHome == "" && len(vf.GPGKeys) == 0 {
-		v.add("verify.gpgSigners", "needs verify.gpgHome or verify.gpgKeys: the key that decrypts the archives")
+	for _, p := range c.Verify.Check() {
+		v.add("verify."+p.Key, "%s", p.Msg)
 	}
+}
+
+// Check lists what verify cannot use in the section; it is the one check
+// of the file's verify section and of archiver verify's flags. A
+// SamplePercent of 0 (the default) is left to the caller.
+func (vf Verify) Check() []Problem {
+	var ps problems
+	if vf.SamplePercent < 0 || vf.SamplePercent > 100 {
+		ps.add("samplePercent", "%v: want a percentage above 0 and at most 100", vf.SamplePercent)
+	}
+	if err := vf.MaxBytes.Err(); err != nil {
+		ps.add("maxBytes", "%v", err)
+	}
+	if len(vf.GPGSigners) > 0 && vf.GPGHome == "" && len(vf.GPGKeys) == 0 {
+		ps.add("gpgSigners", "needs the key that decrypts the archives (a GnuPG home or exported secret keys)")
+	}
+	return ps
 }
 
 func (c *Config) validateSync(v *validator) {

@@ -329,26 +329,45 @@ const DefaultVerifySample = 10
 // says. It reads only: it needs neither the primary node nor the lock.
 func verifyJob(c *config.Config, env Env) schedule.Job {
 	return schedule.Job{Name: "verify", Schedule: c.Verify.Schedule, AnyNode: true, Run: func(ctx context.Context, _ string) (any, error) {
-		v := c.Verify
-		sample := v.SamplePercent
-		if sample == 0 {
-			sample = DefaultVerifySample
-		}
-		loc, err := store.ParseLocation(c.Sync.Dest)
-		if err != nil {
-			return nil, fmt.Errorf("sync.dest %w", err)
-		}
-		st, err := env.Clients.OpenReader(ctx, loc, store.OpenOptions{EndpointURL: c.Sync.EndpointURL, Region: c.Sync.Region, Concurrency: verify.DefaultConcurrency})
+		o, err := VerifyOptions(ctx, VerifySpec{Verify: c.Verify, Dest: c.Sync.Dest, EndpointURL: c.Sync.EndpointURL, Region: c.Sync.Region}, env.Clients)
 		if err != nil {
 			return nil, err
 		}
-		keys, err := gpg.Source{Home: v.GPGHome, Keys: v.GPGKeys, Signers: v.GPGSigners}.Load()
-		if errors.Is(err, gpg.ErrSignersWithoutKey) {
-			return nil, &configError{"verify.gpgSigners needs verify.gpgHome or verify.gpgKeys"}
-		} else if err != nil {
-			return nil, err
-		}
-		return verify.Run(ctx, verify.Options{Store: st, SamplePercent: sample, MaxBytes: v.MaxBytes.Bytes(),
-			RequireEncryption: loc.Scheme == "s3", Concurrency: verify.DefaultConcurrency, Log: env.Log, Keys: keys})
+		o.Log = env.Log
+		return verify.Run(ctx, o)
 	}}
+}
+
+// VerifySpec is a verify run: the verify section (of the file, or bound to
+// archiver verify's flags), the destination it re-reads and what only the
+// command sets.
+type VerifySpec struct {
+	config.Verify
+	Dest, EndpointURL, Region string
+	AsOf                      string    // "": the latest manifest
+	Since                     time.Time // re-read only what changed since
+	Concurrency               int       // 0: verify.DefaultConcurrency
+}
+
+// VerifyOptions turns the verify section into verify's options: the key
+// material loaded (signers without a key are an ErrConfig), the destination
+// opened to read, server-side encryption required on s3://. A
+// SamplePercent of 0 is DefaultVerifySample.
+func VerifyOptions(ctx context.Context, s VerifySpec, cl Clients) (verify.Options, error) {
+	cl = cl.withDefaults()
+	o := verify.Options{AsOf: s.AsOf, SamplePercent: cmp.Or(s.SamplePercent, DefaultVerifySample), Since: s.Since, MaxBytes: s.MaxBytes.Bytes(),
+		Concurrency: cmp.Or(s.Concurrency, verify.DefaultConcurrency)}
+	loc, err := store.ParseLocation(s.Dest)
+	if err != nil {
+		return o, fmt.Errorf("sync.dest %w", err)
+	}
+	o.Keys, err = gpg.Source{Home: s.GPGHome, Keys: s.GPGKeys, Signers: s.GPGSigners}.Load()
+	if errors.Is(err, gpg.ErrSignersWithoutKey) {
+		return o, &configError{"verify.gpgSigners needs verify.gpgHome or verify.gpgKeys"}
+	} else if err != nil {
+		return o, err
+	}
+	o.RequireEncryption = loc.Scheme == "s3"
+	o.Store, err = cl.OpenReader(ctx, loc, store.OpenOptions{EndpointURL: s.EndpointURL, Region: s.Region, Concurrency: o.Concurrency})
+	return o, err
 }
