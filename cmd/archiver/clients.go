@@ -26,8 +26,8 @@ func (d destOptions) location() (store.Location, error) {
 	return loc, nil
 }
 
-// openReader opens the destination to read it (verify, restore, the
-// manifests of a restore test): it creates nothing and needs no KMS key.
+// openReader opens the destination to read it (restore, verify-dir's
+// --restore-from): it creates nothing and needs no KMS key.
 func openReader(ctx context.Context, d destOptions, concurrency int) (store.Reader, error) {
 	loc, err := d.location()
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/restoretest"
-	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
 
@@ -167,12 +166,9 @@ func (o *drillOptions) build(ctx context.Context, keep string) (restoretest.Opti
 	spec.Selection.SnapshotID, spec.Selection.RecoveryPoint = sel.SnapshotID, sel.RecoveryPoint
 	spec.Archives, spec.Poll, spec.Keep = rt.Archives, o.poll, keep
 	do, err := jobs.RestoreTestOptions(ctx, spec, clients(o.kubeconfig))
-	switch {
-	case errors.Is(err, restoretest.ErrSelection):
+	if errors.Is(err, restoretest.ErrSelection) {
 		// The domain names values; the flags that set them are ours.
 		return do, usageErrorf("%v (see --pvc, --snapshot, --recovery-point, --storage-class)", err)
-	case errors.Is(err, jobs.ErrConfig), errors.Is(err, store.ErrInvalid):
-		return do, openErr(err)
 	}
-	return do, err
+	return do, openErr(err)
 }

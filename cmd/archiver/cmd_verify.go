@@ -35,6 +35,14 @@ func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
 	addGPGFlags(fs, &o.GPGHome, &o.GPGKeys, &o.GPGSigners)
 }
 
+// addGPGFlags binds the flags of the key material to home, keys and
+// signers (the verify section's, or verify-dir's gpg.Source).
+func addGPGFlags(fs *pflag.FlagSet, home *string, keys, signers *[]string) {
+	fs.StringVar(home, "gpg-home", "", "GnuPG home holding the key that decrypts .zip.gpg archives (a copy of the server's /etc/xroad/gpghome, mounted read-only) [$ARCHIVER_GPG_HOME]")
+	fs.StringSliceVar(keys, "gpg-key", nil, "secret key file exported with gpg --export-secret-keys (armored or binary); repeatable")
+	fs.StringSliceVar(signers, "gpg-signer", nil, "public key file of an accepted archive signer (default: the keys with a secret part); repeatable")
+}
+
 // verifyFlags are the flags behind the verify section's keys
 // (config.Verify.Check).
 var verifyFlags = map[string]string{"samplePercent": "sample", "maxBytes": "max-bytes", "gpgSigners": "gpg-signer"}

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/spf13/cobra"
 
 	"github.com/xroad-archiver/archiver/internal/dircheck"
+	"github.com/xroad-archiver/archiver/internal/gpg"
 	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/restoretest"
@@ -20,7 +22,7 @@ type verifyDirOptions struct {
 	asOf, terminationLog string
 	since                units.Time
 	output               output.Format
-	gpg                  gpgOptions
+	gpg                  gpg.Source
 }
 
 func newVerifyDirCommand(g *globalOptions) *cobra.Command {
@@ -93,7 +95,9 @@ func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) err
 // The key material is loaded first: a bad --gpg-key changes nothing.
 func checkDir(ctx context.Context, o *verifyDirOptions) (*dircheck.Result, error) {
 	var err error
-	if o.Keys, err = o.gpg.load(); err != nil {
+	if o.Keys, err = o.gpg.Load(); errors.Is(err, gpg.ErrSignersWithoutKey) {
+		return nil, usageErrorf("--gpg-signer needs --gpg-home or --gpg-key to decrypt with")
+	} else if err != nil {
 		return nil, err
 	}
 	if o.dest != "" {

@@ -6,7 +6,11 @@
 // line. The ARCHIVER_* variables override the file's keys (ApplyEnv,
 // LoadEnv); flags override both (applied by the command layer). It also
 // says where the file is (Path) and which zone archive names are written
-// in. It only parses and validates: it runs nothing and knows no flags.
+// in. Each job section's Check (Sync, Snapshot, RestoreTest, Verify) is
+// the one check of that section, for the file and for the command flags
+// bound into it: problems are named by the section's keys, and the caller
+// names the file's field or its flag. It only parses and validates: it
+// runs nothing and knows no flags.
 package config
 
 import (
