@@ -26,21 +26,8 @@ func (d destOptions) location() (store.Location, error) {
 	return loc, nil
 }
 
-// openStore opens the destination with concurrency requests at once.
-// forWrite requires a KMS key for S3; without it the store refuses
-// writes (a dry run).
-func openStore(ctx context.Context, d destOptions, concurrency int, forWrite bool) (store.Store, error) {
-	loc, err := d.location()
-	if err != nil {
-		return nil, err
-	}
-	s, err := store.Open(ctx, loc, store.OpenOptions{EndpointURL: d.endpointURL, Region: d.region, KMSKeyID: d.kmsKeyID,
-		Concurrency: concurrency, ReadOnly: !forWrite})
-	return s, openErr(err)
-}
-
-// openReader opens the destination to read it (verify, restore, the
-// manifests of a restore test): it creates nothing and needs no KMS key.
+// openReader opens the destination to read it (restore, verify-dir's
+// --restore-from): it creates nothing and needs no KMS key.
 func openReader(ctx context.Context, d destOptions, concurrency int) (store.Reader, error) {
 	loc, err := d.location()
 	if err != nil {

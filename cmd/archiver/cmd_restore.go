@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -13,6 +12,7 @@ import (
 	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/restore"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/units"
 )
 
 // restoreOptions bind restore's flags into restore.Options, plus what
@@ -20,11 +20,12 @@ import (
 type restoreOptions struct {
 	restore.Options
 	destOptions
-	since, until, archiveZone string
-	output                    output.Format
-	noProgress                bool
-	toPVC                     string
-	vol                       drillOptions
+	since, until units.Time
+	archiveZone  string
+	output       output.Format
+	noProgress   bool
+	toPVC        string
+	vol          drillOptions
 }
 
 func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
@@ -33,8 +34,8 @@ func (o *restoreOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)")
 	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
 	fs.StringArrayVar(&o.Include, "include", nil, "restore only paths (or base names) matching this glob; repeatable")
-	fs.StringVar(&o.since, "since", "", "only archives whose records end at or after this time (RFC 3339 or YYYY-MM-DD; other files: mtime)")
-	fs.StringVar(&o.until, "until", "", "only archives whose records start at or before this time")
+	fs.Var(&o.since, "since", "only archives whose records end at or after this time (RFC 3339 or YYYY-MM-DD; other files: mtime)")
+	fs.Var(&o.until, "until", "only archives whose records start at or before this time")
 	fs.StringVar(&o.archiveZone, "archive-zone", "", "time zone of the X and Y times in archive names, the Security Server JVM's zone (default: archiveZone or timeZone of $ARCHIVER_CONFIG or /etc/archiver/config.yaml when present, else UTC) [$ARCHIVER_ARCHIVE_ZONE]")
 	fs.StringVar(&o.AsOf, "as-of", "", "restore the state recorded by this run's manifest (default: the latest)")
 	fs.BoolVar(&o.Force, "force", false, "replace existing files that differ (identical files are always left alone)")
@@ -74,7 +75,7 @@ PVC of that name is never touched.
   archiver restore --from s3://my-bucket/xroad/ss1 --snapshot snap-0123456789abcdef0 --to-pvc xroad/xroad-data-restored --storage-class gp3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.toPVC != "" || o.vol.Selection.SnapshotID != "" || o.vol.Selection.RecoveryPoint != "" {
+			if o.toPVC != "" || o.vol.sel.SnapshotID != "" || o.vol.sel.RecoveryPoint != "" {
 				return runRestoreToPVC(cmd, g, o)
 			}
 			return runRestore(cmd, g, o)
@@ -96,14 +97,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 	if err != nil {
 		return usageErrorf("--concurrency %v", err)
 	}
-	now := time.Now()
-	if o.Since, err = parseSince("--since", o.since, now); err != nil {
-		return err
-	}
-	if o.Until, err = parseSince("--until", o.until, now); err != nil {
-		return err
-	}
-	if !o.Since.IsZero() && !o.Until.IsZero() && o.Since.After(o.Until) {
+	if o.Since, o.Until = o.since.Value(), o.until.Value(); !o.Since.IsZero() && !o.Until.IsZero() && o.Since.After(o.Until) {
 		return usageErrorf("--since %s is after --until %s: nothing could match", o.since, o.until)
 	}
 	if o.Zone, err = config.ArchiveZoneFor(o.archiveZone); errors.Is(err, config.ErrZone) {
@@ -125,7 +119,7 @@ func runRestore(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
 
 // runRestoreToPVC restores a snapshot or recovery point into a named PVC.
 func runRestoreToPVC(cmd *cobra.Command, g *globalOptions, o *restoreOptions) error {
-	if o.toPVC == "" || (o.vol.Selection.SnapshotID == "" && o.vol.Selection.RecoveryPoint == "") {
+	if o.toPVC == "" || (o.vol.sel.SnapshotID == "" && o.vol.sel.RecoveryPoint == "") {
 		return usageErrorf("restoring a volume needs --to-pvc NAMESPACE/NAME and --snapshot or --recovery-point")
 	}
 	ns, name, err := snapshot.ParseRef(o.toPVC)
@@ -139,6 +133,6 @@ func runRestoreToPVC(cmd *cobra.Command, g *globalOptions, o *restoreOptions) er
 		return usageErrorf("--from is required: the store holding the content manifests")
 	}
 	v := o.vol
-	v.Dest, v.EndpointURL, v.Region, v.Namespace, v.output = o.dest, o.endpointURL, o.region, ns, o.output
+	v.cfg.Sync.Dest, v.cfg.Sync.EndpointURL, v.cfg.Snapshot.Region, v.cfg.RestoreTest.Namespace, v.output = o.dest, o.endpointURL, o.region, ns, o.output
 	return runDrill(cmd, g, &v, name)
 }

@@ -10,12 +10,13 @@ import (
 	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/schedule"
 	"github.com/xroad-archiver/archiver/internal/snapshot"
+	"github.com/xroad-archiver/archiver/internal/store"
 	"github.com/xroad-archiver/archiver/internal/units"
 )
 
-// snapshotOptions bind snapshot's flags into jobs.SnapshotSpec, the
-// structure the scheduled job fills from the snapshot section, plus what
-// only the command has.
+// snapshotOptions bind snapshot's flags into jobs.SnapshotSpec, whose
+// config.Snapshot the scheduled job fills from the snapshot section, plus
+// what only the command has.
 type snapshotOptions struct {
 	jobs.SnapshotSpec
 	destOptions
@@ -23,39 +24,45 @@ type snapshotOptions struct {
 	kubeconfig string
 	runID      string
 	timeZone   string
-	timeout    units.Duration // unset: snapshot.DefaultTimeout
 	output     output.Format
 }
 
-func (o *snapshotOptions) AddFlags(fs *pflag.FlagSet) {
+// AddFlags binds the flags of listing and taking snapshots to fs and
+// those of taking them only to take: a listing refuses them as unknown.
+func (o *snapshotOptions) AddFlags(fs, take *pflag.FlagSet) {
 	fs.StringArrayVar(&o.PVCs, "pvc", nil, "PVC to back up, NAMESPACE/NAME; repeatable")
-	fs.StringArrayVar(&o.mounts, "mount", nil, "NAMESPACE/NAME=/path: where that PVC is mounted in this pod (content manifest; required for hostPath)")
+	take.StringArrayVar(&o.mounts, "mount", nil, "NAMESPACE/NAME=/path: where that PVC is mounted in this pod (content manifest; required for hostPath)")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, ~/.kube/config)")
 	fs.StringVar(&o.Cluster, "cluster", "", "cluster name recorded in tags [$ARCHIVER_CLUSTER]")
-	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
+	fs.StringVar(&o.Region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
 	fs.StringVar(&o.dest, "dest", "", "store for content manifests and hostPath tars: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
 	fs.StringVar(&o.kmsKeyID, "kms-key-id", "", "KMS key for objects written to --dest [$ARCHIVER_KMS_KEY_ID]")
 	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL for --dest")
-	fs.StringVar(&o.runID, "run-id", "", "run id (default: generated); a rerun with the same id finds its snapshots instead of making new ones")
-	fs.StringVar(&o.DRRegion, "dr-region", "", "copy EBS snapshots to this disaster-recovery region")
-	fs.StringVar(&o.DRKMSKey, "dr-kms-key-id", "", "KMS key for the disaster-recovery copies (in the DR region)")
-	fs.StringVar(&o.EFSVault, "efs-vault", "", "AWS Backup vault for EFS backups")
-	fs.StringVar(&o.EFSRole, "efs-role-arn", "", "IAM role AWS Backup assumes (trusts backup.amazonaws.com)")
-	fs.StringVar(&o.Account, "aws-account-id", "", "account of the EFS file systems (default: from AWS_ROLE_ARN)")
-	fs.Int32Var(&o.ColdAfterDays, "efs-cold-after-days", 0, "recovery point lifecycle: move to cold storage after N days (0: never)")
-	fs.Int32Var(&o.DeleteDay, "efs-delete-after-days", 0, "recovery point lifecycle: delete after N days (0: by retention only)")
-	fs.IntVar(&o.Retention.KeepLast, "keep-last", 0, "retention: keep the newest N")
-	fs.IntVar(&o.Retention.Daily, "keep-daily", 0, "retention: keep the newest of each of the last N days")
-	fs.IntVar(&o.Retention.Weekly, "keep-weekly", 0, "retention: keep the newest of each of the last N weeks")
-	fs.IntVar(&o.Retention.Monthly, "keep-monthly", 0, "retention: keep the newest of each of the last N months")
+	take.StringVar(&o.runID, "run-id", "", "run id (default: generated); a rerun with the same id finds its snapshots instead of making new ones")
+	take.StringVar(&o.DRRegion, "dr-region", "", "copy EBS snapshots to this disaster-recovery region")
+	take.StringVar(&o.DRKMSKey, "dr-kms-key-id", "", "KMS key for the disaster-recovery copies (in the DR region)")
+	fs.StringVar(&o.EFS.Vault, "efs-vault", "", "AWS Backup vault for EFS backups")
+	fs.StringVar(&o.EFS.RoleARN, "efs-role-arn", "", "IAM role AWS Backup assumes (trusts backup.amazonaws.com)")
+	fs.StringVar(&o.EFS.AccountID, "aws-account-id", "", "account of the EFS file systems (default: from AWS_ROLE_ARN)")
+	take.Int32Var(&o.ColdAfterDays, "efs-cold-after-days", 0, "recovery point lifecycle: move to cold storage after N days (0: never)")
+	take.Int32Var(&o.DeleteDay, "efs-delete-after-days", 0, "recovery point lifecycle: delete after N days (0: by retention only)")
+	take.IntVar(&o.Retention.KeepLast, "keep-last", 0, "retention: keep the newest N")
+	take.IntVar(&o.Retention.Daily, "keep-daily", 0, "retention: keep the newest of each of the last N days")
+	take.IntVar(&o.Retention.Weekly, "keep-weekly", 0, "retention: keep the newest of each of the last N weeks")
+	take.IntVar(&o.Retention.Monthly, "keep-monthly", 0, "retention: keep the newest of each of the last N months")
 	fs.StringVar(&o.timeZone, "time-zone", "UTC", "time zone for retention days/weeks/months (IANA name)")
-	o.timeout = units.DurationOf(snapshot.DefaultTimeout)
-	fs.Var(&o.timeout, "timeout", "how long to wait for each snapshot or backup job")
-	fs.BoolVar(&o.DryRun, "dry-run", false, "resolve the PVCs and show what retention would delete; create and delete nothing")
+	o.Timeout = units.DurationOf(snapshot.DefaultTimeout)
+	take.Var(&o.Timeout, "timeout", "how long to wait for each snapshot or backup job")
+	take.BoolVar(&o.DryRun, "dry-run", false, "resolve the PVCs and show what retention would delete; create and delete nothing")
 	addOutputFlag(fs, &o.output)
 	fs.DurationVar(&o.Poll, "poll-interval", 5*time.Second, "first interval between progress checks (then backing off to 1m)")
 	_ = fs.MarkHidden("poll-interval")
 }
+
+// snapshotFlags are the flags behind the snapshot section's keys
+// (config.Snapshot.Check).
+var snapshotFlags = map[string]string{"pvcs": "pvc", "mounts": "mount", "timeout": "timeout", "drKmsKeyId": "dr-kms-key-id",
+	"retention.keepLast": "keep-last", "retention.daily": "keep-daily", "retention.weekly": "keep-weekly", "retention.monthly": "keep-monthly"}
 
 const snapshotExitHelp = `Exit codes:
   0    every PVC backed up (and retention applied)
@@ -86,20 +93,12 @@ that PV (by tag). A rerun with the same --run-id finds its snapshots instead of 
 			return runSnapshot(cmd, g, o, false)
 		},
 	}
-	o.AddFlags(c.PersistentFlags())
+	o.AddFlags(c.PersistentFlags(), c.Flags())
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "Show the snapshots or recovery points archiver made of PVCs",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Flags of taking snapshots mean nothing to a listing: refuse
-			// them rather than let a reader think they did something.
-			for _, f := range []string{"mount", "run-id", "dr-region", "dr-kms-key-id", "efs-cold-after-days", "efs-delete-after-days",
-				"keep-last", "keep-daily", "keep-weekly", "keep-monthly", "dry-run", "timeout"} {
-				if cmd.Flags().Changed(f) {
-					return usageErrorf("--%s does not apply to snapshot list (it only reads)", f)
-				}
-			}
 			return runSnapshot(cmd, g, o, true)
 		},
 	}
@@ -110,36 +109,23 @@ that PV (by tag). A rerun with the same --run-id finds its snapshots instead of 
 // build checks the flags and builds snapshot's options (jobs.SnapshotOptions).
 func (o *snapshotOptions) build(cmd *cobra.Command, list bool) (snapshot.Options, error) {
 	ctx := cmd.Context()
-	if len(o.PVCs) == 0 {
-		return snapshot.Options{}, usageErrorf("--pvc is required (NAMESPACE/NAME, repeatable)")
-	}
-	for _, p := range o.PVCs {
-		if _, _, err := snapshot.ParseRef(p); err != nil {
-			return snapshot.Options{}, usageErrorf("--pvc: %v", err)
-		}
-	}
-	if err := o.Retention.Validate(); err != nil {
-		return snapshot.Options{}, usageErrorf("%v", err)
-	}
 	var err error
-	if o.Location, err = time.LoadLocation(o.timeZone); err != nil {
-		return snapshot.Options{}, usageErrorf("--time-zone %q: %v", o.timeZone, err)
-	}
-	o.Timeout, o.Region = o.timeout.Value(), o.region
 	if o.Mounts, err = snapshot.ParseMounts(o.mounts); err != nil {
 		return snapshot.Options{}, usageErrorf("--mount %v", err)
 	}
-	if o.dest != "" {
-		if o.Store, err = openStore(ctx, o.destOptions, 4, !list && !o.DryRun); err != nil {
-			return snapshot.Options{}, err
-		}
+	if err := flagProblem(o.Snapshot.Check(), snapshotFlags); err != nil {
+		return snapshot.Options{}, err
 	}
-	switch {
-	case o.DRKMSKey != "" && o.DRRegion == "":
-		return snapshot.Options{}, usageErrorf("--dr-kms-key-id needs --dr-region")
-	case o.ColdAfterDays > 0 && o.DeleteDay > 0 && o.DeleteDay < o.ColdAfterDays+90:
+	if o.ColdAfterDays > 0 && o.DeleteDay > 0 && o.DeleteDay < o.ColdAfterDays+90 {
 		return snapshot.Options{}, usageErrorf("--efs-delete-after-days must be at least --efs-cold-after-days + 90 (AWS Backup's cold storage minimum)")
 	}
+	if o.Location, err = time.LoadLocation(o.timeZone); err != nil {
+		return snapshot.Options{}, usageErrorf("--time-zone %q: %v", o.timeZone, err)
+	}
+	if _, err := o.location(); o.dest != "" && err != nil {
+		return snapshot.Options{}, err
+	}
+	o.Dest, o.DestOptions = o.dest, store.OpenOptions{EndpointURL: o.endpointURL, KMSKeyID: o.kmsKeyID, ReadOnly: list || o.DryRun}
 	so, err := jobs.SnapshotOptions(ctx, o.SnapshotSpec, clients(o.kubeconfig))
 	return so, openErr(err)
 }

@@ -87,22 +87,6 @@ An archived object is never overwritten: a rewritten archive is kept as a second
 	return c
 }
 
-// build checks the flags and turns them into s3sync options (store
-// opened, no logger or progress yet) and the store options it used.
-func (o *syncOptions) build(ctx context.Context) (s3sync.Options, store.OpenOptions, error) {
-	if o.Dest == "" {
-		return s3sync.Options{}, store.OpenOptions{}, usageErrorf("--dest is required (s3://BUCKET/PREFIX or file:///path)")
-	}
-	if o.lock.Mode.IsSet() || o.lock.Retention.IsSet() {
-		o.ObjectLock = &o.lock
-	}
-	if err := o.check(); err != nil {
-		return s3sync.Options{}, store.OpenOptions{}, err
-	}
-	so, oo, err := jobs.SyncOptions(ctx, jobs.SyncSpec{Sync: o.Sync, PartSize: o.partSize.Bytes(), MultipartThreshold: o.threshold.Bytes(), DryRun: o.dryRun}, clients(""))
-	return so, oo, openErr(err)
-}
-
 // syncFlags are the flags behind the sync section's keys. kmsKeyId has
 // none: the store refuses an s3:// destination without a key, and openErr
 // names the flag.
@@ -111,22 +95,28 @@ var syncFlags = map[string]string{"dest": "dest", "compress": "compress", "concu
 	"prune.olderThan": "prune-local", "prune.freeSpacePercent": "prune-free-space",
 	"objectLock.mode": "object-lock-mode", "objectLock.retention": "object-lock-retention"}
 
-// check names the flag of a value sync cannot use: the section's check
-// (config.Sync.Check), where a concurrency of 0 is the default and a flag
-// must name one.
-func (o *syncOptions) check() error {
-	if err := parallel.CheckWorkers(o.Concurrency); err != nil {
-		return usageErrorf("--concurrency %v", err)
+// build checks the flags (the section's check, config.Sync.Check, where a
+// concurrency of 0 is the default and a flag must name one) and turns them
+// into s3sync options (store opened, no logger or progress yet) and the
+// store options it used.
+func (o *syncOptions) build(ctx context.Context) (so s3sync.Options, oo store.OpenOptions, err error) {
+	if o.Dest == "" {
+		return so, oo, usageErrorf("--dest is required (s3://BUCKET/PREFIX or file:///path)")
 	}
-	if _, err := (destOptions{dest: o.Dest}).location(); err != nil {
-		return err
+	if o.lock.Mode.IsSet() || o.lock.Retention.IsSet() {
+		o.ObjectLock = &o.lock
 	}
-	for _, p := range o.Sync.Check() {
-		if f, ok := syncFlags[p.Key]; ok {
-			return usageErrorf("--%s: %s", f, p.Msg)
-		}
+	if err = parallel.CheckWorkers(o.Concurrency); err != nil {
+		return so, oo, usageErrorf("--concurrency %v", err)
 	}
-	return nil
+	if _, err = (destOptions{dest: o.Dest}).location(); err != nil {
+		return so, oo, err
+	}
+	if err = flagProblem(o.Sync.Check(), syncFlags); err != nil {
+		return so, oo, err
+	}
+	so, oo, err = jobs.SyncOptions(ctx, jobs.SyncSpec{Sync: o.Sync, PartSize: o.partSize.Bytes(), MultipartThreshold: o.threshold.Bytes(), DryRun: o.dryRun}, clients(""))
+	return so, oo, openErr(err)
 }
 
 func runSync(cmd *cobra.Command, g *globalOptions, o *syncOptions) error {

@@ -1,42 +1,51 @@
 package main
 
 import (
-	"time"
-
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/xroad-archiver/archiver/internal/jobs"
 	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/parallel"
 	"github.com/xroad-archiver/archiver/internal/units"
 	"github.com/xroad-archiver/archiver/internal/verify"
 )
 
-// verifyOptions bind verify's flags into verify.Options, plus what only
-// the command has.
+// verifyOptions bind verify's flags into jobs.VerifySpec, whose
+// config.Verify the scheduled job fills from the verify section, plus what
+// only the command has.
 type verifyOptions struct {
-	verify.Options
-	destOptions
-	since      string
-	maxBytes   units.Size
+	jobs.VerifySpec
+	since      units.Time
 	output     output.Format
 	noProgress bool
-	gpg        gpgOptions
 }
 
 func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.dest, "dest", "", "destination to verify: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
-	fs.StringVar(&o.endpointURL, "endpoint-url", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)")
-	fs.StringVar(&o.region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
+	fs.StringVar(&o.Dest, "dest", "", "destination to verify: s3://BUCKET/PREFIX or file:///path [$ARCHIVER_DEST]")
+	fs.StringVar(&o.EndpointURL, "endpoint-url", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)")
+	fs.StringVar(&o.Region, "region", "", "AWS region (default: AWS_REGION or the shared config)")
 	fs.StringVar(&o.AsOf, "as-of", "", "verify the state recorded by this run's manifest (default: the latest)")
 	fs.Float64Var(&o.SamplePercent, "sample", 100, "percentage of objects to re-read; the sample rotates daily so repeated runs cover everything")
-	fs.StringVar(&o.since, "since", "", "re-read only files modified since this time (RFC 3339 or YYYY-MM-DD) or age (e.g. 7d)")
-	fs.Var(&o.maxBytes, "max-bytes", "stop re-reading after this many bytes, e.g. 50GiB (0: no limit); the rest is checked for presence and size")
+	fs.Var(&o.since, "since", "re-read only files modified since this time (RFC 3339 or YYYY-MM-DD) or age (e.g. 7d)")
+	fs.Var(&o.MaxBytes, "max-bytes", "stop re-reading after this many bytes, e.g. 50GiB (0: no limit); the rest is checked for presence and size")
 	fs.IntVar(&o.Concurrency, "concurrency", verify.DefaultConcurrency, "objects re-read at once")
 	addOutputFlag(fs, &o.output)
 	fs.BoolVar(&o.noProgress, "no-progress", false, "no progress bar even on a terminal")
-	o.gpg.AddFlags(fs)
+	addGPGFlags(fs, &o.GPGHome, &o.GPGKeys, &o.GPGSigners)
 }
+
+// addGPGFlags binds the flags of the key material to home, keys and
+// signers (the verify section's, or verify-dir's gpg.Source).
+func addGPGFlags(fs *pflag.FlagSet, home *string, keys, signers *[]string) {
+	fs.StringVar(home, "gpg-home", "", "GnuPG home holding the key that decrypts .zip.gpg archives (a copy of the server's /etc/xroad/gpghome, mounted read-only) [$ARCHIVER_GPG_HOME]")
+	fs.StringSliceVar(keys, "gpg-key", nil, "secret key file exported with gpg --export-secret-keys (armored or binary); repeatable")
+	fs.StringSliceVar(signers, "gpg-signer", nil, "public key file of an accepted archive signer (default: the keys with a secret part); repeatable")
+}
+
+// verifyFlags are the flags behind the verify section's keys
+// (config.Verify.Check).
+var verifyFlags = map[string]string{"samplePercent": "sample", "maxBytes": "max-bytes", "gpgSigners": "gpg-signer"}
 
 const verifyExitHelp = `Exit codes:
   0    verified: every check passed
@@ -72,48 +81,35 @@ were checked for integrity only. Objects no manifest records are reported as war
 	return c
 }
 
-// parseSince parses a point in time flag (units.ParseTime).
-func parseSince(flag, v string, now time.Time) (time.Time, error) {
-	t, err := units.ParseTime(v, now)
-	if err != nil {
-		return t, usageErrorf("%s %v", flag, err)
-	}
-	return t, nil
-}
-
 func runVerify(cmd *cobra.Command, g *globalOptions, o *verifyOptions) error {
 	ctx := cmd.Context()
 	switch {
-	case o.dest == "":
+	case o.Dest == "":
 		return usageErrorf("--dest is required (s3://BUCKET/PREFIX or file:///path)")
-	case o.SamplePercent <= 0 || o.SamplePercent > 100:
-		return usageErrorf("--sample %.1f: want a percentage above 0 and at most 100", o.SamplePercent)
+	case o.SamplePercent == 0:
+		return usageErrorf("--sample 0: want a percentage above 0 and at most 100")
 	}
-	err := parallel.CheckWorkers(o.Concurrency)
-	if err != nil {
+	if err := flagProblem(o.Verify.Check(), verifyFlags); err != nil {
+		return err
+	}
+	if err := parallel.CheckWorkers(o.Concurrency); err != nil {
 		return usageErrorf("--concurrency %v", err)
 	}
-	if o.Since, err = parseSince("--since", o.since, time.Now()); err != nil {
+	if _, err := (destOptions{dest: o.Dest}).location(); err != nil {
 		return err
 	}
-	loc, err := o.location()
+	o.Since = o.since.Value()
+	opts, err := jobs.VerifyOptions(ctx, o.VerifySpec, clients(""))
 	if err != nil {
-		return err
+		return openErr(err)
 	}
-	if o.Keys, err = o.gpg.load(); err != nil {
-		return err
-	}
-	if o.Store, err = openReader(ctx, o.destOptions, o.Concurrency); err != nil {
-		return err
-	}
-	o.MaxBytes, o.RequireEncryption, o.Log = o.maxBytes.Bytes(), loc.Scheme == "s3", g.log
-	if o.Keys != nil {
-		g.log.Info("encrypted archives are decrypted and signature-checked", "keys", o.Keys.String())
+	if opts.Log = g.log; opts.Keys != nil {
+		g.log.Info("encrypted archives are decrypted and signature-checked", "keys", opts.Keys.String())
 	}
 	if bar := g.bar(o.noProgress, "verify"); bar != nil {
-		o.Progress = bar
+		opts.Progress = bar
 	}
-	rep, err := verify.Run(ctx, o.Options)
+	rep, err := verify.Run(ctx, opts)
 	g.log.Info("verify finished", "status", rep.Status, "reread_files", rep.Reread.Files, "findings", len(rep.Findings), "duration_seconds", rep.DurationSec)
 	return g.print(o.output, rep, err)
 }

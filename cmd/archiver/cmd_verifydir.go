@@ -2,15 +2,16 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"time"
+	"errors"
 
 	"github.com/spf13/cobra"
 
 	"github.com/xroad-archiver/archiver/internal/dircheck"
+	"github.com/xroad-archiver/archiver/internal/gpg"
 	"github.com/xroad-archiver/archiver/internal/outcome"
 	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/restoretest"
+	"github.com/xroad-archiver/archiver/internal/units"
 )
 
 // verifyDirOptions bind verify-dir's flags into dircheck.DirOptions, plus
@@ -18,9 +19,10 @@ import (
 type verifyDirOptions struct {
 	dircheck.DirOptions
 	destOptions
-	asOf, since, terminationLog string
-	output                      output.Format
-	gpg                         gpgOptions
+	asOf, terminationLog string
+	since                units.Time
+	output               output.Format
+	gpg                  gpg.Source
 }
 
 func newVerifyDirCommand(g *globalOptions) *cobra.Command {
@@ -56,7 +58,7 @@ Exit codes:
 	fs.StringVar(&o.Dir, "dir", "", "the restored directory (the volume's root)")
 	fs.StringVar(&o.Manifest, "manifest", "", "content manifest file (JSON, or zstd-compressed JSON)")
 	fs.StringVar(&o.RecoveryGlob, "recovery-dir", "", "check the newest directory below --dir matching this glob (AWS Backup EFS restores land in aws-backup-restore_<datetime>)")
-	fs.StringVar(&o.since, "recovery-since", "", "with --recovery-dir: only a directory written since this time (RFC 3339; the restore job's start)")
+	fs.Var(&o.since, "recovery-since", "with --recovery-dir: only a directory written since this time (RFC 3339; the restore job's start)")
 	fs.StringArrayVar(&o.Exclude, "recovery-exclude", nil, "with --recovery-dir: never this directory (a kept recovery in use); repeatable")
 	fs.StringVar(&o.Sub, "sub", "/", "with --recovery-dir: the volume's path inside the file system")
 	fs.StringVar(&o.dest, "restore-from", "", "first restore the archives of this destination (s3://BUCKET/PREFIX or file:///path) into --dir, then check them against its manifest")
@@ -65,7 +67,7 @@ Exit codes:
 	fs.StringVar(&o.region, "region", "", "AWS region for --restore-from")
 	fs.StringVar(&o.terminationLog, "termination-log", "", "also write the compact JSON result here (e.g. /dev/termination-log)")
 	addOutputFlag(fs, &o.output)
-	o.gpg.AddFlags(fs)
+	addGPGFlags(fs, &o.gpg.Home, &o.gpg.Keys, &o.gpg.Signers)
 	return c
 }
 
@@ -93,7 +95,9 @@ func runVerifyDir(cmd *cobra.Command, g *globalOptions, o *verifyDirOptions) err
 // The key material is loaded first: a bad --gpg-key changes nothing.
 func checkDir(ctx context.Context, o *verifyDirOptions) (*dircheck.Result, error) {
 	var err error
-	if o.Keys, err = o.gpg.load(); err != nil {
+	if o.Keys, err = o.gpg.Load(); errors.Is(err, gpg.ErrSignersWithoutKey) {
+		return nil, usageErrorf("--gpg-signer needs --gpg-home or --gpg-key to decrypt with")
+	} else if err != nil {
 		return nil, err
 	}
 	if o.dest != "" {
@@ -103,10 +107,6 @@ func checkDir(ctx context.Context, o *verifyDirOptions) (*dircheck.Result, error
 		}
 		return restoretest.RestoreAndCheck(ctx, st, o.Dir, o.asOf, o.Keys)
 	}
-	if o.RecoveryGlob != "" && o.since != "" {
-		if o.Since, err = time.Parse(time.RFC3339, o.since); err != nil {
-			return nil, fmt.Errorf("--recovery-since: %w", err)
-		}
-	}
+	o.Since = o.since.Value()
 	return dircheck.CheckDir(ctx, o.DirOptions)
 }

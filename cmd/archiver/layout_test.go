@@ -110,7 +110,7 @@ func TestCommandsAreThin(t *testing.T) {
 	// maxCmdLines is a ratchet: issue #12 asks for 1,500; what is above it
 	// is help text and flag bindings (README, "Architecture"). Lower it
 	// as commands shrink, never raise it.
-	const maxCmdLines, maxCmdFileLines = 1574, 200
+	const maxCmdLines, maxCmdFileLines = 1515, 200
 	ents, err := os.ReadDir(".")
 	if err != nil {
 		t.Fatal(err)

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/xroad-archiver/archiver/internal/config"
 	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/progress"
 )
@@ -38,6 +40,22 @@ var errUsage = errors.New("usage")
 
 func usageErrorf(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, a...))
+}
+
+// flagProblem names the flag of the first problem of a section's check
+// (config) that has one; an entry of a list or map ("pvcs[0]",
+// "mounts.NS/NAME") has its list's or map's flag.
+func flagProblem(ps []config.Problem, flags map[string]string) error {
+	for _, p := range ps {
+		f, ok := flags[p.Key]
+		if !ok {
+			f, ok = flags[p.Key[:strings.IndexAny(p.Key+".", "[.")]]
+		}
+		if ok {
+			return usageErrorf("--%s: %s", f, p.Msg)
+		}
+	}
+	return nil
 }
 
 type streams struct {
@@ -96,6 +114,13 @@ func (g *globalOptions) print(format output.Format, res output.Result, err error
 		return perr
 	}
 	return err
+}
+
+// addOutputFlag binds -o/--output to f, text by default; internal/output
+// checks the value as it is parsed and writes the result.
+func addOutputFlag(fs *pflag.FlagSet, f *output.Format) {
+	*f = output.Text
+	fs.VarP(f, "output", "o", "output format: text or json")
 }
 
 func newRootCommand(s streams) *cobra.Command {

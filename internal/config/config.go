@@ -6,7 +6,11 @@
 // line. The ARCHIVER_* variables override the file's keys (ApplyEnv,
 // LoadEnv); flags override both (applied by the command layer). It also
 // says where the file is (Path) and which zone archive names are written
-// in. It only parses and validates: it runs nothing and knows no flags.
+// in. Each job section's Check (Sync, Snapshot, RestoreTest, Verify) is
+// the one check of that section, for the file and for the command flags
+// bound into it: problems are named by the section's keys, and the caller
+// names the file's field or its flag. It only parses and validates: it
+// runs nothing and knows no flags.
 package config
 
 import (
@@ -363,12 +367,6 @@ func (v *validator) sched(field, spec string) {
 	}
 }
 
-func (v *validator) pvc(field, p string) {
-	if ns, name, ok := strings.Cut(p, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-		v.add(field, "%q: want NAMESPACE/NAME", p)
-	}
-}
-
 // validateGlobal checks the zones, the lock, the primary rule and that
 // some job is enabled.
 func (c *Config) validateGlobal(v *validator) {
@@ -397,21 +395,33 @@ func (c *Config) validateGlobal(v *validator) {
 }
 
 func (c *Config) validateVerify(v *validator) {
-	vf := c.Verify
-	if !vf.Enabled {
+	if !c.Verify.Enabled {
 		return
 	}
-	v.sched("verify.schedule", vf.Schedule)
-	if vf.SamplePercent < 0 || vf.SamplePercent > 100 {
-		v.add("verify.samplePercent", "%v: want a percentage above 0 and at most 100", vf.SamplePercent)
-	}
-	v.size("verify.maxBytes", vf.MaxBytes)
+	v.sched("verify.schedule", c.Verify.Schedule)
 	if c.Sync.Dest == "" {
 		v.add("verify.enabled", "needs sync.dest: the destination to re-read")
 	}
-	if len(vf.GPGSigners) > 0 && vf.GPGHome == "" && len(vf.GPGKeys) == 0 {
-		v.add("verify.gpgSigners", "needs verify.gpgHome or verify.gpgKeys: the key that decrypts the archives")
+	for _, p := range c.Verify.Check() {
+		v.add("verify."+p.Key, "%s", p.Msg)
 	}
+}
+
+// Check lists what verify cannot use in the section; it is the one check
+// of the file's verify section and of archiver verify's flags. A
+// SamplePercent of 0 (the default) is left to the caller.
+func (vf Verify) Check() []Problem {
+	var ps problems
+	if vf.SamplePercent < 0 || vf.SamplePercent > 100 {
+		ps.add("samplePercent", "%v: want a percentage above 0 and at most 100", vf.SamplePercent)
+	}
+	if err := vf.MaxBytes.Err(); err != nil {
+		ps.add("maxBytes", "%v", err)
+	}
+	if len(vf.GPGSigners) > 0 && vf.GPGHome == "" && len(vf.GPGKeys) == 0 {
+		ps.add("gpgSigners", "needs the key that decrypts the archives (a GnuPG home or exported secret keys)")
+	}
+	return ps
 }
 
 func (c *Config) validateSync(v *validator) {
@@ -433,12 +443,29 @@ func (c *Config) validateSync(v *validator) {
 // section's name, a command under its flag.
 type Problem struct{ Key, Msg string }
 
+// problems collects a section's Problems.
+type problems []Problem
+
+func (ps *problems) add(key, format string, a ...any) {
+	*ps = append(*ps, Problem{key, fmt.Sprintf(format, a...)})
+}
+
+// refs reports every entry of list (key[i]) that is not a NAMESPACE/NAME
+// reference to a PVC.
+func (ps *problems) refs(key string, list []string) {
+	for i, p := range list {
+		if ns, name, ok := strings.Cut(p, "/"); !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			ps.add(fmt.Sprintf("%s[%d]", key, i), "%q: want NAMESPACE/NAME", p)
+		}
+	}
+}
+
 // Check lists what sync cannot use in the section; it is the one check
 // of the file's sync section and of archiver sync's flags. An empty Dest
 // and a Concurrency of 0 (the default) are left to the caller.
 func (s Sync) Check() []Problem {
-	var ps []Problem
-	add := func(key, format string, a ...any) { ps = append(ps, Problem{key, fmt.Sprintf(format, a...)}) }
+	var ps problems
+	add := ps.add
 	s3 := strings.HasPrefix(s.Dest, "s3://")
 	switch {
 	case s3 && s.KMSKeyID == "":
@@ -488,30 +515,44 @@ func (s Sync) Check() []Problem {
 }
 
 func (c *Config) validateSnapshot(v *validator) {
-	s := c.Snapshot
-	if !s.Enabled {
+	if !c.Snapshot.Enabled {
 		return
 	}
-	v.sched("snapshot.schedule", s.Schedule)
+	v.sched("snapshot.schedule", c.Snapshot.Schedule)
+	for _, p := range c.Snapshot.Check() {
+		v.add("snapshot."+p.Key, "%s", p.Msg)
+	}
+}
+
+// Check lists what snapshot cannot use in the section; it is the one
+// check of the file's snapshot section and of archiver snapshot's flags.
+func (s Snapshot) Check() []Problem {
+	var ps problems
 	if len(s.PVCs) == 0 {
-		v.add("snapshot.pvcs", "at least one NAMESPACE/NAME")
+		ps.add("pvcs", "at least one NAMESPACE/NAME")
 	}
-	for i, p := range s.PVCs {
-		v.pvc(fmt.Sprintf("snapshot.pvcs[%d]", i), p)
-	}
+	ps.refs("pvcs", s.PVCs)
 	for k, m := range s.Mounts {
 		if !strings.HasPrefix(m, "/") {
-			v.add("snapshot.mounts."+k, "%q: want an absolute path", m)
+			ps.add("mounts."+k, "%q: want an absolute path", m)
 		}
 	}
-	v.dur("snapshot.timeout", s.Timeout)
+	if err := s.Timeout.Err(); err != nil {
+		ps.add("timeout", "%v", err)
+	}
 	r := s.Retention
-	if r.KeepLast < 0 || r.Daily < 0 || r.Weekly < 0 || r.Monthly < 0 {
-		v.add("snapshot.retention", "counts must not be negative")
+	for _, n := range []struct {
+		key   string
+		count int
+	}{{"keepLast", r.KeepLast}, {"daily", r.Daily}, {"weekly", r.Weekly}, {"monthly", r.Monthly}} {
+		if n.count < 0 {
+			ps.add("retention."+n.key, "%d: counts must not be negative", n.count)
+		}
 	}
 	if s.DRKMSKey != "" && s.DRRegion == "" {
-		v.add("snapshot.drKmsKeyId", "needs snapshot.drRegion")
+		ps.add("drKmsKeyId", "needs a disaster-recovery region to copy to")
 	}
+	return ps
 }
 
 func (c *Config) validateRestoreTest(v *validator) {
@@ -520,34 +561,43 @@ func (c *Config) validateRestoreTest(v *validator) {
 		return
 	}
 	v.sched("restoreTest.schedule", r.Schedule)
-	pvcs := r.PVCs
-	if len(pvcs) == 0 {
-		pvcs = c.Snapshot.PVCs
-	}
-	if len(pvcs) == 0 && !r.Archives {
+	if len(r.PVCs) == 0 && len(c.Snapshot.PVCs) == 0 && !r.Archives {
 		v.add("restoreTest.pvcs", "at least one NAMESPACE/NAME (or snapshot.pvcs, or archives: true)")
-	}
-	if r.Archives && r.Namespace == "" {
-		v.add("restoreTest.namespace", "required with archives: the verifier pod runs there")
-	}
-	for i, p := range r.PVCs {
-		v.pvc(fmt.Sprintf("restoreTest.pvcs[%d]", i), p)
 	}
 	if c.Sync.Dest == "" {
 		v.add("restoreTest.enabled", "needs sync.dest: the content manifests snapshot writes there are what a restore is checked against")
 	}
+	for _, p := range r.Check() {
+		v.add("restoreTest."+p.Key, "%s", p.Msg)
+	}
+}
+
+// Check lists what a restore test cannot use in the section; it is the
+// one check of the file's restoreTest section and of the flags of
+// archiver restore-test (and restore --to-pvc). Which PVCs to test (the
+// file defaults to snapshot.pvcs), where the content manifests are and a
+// RunAsUser of 0 (the default) are left to the caller.
+func (r RestoreTest) Check() []Problem {
+	var ps problems
+	ps.refs("pvcs", r.PVCs)
+	if r.Archives && r.Namespace == "" {
+		ps.add("namespace", "required to restore the archives: the verifier pod runs there")
+	}
 	if r.RunAsUser < 0 {
-		v.add("restoreTest.runAsUser", "%d: want a non-root uid", r.RunAsUser)
+		ps.add("runAsUser", "%d: want a non-root uid", r.RunAsUser)
 	}
 	for k, p := range r.EFSPaths {
 		if !strings.HasPrefix(p, "/") {
-			v.add("restoreTest.efsPaths."+k, "%q: want an absolute path inside the file system", p)
+			ps.add("efsPaths."+k, "%q: want an absolute path inside the file system", p)
 		}
 	}
-	v.dur("restoreTest.timeout", r.Timeout)
-	if g := r.GPGSecret; g != nil && (g.Name == "" || len(g.Keys) == 0) {
-		v.add("restoreTest.gpgSecret", "needs name (a Secret in the verifier pod's namespace) and keys (its keys holding the exported secret key)")
+	if err := r.Timeout.Err(); err != nil {
+		ps.add("timeout", "%v", err)
 	}
+	if g := r.GPGSecret; g != nil && (g.Name == "" || len(g.Keys) == 0) {
+		ps.add("gpgSecret", "needs the name of a Secret in the verifier pod's namespace and its key(s) holding the exported secret key")
+	}
+	return ps
 }
 
 // validateReporting checks serve, metrics and alarms.

@@ -77,23 +77,7 @@ func (p *sexpParser) value(depth int) (sexp, error) {
 	c := p.b[p.i]
 	switch {
 	case c == '(':
-		p.i++
-		l := sexp{list: []sexp{}}
-		for {
-			p.space()
-			if p.i >= len(p.b) {
-				return sexp{}, errors.New("unclosed list")
-			}
-			if p.b[p.i] == ')' {
-				p.i++
-				return l, nil
-			}
-			v, err := p.value(depth + 1)
-			if err != nil {
-				return sexp{}, err
-			}
-			l.list = append(l.list, v)
-		}
+		return p.list(depth)
 	case c >= '0' && c <= '9':
 		j := p.i
 		for j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9' {
@@ -147,6 +131,27 @@ func (p *sexpParser) value(depth int) (sexp, error) {
 		return sexp{atom: a}, nil
 	}
 	return p.token()
+}
+
+// list parses the values up to the ')' that closes the '(' at p.i.
+func (p *sexpParser) list(depth int) (sexp, error) {
+	p.i++
+	l := sexp{list: []sexp{}}
+	for {
+		p.space()
+		if p.i >= len(p.b) {
+			return sexp{}, errors.New("unclosed list")
+		}
+		if p.b[p.i] == ')' {
+			p.i++
+			return l, nil
+		}
+		v, err := p.value(depth + 1)
+		if err != nil {
+			return sexp{}, err
+		}
+		l.list = append(l.list, v)
+	}
 }
 
 func (p *sexpParser) token() (sexp, error) {

@@ -97,22 +97,11 @@ func SyncOptions(ctx context.Context, s SyncSpec, cl Clients) (s3sync.Options, s
 // snapshotJob snapshots the volumes as the snapshot section says.
 func snapshotJob(c *config.Config, env Env) schedule.Job {
 	return schedule.Job{Name: "snapshot", Schedule: c.Snapshot.Schedule, Run: func(ctx context.Context, runID string) (any, error) {
-		s := c.Snapshot
-		spec := SnapshotSpec{PVCs: s.PVCs, Mounts: s.Mounts, Cluster: c.Cluster, Region: s.Region, DRRegion: s.DRRegion, DRKMSKey: s.DRKMSKey,
-			EFSVault: s.EFS.Vault, EFSRole: s.EFS.RoleARN, Account: s.EFS.AccountID, Timeout: s.Timeout.Value(),
-			Retention: snapshot.Policy{KeepLast: s.Retention.KeepLast, Daily: s.Retention.Daily, Weekly: s.Retention.Weekly, Monthly: s.Retention.Monthly}}
+		spec := SnapshotSpec{Snapshot: c.Snapshot, Cluster: c.Cluster, Dest: c.Sync.Dest,
+			DestOptions: store.OpenOptions{EndpointURL: c.Sync.EndpointURL, KMSKeyID: c.Sync.KMSKeyID}}
 		var err error
 		if spec.Location, err = time.LoadLocation(c.TimeZone); err != nil { // "" is UTC
 			return nil, err
-		}
-		if c.Sync.Dest != "" {
-			loc, err := store.ParseLocation(c.Sync.Dest)
-			if err != nil {
-				return nil, fmt.Errorf("sync.dest %w", err)
-			}
-			if spec.Store, err = env.Clients.OpenStore(ctx, loc, store.OpenOptions{EndpointURL: c.Sync.EndpointURL, Region: s.Region, KMSKeyID: c.Sync.KMSKeyID, Concurrency: 4}); err != nil {
-				return nil, err
-			}
 		}
 		so, err := SnapshotOptions(ctx, spec, env.Clients)
 		if err != nil {
@@ -127,33 +116,44 @@ func snapshotJob(c *config.Config, env Env) schedule.Job {
 	}}
 }
 
-// SnapshotSpec is what a snapshot run needs besides its clients, from the
-// configuration (the job) or from flags (archiver snapshot).
+// SnapshotSpec is a snapshot run: the snapshot section (of the file, or
+// bound to archiver snapshot's flags) and what the file says elsewhere or
+// only the command sets.
 type SnapshotSpec struct {
-	PVCs                     []string
-	Mounts                   map[string]string // NAMESPACE/NAME -> where this pod mounts it
-	Cluster, Region          string
-	DRRegion, DRKMSKey       string
-	EFSVault, EFSRole        string
-	Account                  string // of the EFS file systems; "": from AWS_ROLE_ARN
-	ColdAfterDays, DeleteDay int32  // EFS recovery point lifecycle (0: none)
-	Retention                snapshot.Policy
+	config.Snapshot
+	Cluster                  string
+	ColdAfterDays, DeleteDay int32          // EFS recovery point lifecycle (0: none)
 	Location                 *time.Location // of retention's days
-	Timeout, Poll            time.Duration
+	Poll                     time.Duration
 	DryRun                   bool
-	Store                    store.Store // content manifests and hostPath tars; nil: none
+	// Dest is where content manifests and hostPath tars go ("": nowhere),
+	// opened with DestOptions (by default in the snapshot's region, 4
+	// requests at once).
+	Dest        string
+	DestOptions store.OpenOptions
 }
 
 // SnapshotOptions builds snapshot's options and its EBS, EFS and API
 // server clients. A DR region that is the source region is an ErrConfig.
 func SnapshotOptions(ctx context.Context, s SnapshotSpec, cl Clients) (snapshot.Options, error) {
 	cl = cl.withDefaults()
-	so := snapshot.Options{PVCs: s.PVCs, Mount: map[string]string{}, Retention: s.Retention, Location: s.Location, DryRun: s.DryRun, Store: s.Store}
+	so := snapshot.Options{PVCs: s.PVCs, Mount: map[string]string{}, Retention: snapshot.Policy(s.Retention), Location: s.Location, DryRun: s.DryRun}
 	for k, v := range s.Mounts {
 		so.Mount[k] = v
 	}
 	if so.Location == nil {
 		so.Location = time.UTC
+	}
+	if s.Dest != "" {
+		loc, err := store.ParseLocation(s.Dest)
+		if err != nil {
+			return so, fmt.Errorf("sync.dest %w", err)
+		}
+		oo := s.DestOptions
+		oo.Region, oo.Concurrency = cmp.Or(oo.Region, s.Region), cmp.Or(oo.Concurrency, 4)
+		if so.Store, err = cl.OpenStore(ctx, loc, oo); err != nil {
+			return so, err
+		}
 	}
 	var err error
 	if so.Kube, err = cl.KubeClient(); err != nil {
@@ -163,7 +163,7 @@ func SnapshotOptions(ctx context.Context, s SnapshotSpec, cl Clients) (snapshot.
 	if err != nil {
 		return so, err
 	}
-	wait := snapshot.Waiting{Timeout: s.Timeout, MinPoll: s.Poll}
+	wait := snapshot.Waiting{Timeout: s.Timeout.Value(), MinPoll: s.Poll}
 	so.EBS = &snapshot.EBS{API: ec2.NewFromConfig(cfg), Region: cfg.Region, Cluster: s.Cluster, Wait: wait}
 	if s.DRRegion != "" {
 		if s.DRRegion == cfg.Region {
@@ -173,11 +173,11 @@ func SnapshotOptions(ctx context.Context, s SnapshotSpec, cl Clients) (snapshot.
 		dcfg.Region = s.DRRegion
 		so.EBS.DR = &snapshot.DRCopy{API: ec2.NewFromConfig(dcfg), Region: s.DRRegion, KMSKeyID: s.DRKMSKey}
 	}
-	account := s.Account
+	account := s.EFS.AccountID
 	if account == "" {
 		account = snapshot.AccountFromARN(os.Getenv("AWS_ROLE_ARN"))
 	}
-	so.EFS = &snapshot.EFS{API: backup.NewFromConfig(cfg), Region: cfg.Region, Account: account, Vault: s.EFSVault, IAMRole: s.EFSRole, Cluster: s.Cluster, Wait: wait}
+	so.EFS = &snapshot.EFS{API: backup.NewFromConfig(cfg), Region: cfg.Region, Account: account, Vault: s.EFS.Vault, IAMRole: s.EFS.RoleARN, Cluster: s.Cluster, Wait: wait}
 	if s.ColdAfterDays > 0 || s.DeleteDay > 0 {
 		lc := &backuptypes.Lifecycle{}
 		if s.ColdAfterDays > 0 {
@@ -268,6 +268,11 @@ type RestoreTestSpec struct {
 // EBS and EFS clients, and the backup selected (restoretest.Select).
 func RestoreTestOptions(ctx context.Context, s RestoreTestSpec, cl Clients) (restoretest.Options, error) {
 	cl = cl.withDefaults()
+	if s.GPG != nil {
+		if err := s.GPG.Check(); err != nil {
+			return restoretest.Options{}, &configError{err.Error()}
+		}
+	}
 	s.RunID = schedule.RunIDOr(s.RunID, time.Now())
 	o := restoretest.Options{Namespace: s.Namespace, StorageClass: s.Selection.StorageClass, SnapshotClass: s.SnapshotClass, EFSPath: s.EFSPath,
 		Image: s.Image, RunAsUser: s.RunAsUser, Timeout: s.Timeout, Poll: s.Poll, Keep: s.Keep, RunID: s.RunID, GPG: s.GPG}
@@ -324,26 +329,45 @@ const DefaultVerifySample = 10
 // says. It reads only: it needs neither the primary node nor the lock.
 func verifyJob(c *config.Config, env Env) schedule.Job {
 	return schedule.Job{Name: "verify", Schedule: c.Verify.Schedule, AnyNode: true, Run: func(ctx context.Context, _ string) (any, error) {
-		v := c.Verify
-		sample := v.SamplePercent
-		if sample == 0 {
-			sample = DefaultVerifySample
-		}
-		loc, err := store.ParseLocation(c.Sync.Dest)
-		if err != nil {
-			return nil, fmt.Errorf("sync.dest %w", err)
-		}
-		st, err := env.Clients.OpenReader(ctx, loc, store.OpenOptions{EndpointURL: c.Sync.EndpointURL, Region: c.Sync.Region, Concurrency: verify.DefaultConcurrency})
+		o, err := VerifyOptions(ctx, VerifySpec{Verify: c.Verify, Dest: c.Sync.Dest, EndpointURL: c.Sync.EndpointURL, Region: c.Sync.Region}, env.Clients)
 		if err != nil {
 			return nil, err
 		}
-		keys, err := gpg.Source{Home: v.GPGHome, Keys: v.GPGKeys, Signers: v.GPGSigners}.Load()
-		if errors.Is(err, gpg.ErrSignersWithoutKey) {
-			return nil, &configError{"verify.gpgSigners needs verify.gpgHome or verify.gpgKeys"}
-		} else if err != nil {
-			return nil, err
-		}
-		return verify.Run(ctx, verify.Options{Store: st, SamplePercent: sample, MaxBytes: v.MaxBytes.Bytes(),
-			RequireEncryption: loc.Scheme == "s3", Concurrency: verify.DefaultConcurrency, Log: env.Log, Keys: keys})
+		o.Log = env.Log
+		return verify.Run(ctx, o)
 	}}
+}
+
+// VerifySpec is a verify run: the verify section (of the file, or bound to
+// archiver verify's flags), the destination it re-reads and what only the
+// command sets.
+type VerifySpec struct {
+	config.Verify
+	Dest, EndpointURL, Region string
+	AsOf                      string    // "": the latest manifest
+	Since                     time.Time // re-read only what changed since
+	Concurrency               int       // 0: verify.DefaultConcurrency
+}
+
+// VerifyOptions turns the verify section into verify's options: the key
+// material loaded (signers without a key are an ErrConfig), the destination
+// opened to read, server-side encryption required on s3://. A
+// SamplePercent of 0 is DefaultVerifySample.
+func VerifyOptions(ctx context.Context, s VerifySpec, cl Clients) (verify.Options, error) {
+	cl = cl.withDefaults()
+	o := verify.Options{AsOf: s.AsOf, SamplePercent: cmp.Or(s.SamplePercent, DefaultVerifySample), Since: s.Since, MaxBytes: s.MaxBytes.Bytes(),
+		Concurrency: cmp.Or(s.Concurrency, verify.DefaultConcurrency)}
+	loc, err := store.ParseLocation(s.Dest)
+	if err != nil {
+		return o, fmt.Errorf("sync.dest %w", err)
+	}
+	o.Keys, err = gpg.Source{Home: s.GPGHome, Keys: s.GPGKeys, Signers: s.GPGSigners}.Load()
+	if errors.Is(err, gpg.ErrSignersWithoutKey) {
+		return o, &configError{"verify.gpgSigners needs verify.gpgHome or verify.gpgKeys"}
+	} else if err != nil {
+		return o, err
+	}
+	o.RequireEncryption = loc.Scheme == "s3"
+	o.Store, err = cl.OpenReader(ctx, loc, store.OpenOptions{EndpointURL: s.EndpointURL, Region: s.Region, Concurrency: o.Concurrency})
+	return o, err
 }

@@ -953,25 +953,7 @@ func CheckCheckpoint(ctx context.Context, s store.Reader, m *Manifest) error {
 	}
 	extra = append(extra, m.Entries...)
 	sort.SliceStable(extra, func(i, j int) bool { return extra[i].Path < extra[j].Path })
-	kept := map[string]bool{}
-	for _, l := range cp.Leaves {
-		kept[l.Key] = true
-	}
-	shared := map[string]bool{}
-	var removed []Leaf
-	for _, l := range oldLeaves {
-		if kept[l.Key] {
-			shared[l.Key] = true
-		} else {
-			removed = append(removed, l)
-		}
-	}
-	var added []Leaf
-	for _, l := range cp.Leaves {
-		if !shared[l.Key] {
-			added = append(added, l)
-		}
-	}
+	removed, added := changedLeaves(oldLeaves, cp.Leaves)
 	want := &leafCursor{st: st, leaves: removed}
 	got := &leafCursor{st: st, leaves: added}
 	for n := 0; ; n++ {
@@ -1004,6 +986,30 @@ func CheckCheckpoint(ctx context.Context, s store.Reader, m *Manifest) error {
 			return fmt.Errorf("%w: checkpoint %s of run %s differs from the state before it plus the run's entries at %s (entry %d of its changed leaves)", ErrInvalid, m.Checkpoint.Key, m.RunID, w.Path, n+1)
 		}
 	}
+}
+
+// changedLeaves are the leaves of old that cur no longer has and those
+// cur adds: the shared ones hold the same entries, so only these are read
+// to check a checkpoint against its predecessor.
+func changedLeaves(old, cur []Leaf) (removed, added []Leaf) {
+	kept := map[string]bool{}
+	for _, l := range cur {
+		kept[l.Key] = true
+	}
+	shared := map[string]bool{}
+	for _, l := range old {
+		if kept[l.Key] {
+			shared[l.Key] = true
+		} else {
+			removed = append(removed, l)
+		}
+	}
+	for _, l := range cur {
+		if !shared[l.Key] {
+			added = append(added, l)
+		}
+	}
+	return removed, added
 }
 
 func sameEntry(a, b Entry) bool {

@@ -19,14 +19,6 @@ type Policy struct {
 // IsZero reports whether the policy keeps everything.
 func (p Policy) IsZero() bool { return p == Policy{} }
 
-// Validate rejects negative counts.
-func (p Policy) Validate() error {
-	if p.KeepLast < 0 || p.Daily < 0 || p.Weekly < 0 || p.Monthly < 0 {
-		return fmt.Errorf("retention counts must not be negative: %+v", p)
-	}
-	return nil
-}
-
 // Item is a snapshot or recovery point subject to retention.
 type Item struct {
 	ID   string

@@ -23,3 +23,29 @@ func ParseTime(v string, now time.Time) (time.Time, error) {
 	}
 	return now.Add(-d), nil
 }
+
+// Time is a point in time that parses itself from a flag (ParseTime; an
+// age counts back from when it is set); the zero Time is unset.
+type Time struct {
+	t    time.Time
+	text string
+}
+
+// Value is the time; the zero time when unset.
+func (t Time) Value() time.Time { return t.t }
+
+// String is the time as written.
+func (t Time) String() string { return t.text }
+
+// Set implements pflag.Value.
+func (t *Time) Set(v string) error {
+	x, err := ParseTime(v, time.Now())
+	if err != nil {
+		return err
+	}
+	*t = Time{t: x, text: v}
+	return nil
+}
+
+// Type implements pflag.Value.
+func (t *Time) Type() string { return "time" }

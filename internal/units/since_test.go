@@ -30,3 +30,20 @@ func TestParseTime(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeFlag: a Time set from a flag holds what ParseTime returns and
+// the text as written; a bad value is refused and leaves it unset.
+func TestTimeFlag(t *testing.T) {
+	var tm Time
+	if err := tm.Set("2026-11-20"); err != nil || !tm.Value().Equal(time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)) || tm.String() != "2026-11-20" {
+		t.Fatalf("Set(2026-11-20): %v, %v %q", err, tm.Value(), tm.String())
+	}
+	week, before := 7*24*time.Hour, time.Now()
+	if err := tm.Set("7d"); err != nil || tm.Value().Before(before.Add(-week)) || tm.Value().After(time.Now().Add(-week)) {
+		t.Fatalf("Set(7d): %v, %v", err, tm.Value())
+	}
+	var bad Time
+	if err := bad.Set("yesterday-ish"); err == nil || !bad.Value().IsZero() || bad.String() != "" || bad.Type() != "time" {
+		t.Fatalf("Set(yesterday-ish): %v, %+v", err, bad)
+	}
+}

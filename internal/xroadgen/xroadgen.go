@@ -102,6 +102,17 @@ func Generate(o Options) ([]File, error) {
 	if err := os.MkdirAll(filepath.Join(o.Dir, xroad.BackupDir), 0o755); err != nil {
 		return nil, err
 	}
+	out, err := g.archives()
+	if err != nil {
+		return out, err
+	}
+	return g.others(out)
+}
+
+// archives writes the message-log archives (chained per group, some
+// encrypted, the first of each group dropped when asked).
+func (g *gen) archives() ([]File, error) {
+	o := g.o
 	groups := []string{""}
 	if len(o.Groups) > 0 {
 		groups = nil
@@ -161,6 +172,13 @@ func Generate(o Options) ([]File, error) {
 		}
 		out = kept
 	}
+	return out, nil
+}
+
+// others appends the configuration backups and, when asked, a legacy
+// backup and the working files X-Road leaves beside them to out.
+func (g *gen) others(out []File) ([]File, error) {
+	o := g.o
 	for i := 0; i < o.Backups; i++ {
 		t := o.Start.Add(time.Duration(i) * 24 * time.Hour).Add(3*time.Hour + 15*time.Minute)
 		name := fmt.Sprintf("ss-automatic-backup-%s.gpg", t.Format("2006_01_02_150405"))
