@@ -76,6 +76,22 @@ measure() {
   printf '  %-28s %7.2f s  %6d MiB peak RSS\n' "$name" "$secs" "$((kib / 1024))" >&2
 }
 
+# measure_durable NAME DIR CMD...: measure, then flush DIR's file system
+# (`sync -f`). A peer that does not fsync is done from the disk's point of
+# view only then; NAME-durable records the time including that flush, so
+# archiver (which fsyncs every file before naming it) is compared both
+# with the peers' own time and with their time until the data is durable.
+measure_durable() {
+  local name=$1 dir=$2; shift 2
+  local t0 t1
+  measure "$name" "$@"
+  t0=$(date +%s.%N)
+  sync -f "$dir"
+  t1=$(date +%s.%N)
+  awk -v n="$name" -v a="$t0" -v b="$t1" '$1==n {s=$2; k=$3} END {printf "%s-durable %.2f %s\n", n, s + b - a, k}' \
+    "$WORK/results" >>"$WORK/results"
+}
+
 FILTER_AWS=(--exclude '*' --include 'mlog-*.zip' --include 'mlog-*.zip.gpg' --include 'backup/*.gpg' --include 'backup/*.tar')
 # s5cmd matches --include against the whole local path.
 FILTER_S5CMD=(--include '*/mlog-*.zip' --include '*/mlog-*.zip.gpg' --include '*/backup/*.gpg' --include '*/backup/*.tar')
@@ -99,13 +115,13 @@ run_archiver() {
 run_restore() {
   local b=$1 r=$WORK/restore
   rm -rf "$r"; measure restore-archiver "$BIN" restore --from "s3://$b/xroad" --to "$r" --endpoint-url "$EP" --log-level warn
-  rm -rf "$r"; measure restore-aws $AWS --endpoint-url "$EP" s3 cp --recursive --only-show-errors --exclude '.archiver/*' "s3://$b/xroad" "$r"
-  rm -rf "$r"; measure restore-rclone env -u AWS_CA_BUNDLE $RCLONE copy ":s3:$b/xroad" "$r" --s3-provider Minio --s3-endpoint "$EP" \
+  rm -rf "$r"; measure_durable restore-aws "$WORK" $AWS --endpoint-url "$EP" s3 cp --recursive --only-show-errors --exclude '.archiver/*' "s3://$b/xroad" "$r"
+  rm -rf "$r"; measure_durable restore-rclone "$WORK" env -u AWS_CA_BUNDLE $RCLONE copy ":s3:$b/xroad" "$r" --s3-provider Minio --s3-endpoint "$EP" \
     --s3-env-auth --s3-region us-east-1 --transfers 8 --ignore-checksum --exclude '.archiver/**'
   if [ ${#PEERS[@]} -gt 0 ]; then
-    rm -rf "$r"; measure restore-rclone-new env -u AWS_CA_BUNDLE "$RCLONE_NEW" copy ":s3:$b/xroad" "$r" --s3-provider Minio --s3-endpoint "$EP" \
+    rm -rf "$r"; measure_durable restore-rclone-new "$WORK" env -u AWS_CA_BUNDLE "$RCLONE_NEW" copy ":s3:$b/xroad" "$r" --s3-provider Minio --s3-endpoint "$EP" \
       --s3-env-auth --s3-region us-east-1 --transfers 8 --ignore-checksum --exclude '.archiver/**'
-    rm -rf "$r"; mkdir -p "$r"; measure restore-s5cmd env -u AWS_CA_BUNDLE "$S5CMD" --endpoint-url "$EP" cp --exclude '.archiver/*' "s3://$b/xroad/*" "$r/"
+    rm -rf "$r"; mkdir -p "$r"; measure_durable restore-s5cmd "$WORK" env -u AWS_CA_BUNDLE "$S5CMD" --endpoint-url "$EP" cp --exclude '.archiver/*' "s3://$b/xroad/*" "$r/"
   fi
   rm -rf "$r"
   measure verify-archiver "$BIN" verify --dest "s3://$b/xroad" --endpoint-url "$EP" --log-level warn -o json
@@ -177,18 +193,19 @@ for t in archiver aws rclone "${PEERS[@]}"; do
 done
 echo
 echo
-echo "| restore (same MinIO, empty directory) | time | peak RSS |"
-echo "|---|---|---|"
-for t in archiver aws rclone "${PEERS[@]}"; do
-  printf '| %s | %.2f s | %d MiB |\n' "$t" "$(get restore-$t 2)" "$(( $(get restore-$t 3) / 1024 ))"
+echo "| restore (same MinIO, empty directory) | time | time until on disk | peak RSS |"
+echo "|---|---|---|---|"
+printf '| archiver (SHA-256 checked, fsync before each name) | %.2f s | %.2f s | %d MiB |\n' "$(get restore-archiver 2)" "$(get restore-archiver 2)" "$(( $(get restore-archiver 3) / 1024 ))"
+for t in aws rclone "${PEERS[@]}"; do
+  printf '| %s | %.2f s | %.2f s | %d MiB |\n' "$t" "$(get restore-$t 2)" "$(get restore-$t-durable 2)" "$(( $(get restore-$t 3) / 1024 ))"
 done
 echo
-echo "archiver restore vs aws s3 cp --recursive: $(ratio "$(get restore-aws 2)" "$(get restore-archiver 2)") faster; vs rclone copy: $(ratio "$(get restore-rclone 2)" "$(get restore-archiver 2)") faster"
+echo "archiver restore vs aws s3 cp --recursive: $(ratio "$(get restore-aws 2)" "$(get restore-archiver 2)") faster ($(ratio "$(get restore-aws-durable 2)" "$(get restore-archiver 2)") until on disk); vs rclone copy: $(ratio "$(get restore-rclone 2)" "$(get restore-archiver 2)") faster ($(ratio "$(get restore-rclone-durable 2)" "$(get restore-archiver 2)") until on disk)"
 echo "archiver verify (full re-read, SHA-256 and X-Road chain of every archive): $(get verify-archiver 2) s, $(sort -g "$WORK/verify-mbps" | awk '{v[NR]=$1} END {printf "%.0f", v[int((NR+1)/2)]}') MB/s re-hashed, peak RSS $(( $(get verify-archiver 3) / 1024 )) MiB"
 echo "archiver vs aws s3 sync: first sync $(ratio "$(get aws-first 2)" "$(get archiver-first 2)") faster, no-op $(ratio "$(get aws-noop 2)" "$(get archiver-noop 2)") faster"
 echo "archiver vs rclone copy: first sync $(ratio "$(get rclone-first 2)" "$(get archiver-first 2)") faster, no-op $(ratio "$(get rclone-noop 2)" "$(get archiver-noop 2)") faster"
 for t in "${PEERS[@]}"; do
-  echo "archiver vs $t: first sync $(ratio "$(get $t-first 2)" "$(get archiver-first 2)") faster, no-op $(ratio "$(get $t-noop 2)" "$(get archiver-noop 2)") faster, restore $(ratio "$(get restore-$t 2)" "$(get restore-archiver 2)") faster"
+  echo "archiver vs $t: first sync $(ratio "$(get $t-first 2)" "$(get archiver-first 2)") faster, no-op $(ratio "$(get $t-noop 2)" "$(get archiver-noop 2)") faster, restore $(ratio "$(get restore-$t 2)" "$(get restore-archiver 2)") faster ($(ratio "$(get restore-$t-durable 2)" "$(get restore-archiver 2)") until on disk)"
 done
 if [ -n "$(get archiver-5GiB-file 2)" ]; then
   echo "archiver, one 5 GiB file: $(get archiver-5GiB-file 2) s, peak RSS $(( $(get archiver-5GiB-file 3) / 1024 )) MiB"

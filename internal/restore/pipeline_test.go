@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -221,6 +222,43 @@ func TestCopyFull(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestWritebackWritesEveryChunkInPlace(t *testing.T) {
+	data := bytes.Repeat([]byte("archived evidence "), 70000) // 1.2 MB
+	for _, chunk := range []int{1, 4096, 512 << 10, len(data), 2 * len(data)} {
+		t.Run(fmt.Sprint(chunk), func(t *testing.T) {
+			f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			w := &writeback{f: f}
+			r := bytes.NewReader(data)
+			if chunk == 1 {
+				r = bytes.NewReader(data[:5000]) // one-byte writes: keep it short
+			}
+			n, err := copyFull(w, r, make([]byte, chunk))
+			if err != nil || w.off != n || n != r.Size() {
+				t.Fatalf("copied %d (offset %d), err %v; want %d", n, w.off, err, r.Size())
+			}
+			got, err := os.ReadFile(f.Name())
+			if err != nil || !bytes.Equal(got, data[:n]) {
+				t.Fatalf("file holds %d bytes (err %v), not the %d written", len(got), err, n)
+			}
+		})
+	}
+	t.Run("closed file", func(t *testing.T) {
+		f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		w := &writeback{f: f}
+		if n, err := w.Write(data); err == nil || n != 0 || w.off != 0 {
+			t.Fatalf("write to a closed file: %d, %v, offset %d; want an error and nothing counted", n, err, w.off)
+		}
+	})
 }
 
 func TestSyncDirsCoversParentsAndNamesAFailure(t *testing.T) {

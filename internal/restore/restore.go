@@ -588,7 +588,7 @@ func (o *Options) fetch(ctx context.Context, root *os.Root, e manifest.Entry) (*
 	defer body.Close()
 	h := sha256.New()
 	bp := copyBuf.Get().(*[]byte)
-	n, err := copyFull(io.MultiWriter(f, h), body, *bp)
+	n, err := copyFull(io.MultiWriter(&writeback{f: f}, h), body, *bp)
 	copyBuf.Put(bp)
 	if err != nil {
 		return fail(fmt.Errorf("restore %s: %w", rel, err))
@@ -626,12 +626,29 @@ func copyFull(w io.Writer, r io.Reader, buf []byte) (int64, error) {
 	}
 }
 
+// writeback writes to f and starts the disk write of every chunk at once
+// (startWriteback), so a file is mostly on disk by the time it is fsynced.
+type writeback struct {
+	f   *os.File
+	off int64
+}
+
+func (w *writeback) Write(b []byte) (int, error) {
+	n, err := w.f.Write(b)
+	if n > 0 {
+		startWriteback(w.f, w.off, int64(n))
+		w.off += int64(n)
+	}
+	return n, err
+}
+
 // commit makes a fetched file durable (fsync) and only then gives it its
 // name: a link that fails if the name appeared meanwhile or, with --force,
 // a rename over it. On error the temporary file is removed.
 func (o *Options) commit(root *os.Root, p *pendingFile) (int, error) {
 	rel, tmp, e := p.e.Path, p.tmp, p.e
-	if err := p.f.Sync(); err != nil { // durable before it gets its name
+	root.Chtimes(tmp, e.MTime, e.MTime) // before the fsync, which then covers it
+	if err := p.f.Sync(); err != nil {  // durable before it gets its name
 		p.discard(root)
 		return 0, fmt.Errorf("restore %s: %w", rel, err)
 	}
@@ -639,7 +656,6 @@ func (o *Options) commit(root *os.Root, p *pendingFile) (int, error) {
 		root.Remove(tmp)
 		return 0, fmt.Errorf("restore %s: %w", rel, err)
 	}
-	root.Chtimes(tmp, e.MTime, e.MTime)
 	var err error
 	if o.Force {
 		err = root.Rename(tmp, rel)
