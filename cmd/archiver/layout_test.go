@@ -38,6 +38,7 @@ func TestPackagesAreDocumentedAndLayered(t *testing.T) {
 		"doctor":      {"s3sync", "verify", "restore", "restoretest", "schedule"},
 		"objectlock":  {"*"}, // Object Lock modes only
 		"output":      {"*"}, // text or JSON, nothing of ours
+		"logging":     {"*"}, // the slog handler only
 	}
 	root := filepath.Join("..", "..", "internal")
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -110,7 +111,7 @@ func TestCommandsAreThin(t *testing.T) {
 	// maxCmdLines is a ratchet: issue #12 asks for 1,500; what is above it
 	// is help text and flag bindings (README, "Architecture"). Lower it
 	// as commands shrink, never raise it.
-	const maxCmdLines, maxCmdFileLines = 1515, 200
+	const maxCmdLines, maxCmdFileLines = 1494, 200
 	ents, err := os.ReadDir(".")
 	if err != nil {
 		t.Fatal(err)

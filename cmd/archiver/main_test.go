@@ -113,6 +113,8 @@ func TestUsageErrorsExit2AndChangeNothing(t *testing.T) {
 		{"bad lock mode", []string{"sync", "--source", src, "--dest", "s3://b/p", "--kms-key-id", "k", "--object-lock-mode", "FOREVER", "--object-lock-retention", "1d"}, "GOVERNANCE"},
 		{"lock without retention", []string{"sync", "--source", src, "--dest", "s3://b/p", "--kms-key-id", "k", "--object-lock-mode", "GOVERNANCE"}, "go together"},
 		{"bad output", []string{"sync", "--source", src, "--dest", "file://" + dest, "-o", "yaml"}, "--output"},
+		{"bad log level", []string{"sync", "--source", src, "--dest", "file://" + dest, "--log-level", "loud"}, `"loud": want debug, info, warn or error`},
+		{"bad log format", []string{"sync", "--source", src, "--dest", "file://" + dest, "--log-format", "yaml"}, `--log-format`},
 		{"unknown flag", []string{"sync", "--frobnicate"}, "unknown flag"},
 		{"unknown command", []string{"frobnicate"}, "unknown command"},
 	} {

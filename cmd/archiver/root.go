@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/xroad-archiver/archiver/internal/config"
+	"github.com/xroad-archiver/archiver/internal/logging"
 	"github.com/xroad-archiver/archiver/internal/output"
 	"github.com/xroad-archiver/archiver/internal/progress"
 )
@@ -64,34 +64,14 @@ type streams struct {
 }
 
 type globalOptions struct {
-	logLevel  string
-	logFormat string
-	streams   streams
-	level     slog.LevelVar
-	log       *slog.Logger // built once the flags are parsed (setup)
+	logging logging.Options
+	streams streams
+	log     *slog.Logger // built once the flags are parsed (setup)
 }
 
 func (g *globalOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&g.logLevel, "log-level", "", "log level: debug, info, warn, error (default info; warn while a progress bar is shown)")
-	fs.StringVar(&g.logFormat, "log-format", "json", "log format on stderr: json or text")
-}
-
-// setup builds the structured logger on stderr, once, before a command
-// runs.
-func (g *globalOptions) setup() error {
-	if err := g.level.UnmarshalText([]byte(cmp.Or(g.logLevel, "info"))); err != nil {
-		return usageErrorf("--log-level %q: want debug, info, warn or error", g.logLevel)
-	}
-	o := &slog.HandlerOptions{Level: &g.level}
-	switch g.logFormat {
-	case "json":
-		g.log = slog.New(slog.NewJSONHandler(g.streams.err, o))
-	case "text":
-		g.log = slog.New(slog.NewTextHandler(g.streams.err, o))
-	default:
-		return usageErrorf("--log-format %q: want json or text", g.logFormat)
-	}
-	return nil
+	fs.Var(&g.logging.Level, "log-level", "log level: debug, info, warn, error (default info; warn while a progress bar is shown)")
+	fs.Var(&g.logging.Format, "log-format", "log format on stderr: json or text")
 }
 
 // bar is the progress bar labelled label when one is shown (stderr is a
@@ -101,9 +81,7 @@ func (g *globalOptions) bar(noProgress bool, label string) *progress.Bar {
 	if noProgress || !output.IsTerminal(g.streams.err) {
 		return nil
 	}
-	if g.logLevel == "" {
-		g.level.Set(slog.LevelWarn)
-	}
+	g.logging.Quiet()
 	return progress.New(g.streams.err, label)
 }
 
@@ -149,7 +127,8 @@ EKS Pod Identity, environment, shared files, instance metadata).
 		if err := applyEnv(cmd.Flags()); err != nil {
 			return err
 		}
-		return g.setup()
+		g.log = g.logging.New(g.streams.err)
+		return nil
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return fmt.Errorf("%w: %v", errUsage, err) })
 	root.AddCommand(newSyncCommand(g), newVerifyCommand(g), newRestoreCommand(g), newSnapshotCommand(g),
