@@ -146,15 +146,20 @@ func TestDeployedServeShipsOnItsSchedule(t *testing.T) {
 		return "no sync finished yet:\n" + string(logs)
 	})
 	t.Logf("the scheduled sync finished %s after the apply", time.Since(start).Round(time.Second))
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(metrics), `archiver_job_runs_total{job="sync",status="ok"}`) ||
-		!strings.Contains(string(metrics), `archiver_job_last_success_timestamp_seconds{job="sync"}`) {
-		t.Errorf("/metrics does not count the ok sync:\n%s", metrics)
-	}
+	// The run's counters move once the whole run has ended (lock released,
+	// report published), a moment after the job's "job finished" line.
+	eventually(t, 30*time.Second, func() string {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		if err != nil {
+			return err.Error()
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(metrics), `archiver_job_runs_total{job="sync",status="ok"}`) ||
+			!strings.Contains(string(metrics), `archiver_job_last_success_timestamp_seconds{job="sync"}`) {
+			return "/metrics does not count the ok sync:\n" + string(metrics)
+		}
+		return ""
+	})
 	checkShipped(t, s3env, bucket, "ss1", volumeDir(t, n, "pvc-data-sidecar"))
 }
