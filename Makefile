@@ -9,7 +9,7 @@ TESTENV := scripts/testenv.sh
 # Packages whose tests need the test servers; the rest run without them.
 TEST_FLAGS ?= -count=1 -timeout 45m
 
-.PHONY: help build image demo test test-unit testenv testenv-stop bench bench-scale chaos check fuzz clean
+.PHONY: help build image demo test test-unit testenv testenv-stop bench bench-restore bench-scale chaos check fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ test-unit: ## tests that need no server (integration tests skip visibly)
 
 bench: build ## benchmark sync against aws s3 sync and rclone on the same MinIO; prints ratios
 	@scripts/bench.sh $(BIN)
+
+bench-restore: build ## archiver restore vs s5cmd, interleaved, on one MinIO (BENCH_ROUNDS=6; BENCH_MINIO_RAM=1: MinIO's data in RAM); also s5cmd's time until on disk
+	@scripts/bench-restore.sh $(BIN)
 
 bench-scale: build ## cost of sync, verify and restore as the history grows (BENCH_SCALE_SIZES=1000,10000,100000,1000000 entries, 1,000 files on the volume): time, peak RSS, bookkeeping bytes
 	$(GO) run ./tools/benchscale -bin $(BIN) -sizes $${BENCH_SCALE_SIZES:-1000,10000,100000,1000000}
