@@ -53,8 +53,8 @@ func pruneCandidates(o Options, files []File, ix *manifest.Index, now time.Time)
 		if err := syscall.Statfs(o.Source, &fs); err != nil {
 			return nil, fmt.Errorf("free space of %s: %w", o.Source, err)
 		}
-		total := int64(fs.Blocks) * fs.Bsize
-		free := int64(fs.Bavail) * fs.Bsize
+		total := int64(fs.Blocks) * int64(fs.Bsize) // Bsize is uint32 on some systems
+		free := int64(fs.Bavail) * int64(fs.Bsize)
 		need = int64(o.Prune.FreePercent/100*float64(total)) - free
 	}
 	var out []pruneCandidate

@@ -653,3 +653,45 @@ func TestRunThatDiedHoldingASequenceNumberDoesNotBlockLaterRuns(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneToFreeSpace: prune.freeSpacePercent deletes proven files, oldest
+// first, only while the source's file system has less free space than
+// asked. The two ends are certain on any disk: 100% is never free (every
+// proven file goes), a billionth of a percent always is (none goes).
+func TestPruneToFreeSpace(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		percent float64
+		want    int
+	}{
+		{"never enough free", 100, 15},
+		{"always enough free", 1e-9, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, _ := tree(t)
+			s, _ := store.NewLocal(t.TempDir())
+			o := opts(src, s)
+			o.Prune.FreePercent = tc.percent
+			count := func() (n int) {
+				filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+					if err == nil && d.Type().IsRegular() {
+						n++
+					}
+					return nil
+				})
+				return n
+			}
+			before := count()
+			res, err := Run(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Uploaded.Files != 15 || res.Pruned.Files != tc.want {
+				t.Fatalf("uploaded %d, pruned %d; want 15 and %d", res.Uploaded.Files, res.Pruned.Files, tc.want)
+			}
+			if left := count(); left != before-tc.want {
+				t.Errorf("%d files left on the volume, want %d of %d", left, before-tc.want, before)
+			}
+		})
+	}
+}

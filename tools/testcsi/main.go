@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command testcsi is a test-only CSI driver for the real single-node
 // Kubernetes that scripts/testenv.sh starts (make testenv). It stands in for
 // the EBS CSI driver, under its name by default, so that the real
