@@ -398,8 +398,12 @@ func transfer(ctx context.Context, o Options, toShip []File, ix *manifest.Index,
 		err     error
 	}
 	results := make([]result, len(toShip))
-	err := parallel.ForEach(ctx, toShip, o.Concurrency, func(ctx context.Context, i int, f File) error {
-		e, oc, err := ship(ctx, o, f, ix)
+	taken, err := listTaken(ctx, o.Store, toShip)
+	if err != nil {
+		return nil, err
+	}
+	err = parallel.ForEach(ctx, toShip, o.Concurrency, func(ctx context.Context, i int, f File) error {
+		e, oc, err := ship(ctx, o, f, ix, taken)
 		results[i] = result{e, oc, err}
 		if o.Progress != nil {
 			o.Progress.Done(f.Size)
@@ -460,7 +464,7 @@ type outcome struct {
 }
 
 // ship archives one file.
-func ship(ctx context.Context, o Options, f File, ix *manifest.Index) (manifest.Entry, outcome, error) {
+func ship(ctx context.Context, o Options, f File, ix *manifest.Index, taken takenKeys) (manifest.Entry, outcome, error) {
 	if err := ctx.Err(); err != nil {
 		return manifest.Entry{}, outcome{}, err
 	}
@@ -501,7 +505,7 @@ func ship(ctx context.Context, o Options, f File, ix *manifest.Index) (manifest.
 	}
 	meta := store.Meta{SHA256: d.SHA256, Size: st.Size(), MTime: st.ModTime(), Encoding: entry.Encoding, Path: f.Rel, RunID: o.RunID}
 	for attempt := 0; attempt < 2; attempt++ {
-		h, found, err := storedByInterruptedRun(ctx, o.Store, ix, key)
+		h, found, err := storedByInterruptedRun(ctx, o.Store, ix, taken, key)
 		if err != nil {
 			return entry, outcome{}, err
 		}
@@ -544,10 +548,10 @@ func ship(ctx context.Context, o Options, f File, ix *manifest.Index) (manifest.
 // committed manifest records it: a run killed after its upload and before
 // its manifest left the object there, and adopting it must not depend on
 // how a server reports a failed conditional write. Keys a manifest records
-// are not looked at, so the HEADs a run makes stay proportional to the
-// files it ships.
-func storedByInterruptedRun(ctx context.Context, s store.Store, ix *manifest.Index, key string) (store.Object, bool, error) {
-	if _, recorded := ix.ByKey(key); recorded {
+// are not looked at, nor keys the run's listing did not find (listTaken),
+// so the requests a run makes stay proportional to the files it ships.
+func storedByInterruptedRun(ctx context.Context, s store.Store, ix *manifest.Index, taken takenKeys, key string) (store.Object, bool, error) {
+	if _, recorded := ix.ByKey(key); recorded || !taken.has(key) {
 		return store.Object{}, false, nil
 	}
 	h, err := s.Head(ctx, key)
