@@ -35,8 +35,8 @@ var errListTooLong = errors.New("listing would cost more than the HEADs it saves
 // replaces. A listing that grows past that budget (a range shared with a
 // long history) is abandoned and the run looks per key, as it would have:
 // either way a run's requests follow the files it ships, not the history.
-// It returns nil when it did not list; an error only when the run must
-// stop (the destination is unusable or the run was cancelled).
+// It returns nil when listing would not pay; errListTooLong when it was
+// abandoned; any other error is the listing's.
 func listTaken(ctx context.Context, s store.Reader, toShip []File) (takenKeys, error) {
 	budget := len(toShip) / 2
 	if len(toShip) < minListed {
@@ -62,14 +62,8 @@ func listTaken(ctx context.Context, s store.Reader, toShip []File) (takenKeys, e
 			}
 			return nil
 		})
-		switch {
-		case err == nil:
-		case errors.Is(err, errListTooLong):
-			return nil, nil
-		case store.IsFatal(err) || ctx.Err() != nil:
+		if err != nil {
 			return nil, err
-		default:
-			return nil, nil // the per-key look reports what is wrong, if anything
 		}
 	}
 	return taken, nil
