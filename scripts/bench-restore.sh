@@ -8,30 +8,22 @@
 # source's reads do not share the target's disk (S3 is elsewhere in
 # production). Prints every run and the medians. Needs root (drop_caches).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 BIN=${1:-bin/archiver}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/archiver-testenv
-TREE=$CACHE/bench-tree-v1
-S5CMD_VERSION=v2.3.0 S5CMD=$CACHE/peers/s5cmd-v2.3.0/s5cmd
 ROUNDS=${BENCH_ROUNDS:-6}
-[ -f "$TREE/.complete" ] || { echo "bench-restore: run make bench once first (it generates $TREE)" >&2; exit 1; }
-if [ ! -x "$S5CMD" ]; then
-  "$ROOT/scripts/build-wrapped.sh" github.com/peak/s5cmd/v2 "$S5CMD_VERSION" "$S5CMD_VERSION" "$(dirname "$S5CMD")" "" github.com/peak/s5cmd/v2
-fi
+[ -f "$BENCH_TREE/.complete" ] || { echo "bench-restore: run make bench once first (it generates $BENCH_TREE)" >&2; exit 1; }
+bench_build_s5cmd bench-restore
 WORK=$(mktemp -d /tmp/archiver-bench-restore.XXXXXX)
 STATE=$WORK/minio
-trap 'ARCHIVER_TESTENV_STATE=$STATE "$ROOT/scripts/testenv.sh" stop; rm -rf "$WORK"' EXIT
+trap 'bench_stop_minio "$STATE"; rm -rf "$WORK"' EXIT
 if [ "${BENCH_MINIO_RAM:-0}" = 1 ]; then export TMPDIR=/dev/shm; fi
-ARCHIVER_TESTENV_ONLY=minio ARCHIVER_TESTENV_STATE=$STATE "$ROOT/scripts/testenv.sh" start 2>/dev/null
+bench_start_minio "$STATE"
 unset TMPDIR
-# shellcheck disable=SC1091
-. "$STATE/env"
-export AWS_ACCESS_KEY_ID=$ARCHIVER_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$ARCHIVER_TEST_S3_SECRET_KEY
-export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 EP=$ARCHIVER_TEST_S3_ENDPOINT OUT=$WORK/out
 s5() { env -u AWS_CA_BUNDLE "$S5CMD" --endpoint-url "$EP" "$@"; }
 s5 mb s3://bench >/dev/null
-"$BIN" sync --source "$TREE" --dest s3://bench/xroad --kms-key-id "$ARCHIVER_TEST_KMS_KEY" --endpoint-url "$EP" --log-level warn >/dev/null
+"$BIN" sync --source "$BENCH_TREE" --dest s3://bench/xroad --kms-key-id "$ARCHIVER_TEST_KMS_KEY" --endpoint-url "$EP" --log-level warn >/dev/null
 
 now() { date +%s.%N; }
 fresh() { rm -rf "$OUT"; mkdir -p "$OUT"; sync; echo 3 >/proc/sys/vm/drop_caches; sleep 1; }

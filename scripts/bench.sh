@@ -6,10 +6,9 @@
 # writes to .testenv/env (make bench sources them). Each tool gets a fresh
 # MinIO (same binary, same KMS setup) so no tool inherits another's data.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 BIN=$(realpath "$1")
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/archiver-testenv
-TREE=$CACHE/bench-tree-v1
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/archiver-bench.XXXXXX")
 
 need() { # command, debian package
@@ -23,43 +22,34 @@ AWS=/usr/bin/aws RCLONE=/usr/bin/rclone
 
 # The peers a user would pick today, built once from the Go module proxy and
 # cached outside the repository (BENCH_PEERS=0 leaves them out): rclone's
-# current release beside Debian's, and s5cmd. s5cmd's go.mod makes a plain
-# `go install ...@version` refuse it; a wrapper module requiring it works.
-RCLONE_NEW_VERSION=v1.76.0 S5CMD_VERSION=v2.3.0
+# current release beside Debian's, and s5cmd (bench-lib.sh).
+RCLONE_NEW_VERSION=v1.76.0
 PEERS=()
 if [ "${BENCH_PEERS:-1}" != 0 ]; then
-  RCLONE_NEW=$CACHE/peers/rclone-$RCLONE_NEW_VERSION/rclone
+  RCLONE_NEW=$BENCH_CACHE/peers/rclone-$RCLONE_NEW_VERSION/rclone
   if [ ! -x "$RCLONE_NEW" ]; then
     echo "bench: building rclone $RCLONE_NEW_VERSION from the module proxy (once, ~5 min)" >&2
     (cd /tmp && GOFLAGS=-mod=mod GOBIN=$(dirname "$RCLONE_NEW") CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "github.com/rclone/rclone@$RCLONE_NEW_VERSION")
   fi
-  S5CMD=$CACHE/peers/s5cmd-$S5CMD_VERSION/s5cmd
-  if [ ! -x "$S5CMD" ]; then
-    echo "bench: building s5cmd $S5CMD_VERSION from the module proxy (once)" >&2
-    "$ROOT/scripts/build-wrapped.sh" github.com/peak/s5cmd/v2 "$S5CMD_VERSION" "$S5CMD_VERSION" "$(dirname "$S5CMD")" "" github.com/peak/s5cmd/v2
-  fi
+  bench_build_s5cmd bench
   PEERS=(rclone-new s5cmd)
 fi
 
-if [ ! -f "$TREE/.complete" ]; then
-  echo "bench: generating the benchmark tree in $TREE (once)" >&2
-  rm -rf "$TREE"
-  go run ./tools/xroadgen -preset bench -dir "$TREE" >&2
-  touch "$TREE/.complete"
+if [ ! -f "$BENCH_TREE/.complete" ]; then
+  echo "bench: generating the benchmark tree in $BENCH_TREE (once)" >&2
+  rm -rf "$BENCH_TREE"
+  go run ./tools/xroadgen -preset bench -dir "$BENCH_TREE" >&2
+  touch "$BENCH_TREE/.complete"
 fi
 
-export AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 # fresh_minio: start a MinIO of its own for the next tool and point at it.
 fresh_minio() {
-  [ -n "${MINIO_STATE:-}" ] && ARCHIVER_TESTENV_STATE=$MINIO_STATE "$ROOT/scripts/testenv.sh" stop
+  [ -n "${MINIO_STATE:-}" ] && bench_stop_minio "$MINIO_STATE"
   MINIO_STATE=$WORK/minio-$1
-  ARCHIVER_TESTENV_ONLY=minio ARCHIVER_TESTENV_STATE=$MINIO_STATE "$ROOT/scripts/testenv.sh" start 2>/dev/null
-  # shellcheck disable=SC1091
-  . "$MINIO_STATE/env"
-  export AWS_ACCESS_KEY_ID=$ARCHIVER_TEST_S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$ARCHIVER_TEST_S3_SECRET_KEY
+  bench_start_minio "$MINIO_STATE"
   KEY=$ARCHIVER_TEST_KMS_KEY EP=$ARCHIVER_TEST_S3_ENDPOINT
 }
-trap '[ -n "${MINIO_STATE:-}" ] && ARCHIVER_TESTENV_STATE=$MINIO_STATE "$ROOT/scripts/testenv.sh" stop; rm -rf "$WORK"' EXIT
+trap '[ -n "${MINIO_STATE:-}" ] && bench_stop_minio "$MINIO_STATE"; rm -rf "$WORK"' EXIT
 mb() { $AWS --endpoint-url "$EP" s3 mb "s3://$1" >/dev/null; }
 rb() { $AWS --endpoint-url "$EP" s3 rb --force "s3://$1" >/dev/null 2>&1 || true; }
 
@@ -96,14 +86,14 @@ FILTER_AWS=(--exclude '*' --include 'mlog-*.zip' --include 'mlog-*.zip.gpg' --in
 # s5cmd matches --include against the whole local path.
 FILTER_S5CMD=(--include '*/mlog-*.zip' --include '*/mlog-*.zip.gpg' --include '*/backup/*.gpg' --include '*/backup/*.tar')
 FILTER_RCLONE=(--include 'mlog-*.zip' --include 'mlog-*.zip.gpg' --include 'backup/*.gpg' --include 'backup/*.tar')
-size=$(du -sb "$TREE" | cut -f1)
-echo "bench: tree $((size / 1000000)) MB, $(find "$TREE" -type f | wc -l) files; a fresh loopback MinIO with SSE-KMS per tool; $(nproc) cores" >&2
+size=$(du -sb "$BENCH_TREE" | cut -f1)
+echo "bench: tree $((size / 1000000)) MB, $(find "$BENCH_TREE" -type f | wc -l) files; a fresh loopback MinIO with SSE-KMS per tool; $(nproc) cores" >&2
 
 run_archiver() {
   fresh_minio archiver
   local b=bench-archiver-$RANDOM; mb "$b"
-  measure archiver-first "$BIN" sync --source "$TREE" --dest "s3://$b/xroad" --kms-key-id "$KEY" --endpoint-url "$EP" --log-level warn
-  measure archiver-noop "$BIN" sync --source "$TREE" --dest "s3://$b/xroad" --kms-key-id "$KEY" --endpoint-url "$EP" --log-level warn
+  measure archiver-first "$BIN" sync --source "$BENCH_TREE" --dest "s3://$b/xroad" --kms-key-id "$KEY" --endpoint-url "$EP" --log-level warn
+  measure archiver-noop "$BIN" sync --source "$BENCH_TREE" --dest "s3://$b/xroad" --kms-key-id "$KEY" --endpoint-url "$EP" --log-level warn
   run_restore "$b"
   rb "$b"
 }
@@ -130,15 +120,15 @@ run_restore() {
 run_aws() {
   fresh_minio aws
   local b=bench-aws-$RANDOM; mb "$b"
-  measure aws-first $AWS --endpoint-url "$EP" s3 sync "$TREE" "s3://$b/xroad" --sse aws:kms --sse-kms-key-id "$KEY" --only-show-errors "${FILTER_AWS[@]}"
-  measure aws-noop $AWS --endpoint-url "$EP" s3 sync "$TREE" "s3://$b/xroad" --sse aws:kms --sse-kms-key-id "$KEY" --only-show-errors "${FILTER_AWS[@]}"
+  measure aws-first $AWS --endpoint-url "$EP" s3 sync "$BENCH_TREE" "s3://$b/xroad" --sse aws:kms --sse-kms-key-id "$KEY" --only-show-errors "${FILTER_AWS[@]}"
+  measure aws-noop $AWS --endpoint-url "$EP" s3 sync "$BENCH_TREE" "s3://$b/xroad" --sse aws:kms --sse-kms-key-id "$KEY" --only-show-errors "${FILTER_AWS[@]}"
   rb "$b"
 }
 run_rclone() {
   fresh_minio rclone
   local b=bench-rclone-$RANDOM; mb "$b"
   # rclone 1.60 cannot load AWS_CA_BUNDLE with its custom transport (TESTENV.md).
-  local rc=(env -u AWS_CA_BUNDLE $RCLONE copy "$TREE" ":s3:$b/xroad" --s3-provider Minio --s3-endpoint "$EP" --s3-env-auth
+  local rc=(env -u AWS_CA_BUNDLE $RCLONE copy "$BENCH_TREE" ":s3:$b/xroad" --s3-provider Minio --s3-endpoint "$EP" --s3-env-auth
     --s3-region us-east-1 --s3-server-side-encryption aws:kms --s3-sse-kms-key-id "$KEY" --transfers 8 "${FILTER_RCLONE[@]}")
   measure rclone-first "${rc[@]}"
   measure rclone-noop "${rc[@]}"
@@ -147,7 +137,7 @@ run_rclone() {
 run_rclone_new() {
   fresh_minio rclone-new
   local b=bench-rclone-new-$RANDOM; mb "$b"
-  local rc=(env -u AWS_CA_BUNDLE "$RCLONE_NEW" copy "$TREE" ":s3:$b/xroad" --s3-provider Minio --s3-endpoint "$EP" --s3-env-auth
+  local rc=(env -u AWS_CA_BUNDLE "$RCLONE_NEW" copy "$BENCH_TREE" ":s3:$b/xroad" --s3-provider Minio --s3-endpoint "$EP" --s3-env-auth
     --s3-region us-east-1 --s3-server-side-encryption aws:kms --s3-sse-kms-key-id "$KEY" --transfers 8 "${FILTER_RCLONE[@]}")
   measure rclone-new-first "${rc[@]}"
   measure rclone-new-noop "${rc[@]}"
@@ -156,7 +146,7 @@ run_rclone_new() {
 run_s5cmd() {
   fresh_minio s5cmd
   local b=bench-s5cmd-$RANDOM; mb "$b"
-  local sc=(env -u AWS_CA_BUNDLE "$S5CMD" --endpoint-url "$EP" sync --sse aws:kms --sse-kms-key-id "$KEY" "${FILTER_S5CMD[@]}" "$TREE/" "s3://$b/xroad/")
+  local sc=(env -u AWS_CA_BUNDLE "$S5CMD" --endpoint-url "$EP" sync --sse aws:kms --sse-kms-key-id "$KEY" "${FILTER_S5CMD[@]}" "$BENCH_TREE/" "s3://$b/xroad/")
   measure s5cmd-first "${sc[@]}"
   measure s5cmd-noop "${sc[@]}"
   rb "$b"
@@ -184,7 +174,7 @@ done
 get() { awk -v n="$1" -v c="$2" '$1==n {print $c}' "$WORK/results" | sort -g | awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "n/a" }'; }
 echo
-echo "Medians of $REPS rounds; tree $((size / 1000000)) MB in $(find "$TREE" -type f | wc -l) files; $(nproc) cores; each run on a fresh MinIO with SSE-KMS."
+echo "Medians of $REPS rounds; tree $((size / 1000000)) MB in $(find "$BENCH_TREE" -type f | wc -l) files; $(nproc) cores; each run on a fresh MinIO with SSE-KMS."
 echo
 echo "| tool | first sync | no-op resync | peak RSS (first) |"
 echo "|---|---|---|---|"

@@ -85,7 +85,7 @@ func TestPackagesAreDocumentedAndLayered(t *testing.T) {
 					if dep == "jobs" && rel != "jobs" {
 						t.Errorf("internal/%s imports internal/jobs: the job catalogue is the top of the graph, only cmd/archiver imports it", rel)
 					}
-					testSupport := map[string]bool{"testenv": true, "awsfake": true, "store/storetest": true, "manifest/manifesttest": true, "chaos": true}
+					testSupport := map[string]bool{"testenv": true, "awsfake": true, "store/storetest": true, "manifest/manifesttest": true, "output/outputtest": true, "chaos": true}
 					if testSupport[dep] && !testSupport[rel] {
 						t.Errorf("internal/%s (non-test code) imports test-only package %s", rel, dep)
 					}

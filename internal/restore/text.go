@@ -24,7 +24,9 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	t.Row("already present", fmt.Sprintf("%d files (identical)", len(r.Present)))
 	t.Row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
-	t.Flush()
+	if err := t.Flush(); err != nil {
+		return err
+	}
 	for _, it := range r.Planned {
 		fmt.Fprintf(w, "  restore  %s (%s)", it.Path, progress.Bytes(it.Size))
 		if it.Reason != "" {

@@ -45,7 +45,9 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	t.Row("backlog", fmt.Sprintf("%d files, %s not yet archived", r.Backlog.Files, progress.Bytes(r.Backlog.Bytes)))
 	t.Row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
-	t.Flush()
+	if err := t.Flush(); err != nil {
+		return err
+	}
 	for _, p := range r.Planned {
 		fmt.Fprintf(w, "  ship   %s\n", p)
 	}

@@ -38,7 +38,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	t.Row("record read", fmt.Sprintf("%d requests, %s (manifests, checkpoints, leaves)", r.Bookkeeping.Requests, progress.Bytes(r.Bookkeeping.BytesRead)))
 	t.Row("duration", fmt.Sprintf("%.2fs", r.DurationSec))
-	t.Flush()
+	if err := t.Flush(); err != nil {
+		return err
+	}
 	for _, f := range r.Findings {
 		name := f.Key
 		if name == "" {
