@@ -172,6 +172,7 @@ type Chain struct {
 	alg  string
 	h    hash.Hash
 	last string
+	buf  []byte // Add's copy buffer, one per chain: an archive holds thousands of containers
 }
 
 // NewChain starts a chain after prev.
@@ -186,7 +187,10 @@ func NewChain(alg, prev string) (*Chain, error) {
 // Add chains the container whose bytes r yields and returns the new digest.
 func (c *Chain) Add(r io.Reader) (string, error) {
 	c.h.Reset()
-	if _, err := io.Copy(c.h, r); err != nil {
+	if c.buf == nil {
+		c.buf = make([]byte, 32<<10)
+	}
+	if _, err := io.CopyBuffer(c.h, r, c.buf); err != nil {
 		return "", err
 	}
 	return c.AddDigest(hex.EncodeToString(c.h.Sum(nil))), nil
