@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"bufio"
 	"io"
 
 	"github.com/xroad-archiver/archiver/internal/output"
@@ -19,12 +20,16 @@ func (r *Report) Count(status string) int {
 
 // WriteText writes r for a person: one line per check, marked ok, WARN or
 // FAIL (JSON is r itself).
-func (r *Report) WriteText(w io.Writer) error {
+func (r *Report) WriteText(out io.Writer) error {
+	w := bufio.NewWriter(out) // keeps the first write error for Flush
 	output.Title{Command: "doctor", Status: r.Status}.Write(w)
 	t := output.NewTable(w, "  ")
 	for _, c := range r.Checks {
 		mark := map[string]string{OK: "ok", Warn: "WARN", Fail: "FAIL"}[c.Status]
 		t.Row(mark, c.Name, c.Detail)
 	}
-	return t.Flush()
+	if err := t.Flush(); err != nil {
+		return err
+	}
+	return w.Flush()
 }

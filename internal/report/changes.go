@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -24,7 +25,8 @@ func (c Changes) MarshalJSON() ([]byte, error) {
 
 // WriteText writes one line per alarm: what was (or would be) done, its
 // name and the fields that differ.
-func (c Changes) WriteText(w io.Writer) error {
+func (c Changes) WriteText(out io.Writer) error {
+	w := bufio.NewWriter(out) // keeps the first write error for Flush
 	verb := map[string]string{"create": "would create", "update": "would update", "unchanged": "unchanged"}
 	if c.Applied {
 		verb = map[string]string{"create": "created", "update": "updated", "unchanged": "unchanged"}
@@ -38,5 +40,5 @@ func (c Changes) WriteText(w io.Writer) error {
 			return err
 		}
 	}
-	return nil
+	return w.Flush()
 }

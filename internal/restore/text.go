@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 
@@ -10,7 +11,8 @@ import (
 
 // WriteText writes r for a person: a summary table, then one line per
 // planned, existing or failed file (JSON is r itself).
-func (r *Result) WriteText(w io.Writer) error {
+func (r *Result) WriteText(out io.Writer) error {
+	w := bufio.NewWriter(out) // keeps the first write error for Flush
 	output.Title{Command: "restore", DryRun: r.DryRun, Untouched: "nothing written", Status: string(r.Status)}.Write(w)
 	t := output.NewTable(w, "  ")
 	t.Row("from", r.From)
@@ -43,5 +45,5 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.Error != "" {
 		fmt.Fprintf(w, "  ERROR    %s\n", r.Error)
 	}
-	return nil
+	return w.Flush()
 }

@@ -404,7 +404,7 @@ func transfer(ctx context.Context, o Options, toShip []File, ix *manifest.Index,
 	case store.IsFatal(err) || ctx.Err() != nil:
 		return nil, err
 	default: // each key is looked at instead, which reports a real problem
-		o.Log.Debug("looking at each key before writing it", "reason", err)
+		o.Log.Info("looking at each key before writing it", "reason", err)
 	}
 	err = parallel.ForEach(ctx, toShip, o.Concurrency, func(ctx context.Context, i int, f File) error {
 		e, oc, err := ship(ctx, o, f, ix, taken)

@@ -1,6 +1,7 @@
 package s3sync
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -11,7 +12,8 @@ import (
 
 // WriteText writes r for a person: a summary table, then one line per
 // planned, conflicting, skipped or failed file (JSON is r itself).
-func (r *Result) WriteText(w io.Writer) error {
+func (r *Result) WriteText(out io.Writer) error {
+	w := bufio.NewWriter(out) // keeps the first write error for Flush
 	output.Title{Command: "sync", DryRun: r.DryRun, Untouched: "nothing changed", Status: string(r.Status), Notes: []string{"run " + r.RunID}}.Write(w)
 	t := output.NewTable(w, "  ")
 	count := func(c Count) string {
@@ -66,5 +68,5 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.Error != "" {
 		fmt.Fprintf(w, "  ERROR    %s\n", r.Error)
 	}
-	return nil
+	return w.Flush()
 }

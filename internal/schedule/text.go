@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -10,7 +11,8 @@ import (
 
 // WriteText writes r for a person: the run's status, then one line per
 // job with its status, duration and error (JSON is r itself).
-func (r *Report) WriteText(w io.Writer) error {
+func (r *Report) WriteText(out io.Writer) error {
+	w := bufio.NewWriter(out) // keeps the first write error for Flush
 	if r == nil {
 		return nil
 	}
@@ -22,5 +24,5 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintln(w)
 	}
-	return nil
+	return w.Flush()
 }

@@ -193,6 +193,11 @@ func syncDir(dir string) {
 	}
 }
 
+// HeadIsCheap reports that looking at one key (one lstat) costs less than
+// any listing, which reads a whole directory: a caller that could list
+// instead of looking key by key should look.
+func (l *Local) HeadIsCheap() bool { return true }
+
 // Head implements Store.
 func (l *Local) Head(ctx context.Context, key string) (Object, error) {
 	if err := CheckKey(key); err != nil {

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 
@@ -10,7 +11,8 @@ import (
 
 // WriteText writes r for a person: a summary table, then one line per
 // finding (JSON is r itself).
-func (r *Report) WriteText(w io.Writer) error {
+func (r *Report) WriteText(out io.Writer) error {
+	w := bufio.NewWriter(out) // keeps the first write error for Flush
 	output.Title{Command: "verify", Status: string(r.Status)}.Write(w)
 	t := output.NewTable(w, "  ")
 	t.Row("destination", r.Destination)
@@ -51,5 +53,5 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Error != "" {
 		fmt.Fprintf(w, "  ERROR   %s\n", r.Error)
 	}
-	return nil
+	return w.Flush()
 }

@@ -1,9 +1,9 @@
 // Package outputtest checks what every result that writes itself
 // (output.Result) must do with its writer: CheckWriteText writes the
 // result to a working writer, to one that fails at once and to one that
-// fails after the title line, and fails the test unless WriteText returns
-// the writer's error from the failing ones and writes its whole text to
-// the working one (Problems says what is wrong).
+// fails at the end of each line but the last, and fails the test unless
+// WriteText returns the writer's error from the failing ones and writes
+// its whole text to the working one (Problems says what is wrong).
 //
 // It is test support: it must not be imported by code that ships in the
 // binary, and it checks only the writer's error, never a result's words
@@ -44,7 +44,7 @@ func CheckWriteText(t testing.TB, r output.Result) {
 }
 
 // Problems writes r to a working writer, to one that takes nothing and to
-// one that fails after the title line, and says, one line each, where
+// one that fails at each line's end but the last, and says, one line each, where
 // WriteText did not return the failing writer's error or did not write to
 // the working writer what it writes to a buffer. None: r passes.
 func Problems(r output.Result) []string {
@@ -57,15 +57,18 @@ func Problems(r output.Result) []string {
 		return []string{fmt.Sprintf("WriteText wrote no line after a title line: %q", full.String())}
 	}
 	var problems []string
-	for _, tc := range []struct {
+	type writerCase struct {
 		name    string
 		ok      int
 		wantErr bool
-	}{
-		{"a writer that takes everything", full.Len(), false},
-		{"a writer that takes nothing", 0, true},
-		{"a writer that fails after the title line", title, true},
-	} {
+	}
+	cases := []writerCase{{"a writer that takes everything", full.Len(), false}, {"a writer that takes nothing", 0, true}}
+	for i, c := range full.String()[:full.Len()-1] {
+		if c == '\n' { // a writer that fails at the start of each further line
+			cases = append(cases, writerCase{fmt.Sprintf("a writer that fails after %d bytes (a line's end)", i+1), i + 1, true})
+		}
+	}
+	for _, tc := range cases {
 		w := &brokenWriter{ok: tc.ok}
 		err := r.WriteText(w)
 		switch {

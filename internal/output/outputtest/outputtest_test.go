@@ -12,6 +12,7 @@ import (
 type result struct {
 	passOn bool
 	body   string
+	tail   string // written after body, its error always dropped
 }
 
 func (r result) WriteText(w io.Writer) error {
@@ -20,6 +21,7 @@ func (r result) WriteText(w io.Writer) error {
 		return nil
 	}
 	_, err := io.WriteString(w, r.body)
+	io.WriteString(w, r.tail)
 	if r.passOn {
 		return err
 	}
@@ -34,7 +36,9 @@ func TestProblems(t *testing.T) {
 	}{
 		{"a result that passes the error on", result{passOn: true, body: "  body\n"}, nil},
 		{"a result that drops the error", result{body: "  body\n"},
-			[]string{"takes nothing: <nil>, want error true", "fails after the title line: <nil>, want error true"}},
+			[]string{"takes nothing: <nil>, want error true", "fails after 18 bytes (a line's end): <nil>, want error true"}},
+		{"a result that drops the last line's error", result{passOn: true, body: "  body\n", tail: "  tail\n"},
+			[]string{"fails after 25 bytes (a line's end): <nil>, want error true"}},
 		{"a result with a title line only", result{passOn: true}, []string{"no line after a title line"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
