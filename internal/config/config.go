@@ -352,12 +352,6 @@ func (v *validator) dur(field string, d units.Duration) {
 	}
 }
 
-func (v *validator) size(field string, s units.Size) {
-	if err := s.Err(); err != nil {
-		v.add(field, "%v", err)
-	}
-}
-
 func (v *validator) sched(field, spec string) {
 	if spec == "" {
 		return

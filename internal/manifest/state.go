@@ -445,9 +445,6 @@ func (st *State) readLeafIf(ctx context.Context, l Leaf, keep func([]byte) bool)
 	return DecodeLeaf(bytes.NewReader(b), l)
 }
 
-// forget drops the leaves kept by Index once the caller is done.
-func (st *State) forget() { clear(st.leaves) }
-
 // leafFor returns the index of the leaf whose range p falls in or after
 // (0 when p sorts before every leaf).
 func leafFor(leaves []Leaf, p string) int {

@@ -298,8 +298,7 @@ func (c *chainCheck) midHistory(r archiveRec) bool {
 
 // missingPrev reports the break before r, whose predecessor is not here.
 func (c *chainCheck) missingPrev(r archiveRec) {
-	b := xroad.Break{Group: r.Group, After: r.Prev, Before: r.Name, Reason: "previous archive is missing"}
-	detail := b.String()
+	var detail string
 	if r.PrevIs == prevGone {
 		before := "the start of the chain"
 		if r.PrevChainPrev != "" {

@@ -364,8 +364,7 @@ func checkShipped(t *testing.T, s3env testenv.S3Env, bucket, prefix, volume stri
 		t.Fatal(err)
 	}
 	defer obj.Body.Close()
-	m, err := manifest.Decode(obj.Body)
-	if err != nil {
+	if _, err := manifest.Decode(obj.Body); err != nil {
 		t.Fatalf("manifest %s: %v", keys[len(keys)-1], err)
 	}
 	// A format 2 manifest holds its own run's entries; the whole state is
@@ -374,7 +373,8 @@ func checkShipped(t *testing.T, s3env testenv.S3Env, bucket, prefix, volume stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m, _, err = manifest.Latest(ctx, ds); err != nil {
+	m, _, err := manifest.Latest(ctx, ds)
+	if err != nil {
 		t.Fatalf("state as of %s: %v", keys[len(keys)-1], err)
 	}
 	listed := map[string]manifest.Entry{}
