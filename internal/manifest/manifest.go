@@ -225,11 +225,11 @@ func (m *Manifest) Validate() error {
 	if m.Total < 0 {
 		return fmt.Errorf("%w: negative total", ErrInvalid)
 	}
-	if c := m.Checkpoint; c != nil && (m.Version != Version || !strings.HasPrefix(c.Key, checkpointPrefix) || store.CheckKey(c.Key) != nil || len(c.SHA256) != 64 || !isHex(c.SHA256)) {
+	if c := m.Checkpoint; c != nil && (m.Version != Version || !strings.HasPrefix(c.Key, checkpointPrefix) || store.CheckKey(c.Key) != nil || len(c.SHA256) != 64 || !IsHex(c.SHA256)) {
 		return fmt.Errorf("%w: bad checkpoint reference %q", ErrInvalid, c.Key)
 	}
 	for i, c := range m.ChainStarts {
-		if c.Archive == "" || c.PrevArchive == "" || !isHex(c.PrevDigest) {
+		if c.Archive == "" || c.PrevArchive == "" || !IsHex(c.PrevDigest) {
 			return fmt.Errorf("%w: chain start %d (%s): archive, predecessor and digest must be set", ErrInvalid, i, c.Archive)
 		}
 	}
@@ -244,19 +244,21 @@ func (e *Entry) validate() error {
 	if err := store.CheckKey(e.Path); err != nil {
 		return fmt.Errorf("path: %v", err)
 	}
-	if len(e.SHA256) != 64 || !isHex(e.SHA256) {
+	if len(e.SHA256) != 64 || !IsHex(e.SHA256) {
 		return fmt.Errorf("%s: bad sha256", e.Path)
 	}
 	if e.Size < 0 || e.StoredSize < 0 {
 		return fmt.Errorf("%s: negative size", e.Path)
 	}
-	if c := e.Chain; c != nil && (!isHex(c.LastDigest) || (c.PrevDigest != "" && !isHex(c.PrevDigest))) {
+	if c := e.Chain; c != nil && (!IsHex(c.LastDigest) || (c.PrevDigest != "" && !IsHex(c.PrevDigest))) {
 		return fmt.Errorf("%s: bad chain digest", e.Path)
 	}
 	return nil
 }
 
-func isHex(s string) bool { return s != "" && strings.Trim(s, "0123456789abcdef") == "" }
+// IsHex reports whether s is lower-case hex digits, as every digest in a
+// manifest is written (and the version suffix of a key, which is one).
+func IsHex(s string) bool { return s != "" && strings.Trim(s, "0123456789abcdef") == "" }
 
 // Encode renders the manifest as JSON: indented in format 1 (as it always
 // was), compact in format 2.

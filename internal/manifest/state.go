@@ -377,7 +377,7 @@ func DecodeCheckpoint(r io.Reader) (*Checkpoint, error) {
 			return nil, fmt.Errorf("%w: checkpoint leaf %d: empty or inverted range", ErrInvalid, i)
 		case i > 0 && cp.Leaves[i-1].Last >= l.First:
 			return nil, fmt.Errorf("%w: checkpoint leaf %d: out of order or overlapping its predecessor", ErrInvalid, i)
-		case !strings.HasPrefix(l.Key, indexPrefix) || store.CheckKey(l.Key) != nil || len(l.SHA256) != 64 || !isHex(l.SHA256):
+		case !strings.HasPrefix(l.Key, indexPrefix) || store.CheckKey(l.Key) != nil || len(l.SHA256) != 64 || !IsHex(l.SHA256):
 			return nil, fmt.Errorf("%w: checkpoint leaf %d: bad reference %q", ErrInvalid, i, l.Key)
 		}
 		n += int64(l.Count)

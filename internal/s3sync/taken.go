@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/xroad-archiver/archiver/internal/codec"
+	"github.com/xroad-archiver/archiver/internal/manifest"
 	"github.com/xroad-archiver/archiver/internal/store"
 )
 
@@ -64,9 +65,9 @@ func listTaken(ctx context.Context, s store.Reader, toShip []File) (takenKeys, e
 	names = slices.Compact(names)
 	taken := takenKeys{}
 	pages := 0
-	for todo := byDirectory(names); len(todo) > 0; {
-		r := todo[len(todo)-1]
-		todo = todo[:len(todo)-1]
+	for ranges := byDirectory(names); len(ranges) > 0; {
+		r := ranges[len(ranges)-1]
+		ranges = ranges[:len(ranges)-1]
 		allowed := max(len(r)/8, 1)
 		if len(r) == 1 {
 			allowed = budget // one name: its range holds only its own versions
@@ -92,7 +93,7 @@ func listTaken(ctx context.Context, s store.Reader, toShip []File) (takenKeys, e
 		})
 		switch {
 		case errors.Is(err, errRangeTooWide):
-			todo = append(todo, split(r)...)
+			ranges = append(ranges, split(r)...)
 		case err != nil:
 			return nil, err
 		}
@@ -156,17 +157,8 @@ func mayStore(wanted map[string]bool, key string) bool {
 
 // unversioned strips a version suffix ("~" and 16 lower-case hex digits).
 func unversioned(key string) string {
-	if i := len(key) - 17; i > 0 && key[i] == '~' && isLowerHex(key[i+1:]) {
+	if i := len(key) - 17; i > 0 && key[i] == '~' && manifest.IsHex(key[i+1:]) {
 		return key[:i]
 	}
 	return key
-}
-
-func isLowerHex(s string) bool {
-	for _, c := range []byte(s) {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -1,7 +1,6 @@
 package s3sync
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -12,8 +11,7 @@ import (
 
 // WriteText writes r for a person: a summary table, then one line per
 // planned, conflicting, skipped or failed file (JSON is r itself).
-func (r *Result) WriteText(out io.Writer) error {
-	w := bufio.NewWriter(out) // keeps the first write error for Flush
+func (r *Result) WriteText(w io.Writer) error {
 	output.Title{Command: "sync", DryRun: r.DryRun, Untouched: "nothing changed", Status: string(r.Status), Notes: []string{"run " + r.RunID}}.Write(w)
 	t := output.NewTable(w, "  ")
 	count := func(c Count) string {
@@ -68,5 +66,5 @@ func (r *Result) WriteText(out io.Writer) error {
 	if r.Error != "" {
 		fmt.Fprintf(w, "  ERROR    %s\n", r.Error)
 	}
-	return w.Flush()
+	return nil
 }
