@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"bufio"
 	"io"
 
 	"github.com/xroad-archiver/archiver/internal/output"
@@ -20,16 +19,12 @@ func (r *Report) Count(status string) int {
 
 // WriteText writes r for a person: one line per check, marked ok, WARN or
 // FAIL (JSON is r itself).
-func (r *Report) WriteText(out io.Writer) error {
-	w := bufio.NewWriter(out) // keeps the first write error for Flush
+func (r *Report) WriteText(w io.Writer) error {
 	output.Title{Command: "doctor", Status: r.Status}.Write(w)
 	t := output.NewTable(w, "  ")
 	for _, c := range r.Checks {
 		mark := map[string]string{OK: "ok", Warn: "WARN", Fail: "FAIL"}[c.Status]
 		t.Row(mark, c.Name, c.Detail)
 	}
-	if err := t.Flush(); err != nil {
-		return err
-	}
-	return w.Flush()
+	return t.Flush()
 }

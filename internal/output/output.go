@@ -7,12 +7,16 @@
 // every result's text shares is here too: the title line ("archiver
 // sync: ok (run ...)", Title) and the aligned table under it (Table).
 //
+// Write also reports a text's failed write, whichever line failed, so a
+// WriteText may write line by line without checking each one.
+//
 // It owns only the choice and the encoding of the format and that frame;
 // it must not word any result (the words in a Title or a Table are the
 // result's package's), decide exit codes, or import anything of ours.
 package output
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -47,12 +51,20 @@ func (f *Format) Type() string { return "text|json" }
 // Result is a result that writes itself for a person.
 type Result interface{ WriteText(io.Writer) error }
 
-// Write writes r in format f: JSON (WriteJSON) or r's text.
+// Write writes r in format f: JSON (WriteJSON) or r's text. The text goes
+// through a buffer that keeps the first write error, so a text written in
+// many lines reports a failed write whichever line failed, though
+// WriteText need not check each one.
 func Write(w io.Writer, f Format, r Result) error {
 	if f == JSON {
 		return WriteJSON(w, r)
 	}
-	return r.WriteText(w)
+	bw := bufio.NewWriter(w)
+	err := r.WriteText(bw)
+	if ferr := bw.Flush(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 // WriteJSON writes v as one JSON document: indented when w is a

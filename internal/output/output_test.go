@@ -70,3 +70,29 @@ func TestWrite(t *testing.T) {
 		t.Fatal("a file or a buffer taken for a terminal")
 	}
 }
+
+// droppingResult writes lines and drops every write error, as a text
+// written with fmt.Fprintf does.
+type droppingResult struct{ lines int }
+
+func (r droppingResult) WriteText(w io.Writer) error {
+	for i := range r.lines {
+		io.WriteString(w, strings.Repeat("x", 98)+string(rune('0'+i%10))+"\n")
+	}
+	return nil
+}
+
+// TestWriteReportsADroppedWriteError: Write returns the writer's error
+// whichever line failed, even when WriteText did not look at it, for
+// texts shorter and longer than Write's buffer.
+func TestWriteReportsADroppedWriteError(t *testing.T) {
+	for _, lines := range []int{1, 3, 200} {
+		if err := Write(failWriter{}, Text, droppingResult{lines}); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Errorf("%d lines to a failing writer: %v, want disk full", lines, err)
+		}
+		var b strings.Builder
+		if err := Write(&b, Text, droppingResult{lines}); err != nil || b.Len() != 100*lines {
+			t.Errorf("%d lines to a buffer: %d bytes, %v; want %d bytes", lines, b.Len(), err, 100*lines)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,8 +24,7 @@ func (c Changes) MarshalJSON() ([]byte, error) {
 
 // WriteText writes one line per alarm: what was (or would be) done, its
 // name and the fields that differ.
-func (c Changes) WriteText(out io.Writer) error {
-	w := bufio.NewWriter(out) // keeps the first write error for Flush
+func (c Changes) WriteText(w io.Writer) error {
 	verb := map[string]string{"create": "would create", "update": "would update", "unchanged": "unchanged"}
 	if c.Applied {
 		verb = map[string]string{"create": "created", "update": "updated", "unchanged": "unchanged"}
@@ -40,5 +38,5 @@ func (c Changes) WriteText(out io.Writer) error {
 			return err
 		}
 	}
-	return w.Flush()
+	return nil
 }

@@ -1,7 +1,6 @@
 package restore
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 
@@ -11,8 +10,7 @@ import (
 
 // WriteText writes r for a person: a summary table, then one line per
 // planned, existing or failed file (JSON is r itself).
-func (r *Result) WriteText(out io.Writer) error {
-	w := bufio.NewWriter(out) // keeps the first write error for Flush
+func (r *Result) WriteText(w io.Writer) error {
 	output.Title{Command: "restore", DryRun: r.DryRun, Untouched: "nothing written", Status: string(r.Status)}.Write(w)
 	t := output.NewTable(w, "  ")
 	t.Row("from", r.From)
@@ -45,5 +43,5 @@ func (r *Result) WriteText(out io.Writer) error {
 	if r.Error != "" {
 		fmt.Fprintf(w, "  ERROR    %s\n", r.Error)
 	}
-	return w.Flush()
+	return nil
 }

@@ -1,7 +1,6 @@
 package schedule
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -11,8 +10,7 @@ import (
 
 // WriteText writes r for a person: the run's status, then one line per
 // job with its status, duration and error (JSON is r itself).
-func (r *Report) WriteText(out io.Writer) error {
-	w := bufio.NewWriter(out) // keeps the first write error for Flush
+func (r *Report) WriteText(w io.Writer) error {
 	if r == nil {
 		return nil
 	}
@@ -24,5 +22,5 @@ func (r *Report) WriteText(out io.Writer) error {
 		}
 		fmt.Fprintln(w)
 	}
-	return w.Flush()
+	return nil
 }

@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"time"
@@ -12,8 +11,7 @@ import (
 
 // WriteText writes r for a person: one line per volume with what was
 // created, reused or pruned (JSON is r itself).
-func (r *Result) WriteText(out io.Writer) error {
-	w := bufio.NewWriter(out) // keeps the first write error for Flush
+func (r *Result) WriteText(w io.Writer) error {
 	output.Title{Command: "snapshot", DryRun: r.DryRun, Untouched: "nothing created or deleted", Status: string(r.Status), Notes: []string{"run " + r.RunID}}.Write(w)
 	for _, v := range r.Volumes {
 		what := ""
@@ -39,7 +37,7 @@ func (r *Result) WriteText(out io.Writer) error {
 			fmt.Fprintf(w, "    %s %s %s (run %s, %s)\n", verb, a.Kind, a.ID, a.RunID, a.Started.Format(time.RFC3339))
 		}
 	}
-	return w.Flush()
+	return nil
 }
 
 func writeArtifact(w io.Writer, indent string, a Artifact) {
@@ -62,8 +60,7 @@ func (l Listing) WriteText(w io.Writer) error { return WriteList(w, l) }
 
 // WriteList writes the archiver backups of each volume as a table (what
 // `archiver snapshot list` prints), an error row for a volume that failed.
-func WriteList(out io.Writer, vols []VolumeResult) error {
-	w := bufio.NewWriter(out) // keeps the first write error for Flush
+func WriteList(w io.Writer, vols []VolumeResult) error {
 	t := output.NewTable(w, "")
 	t.Row("PVC", "KIND", "ID", "REGION", "STATE", "SIZE", "AGE", "RUN")
 	for _, v := range vols {
@@ -76,8 +73,5 @@ func WriteList(out io.Writer, vols []VolumeResult) error {
 				time.Since(a.Started).Round(time.Minute).String(), a.RunID)
 		}
 	}
-	if err := t.Flush(); err != nil {
-		return err
-	}
-	return w.Flush()
+	return t.Flush()
 }

@@ -1,9 +1,10 @@
-// Package outputtest checks what every result that writes itself
-// (output.Result) must do with its writer: CheckWriteText writes the
-// result to a working writer, to one that fails at once and to one that
-// fails at the end of each line but the last, and fails the test unless
-// WriteText returns the writer's error from the failing ones and writes
-// its whole text to the working one (Problems says what is wrong).
+// Package outputtest checks that a result that writes itself
+// (output.Result) reaches its reader whole or reports why not:
+// CheckWriteText writes the result as text with output.Write, the way
+// every command prints, to a working writer, to one that fails at once
+// and to one that fails at the end of each line but the last, and fails
+// the test unless the failing ones' error is returned and the working one
+// gets the whole text (Problems says what is wrong).
 //
 // It is test support: it must not be imported by code that ships in the
 // binary, and it checks only the writer's error, never a result's words
@@ -43,13 +44,14 @@ func CheckWriteText(t testing.TB, r output.Result) {
 	}
 }
 
-// Problems writes r to a working writer, to one that takes nothing and to
-// one that fails at each line's end but the last, and says, one line each, where
-// WriteText did not return the failing writer's error or did not write to
-// the working writer what it writes to a buffer. None: r passes.
+// Problems writes r as text (output.Write) to a working writer, to one
+// that takes nothing and to one that fails at each line's end but the
+// last, and says, one line each, where the failing writer's error was not
+// returned or the working writer did not get what a buffer gets. None: r
+// passes.
 func Problems(r output.Result) []string {
 	var full strings.Builder
-	if err := r.WriteText(&full); err != nil {
+	if err := output.Write(&full, output.Text, r); err != nil {
 		return []string{fmt.Sprintf("WriteText to a buffer: %v", err)}
 	}
 	title := strings.Index(full.String(), "\n") + 1
@@ -70,7 +72,7 @@ func Problems(r output.Result) []string {
 	}
 	for _, tc := range cases {
 		w := &brokenWriter{ok: tc.ok}
-		err := r.WriteText(w)
+		err := output.Write(w, output.Text, r)
 		switch {
 		case (err != nil) != tc.wantErr || (err != nil && !errors.Is(err, ErrWrite)):
 			problems = append(problems, fmt.Sprintf("WriteText to %s: %v, want error %v (%v)", tc.name, err, tc.wantErr, ErrWrite))
